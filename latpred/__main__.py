@@ -1,0 +1,3 @@
+from latpred.cli import main
+
+raise SystemExit(main())

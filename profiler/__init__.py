@@ -1,0 +1,1 @@
+"""On-device measurement: kernel implementations, backends, the timing harness and sweeps."""

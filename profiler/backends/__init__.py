@@ -1,0 +1,1 @@
+"""Backends: something that runs a configuration and returns timings (OpenCL, numpy/BLAS)."""
