@@ -86,7 +86,7 @@ def conform(df: pd.DataFrame) -> pd.DataFrame:
     df = df.copy()
     for c, t in COLUMNS.items():
         if c not in df.columns:
-            df[c] = pd.Series([pd.NA] * len(df), dtype=t, index=df.index)
+            df[c] = pd.Series([None] * len(df), index=df.index, dtype="object").astype(t)
         else:
             df[c] = df[c].astype(t)
     return df[list(COLUMNS) + [c for c in df.columns if c not in COLUMNS]]

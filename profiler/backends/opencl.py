@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from latpred.profiler.kernels.base import Buf, DeviceLimits, Implementation, Launch, LocalSize
 
 from latpred.errors import LatpredError
-from latpred.profiler.kernels.base import Buf, DeviceLimits, Implementation, Launch, LocalSize
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +140,10 @@ class OpenCLRun:
         local: the local size (None: driver's choice).
         mem_mode: one of MEM_MODES supported by the device.
         arrays: the problem's arrays (name -> float32 ndarray); ``out`` arrays receive results.
+        shared: optional cache of device allocations for these arrays (name -> allocation),
+            filled on first use and reused by later runs of other configurations of the same
+            problem and memory mode (a sweep passes one dict per problem x mem_mode and calls
+            ``release_shared`` when done); ``release`` leaves shared allocations alone.
     """
 
     dev: OpenCLDevice
@@ -149,6 +153,7 @@ class OpenCLRun:
     local: LocalSize
     mem_mode: str
     arrays: dict[str, np.ndarray]
+    shared: dict[str, Any] | None = None
     launches: list[Launch] = field(init=False)
     _allocs: dict[str, _Alloc] = field(init=False, default_factory=dict)
     _kernels: list[Any] = field(init=False, default_factory=list)
@@ -164,7 +169,12 @@ class OpenCLRun:
         self.launches = self.impl.launches(self.problem, self.params, self.local)
         roles = dict(self.problem.roles)
         for name, arr in self.arrays.items():
-            self._allocs[name] = self._alloc(name, roles[name], arr)
+            if self.shared is not None and name in self.shared:
+                self._allocs[name] = self.shared[name]
+            else:
+                self._allocs[name] = self._alloc(name, roles[name], arr)
+                if self.shared is not None:
+                    self.shared[name] = self._allocs[name]
         for name, n in self.impl.scratch(self.problem, self.params).items():
             self._allocs[name] = self._alloc(name, "scratch", None, nbytes=4 * max(1, n))
         for launch in self.launches:
@@ -297,10 +307,24 @@ class OpenCLRun:
         return next(a.host for a in self._allocs.values() if a.role == "out")
 
     def release(self) -> None:
+        shared = set(map(id, (self.shared or {}).values()))
         for a in self._allocs.values():
-            if a.svm is None and a.buf is not None:
-                a.buf.release()
-        self._allocs.clear()  # SVM memory is freed with its last reference
+            if id(a) not in shared:
+                _free(a)
+        self._allocs.clear()
+
+
+def release_shared(shared: dict[str, Any]) -> None:
+    """Free the allocations of a ``shared`` cache (see OpenCLRun)."""
+    for a in shared.values():
+        _free(a)
+    shared.clear()
+
+
+def _free(a: _Alloc) -> None:
+    if a.svm is None and a.buf is not None:
+        a.buf.release()
+    a.buf = a.svm = a.view = None  # SVM memory is freed with its last reference
 
 
 def _dur_us(ev: Any) -> float:

@@ -7,8 +7,9 @@ import importlib
 import pkgutil
 from functools import lru_cache
 
-from latpred.errors import bad_value
 from latpred.profiler.kernels.base import Implementation
+
+from latpred.errors import bad_value
 
 
 @lru_cache(maxsize=1)

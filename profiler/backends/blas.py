@@ -1,0 +1,106 @@
+"""The numpy / BLAS CPU backend: GEMM and im2col + GEMM conv with a chosen thread count.
+
+Thread counts are set with threadpoolctl around each run (BLAS releases the GIL, so a
+co-execution runtime can run this in a Python thread beside an OpenCL launch).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from latpred.profiler.problems import ConvLayer, GemmProblem
+from threadpoolctl import threadpool_info, threadpool_limits
+
+
+def blas_info() -> dict[str, Any]:
+    """The BLAS libraries numpy uses (threadpoolctl's view): name, version, threading layer."""
+    pools = [p for p in threadpool_info() if p.get("user_api") == "blas"]
+    if not pools:
+        return {"blas": "unknown", "blas_version": "", "blas_threads": 0}
+    p = pools[0]
+    return {
+        "blas": p.get("internal_api", "unknown"),
+        "blas_version": p.get("version") or "",
+        "blas_threading": p.get("threading_layer", ""),
+        "blas_threads": int(p.get("num_threads", 0)),
+    }
+
+
+def gemm_into(problem: GemmProblem, arrays: dict[str, np.ndarray], out: np.ndarray) -> None:
+    """out (M x N, or batch x M x N) = op(A) . op(B) with numpy's BLAS."""
+    a, b = arrays["A"], arrays["B"]
+    if problem.trans_a:
+        a = np.swapaxes(a, -1, -2)
+    if problem.trans_b:
+        b = np.swapaxes(b, -1, -2)
+    np.matmul(a, b, out=out)
+
+
+def im2col(x: np.ndarray, layer: ConvLayer) -> np.ndarray:
+    """x (batch, C, H, W) -> columns (batch, groups, C/g*kh*kw, out_h*out_w), a strided copy."""
+    p, s, d = layer.padding, layer.stride, layer.dilation
+    xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p))) if p else x
+    b, c = x.shape[:2]
+    kh, kw, oh, ow = layer.kernel_h, layer.kernel_w, layer.out_h, layer.out_w
+    sb, sc, sh, sw = xp.strides
+    view = np.lib.stride_tricks.as_strided(
+        xp, (b, c, kh, kw, oh, ow), (sb, sc, sh * d, sw * d, sh * s, sw * s), writeable=False
+    )
+    g = layer.groups
+    return np.ascontiguousarray(view).reshape(b, g, (c // g) * kh * kw, oh * ow)
+
+
+def conv_into(layer: ConvLayer, arrays: dict[str, np.ndarray], out: np.ndarray) -> None:
+    """out (batch, O, out_h, out_w) = conv2d(x, w) via im2col + BLAS GEMM per group."""
+    cols = im2col(arrays["x"], layer)
+    g = layer.groups
+    w = arrays["w"].reshape(g, layer.out_channels // g, -1)
+    y = out.reshape(layer.batch, g, layer.out_channels // g, layer.out_h * layer.out_w)
+    np.matmul(w[None], cols, out=y)
+
+
+def compute_into(problem: Any, arrays: dict[str, np.ndarray], out: np.ndarray) -> None:
+    """Compute a GemmProblem or ConvLayer into ``out`` with numpy's BLAS."""
+    if isinstance(problem, ConvLayer):
+        conv_into(problem, arrays, out)
+    else:
+        gemm_into(problem, arrays, out)
+
+
+@dataclass
+class BlasRun:
+    """One problem bound to its arrays, run with numpy / BLAS on ``threads`` threads.
+
+    ``run_once`` returns timings in us: ``total_us`` (= ``kernel_us``: there is no dispatch
+    or transfer on the host).
+    """
+
+    problem: Any
+    arrays: dict[str, np.ndarray]
+    threads: int
+    _out: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        out_name = next(n for n, r in self.problem.roles if r == "out")
+        self._out = self.arrays[out_name]
+
+    def run_once(self) -> dict[str, Any]:
+        with threadpool_limits(limits=self.threads, user_api="blas"):
+            t0 = time.perf_counter()
+            compute_into(self.problem, self.arrays, self._out)
+            t1 = time.perf_counter()
+        us = (t1 - t0) * 1e6
+        return {
+            "kernel_us": us, "dispatch_us": 0.0, "queued_submit_us": 0.0, "submit_start_us": 0.0,
+            "n_kernels": 1, "kernel_breakdown_us": [us], "transfer_in_us": 0.0,
+            "transfer_out_us": 0.0, "total_us": us,
+        }
+
+    def output(self) -> np.ndarray:
+        return self._out
+
+    def release(self) -> None:
+        return None
