@@ -1,0 +1,114 @@
+"""`latpred profile` / `latpred devices` end to end on PoCL: output, resume after a kill,
+bad-argument errors that write nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from latpred.cli import main
+from latpred.datasets import load
+
+SWEEP = ["profile", "--op", "linear", "--suite", "mnist_mlp", "--passes",
+         "forward,backward_weight", "--impl", "gemm_naive", "--impl", "gemm_tiled",
+         "--threads", "1", "--pocl-threads", "1", "--max-local-sizes", "2", "--quick",
+         "--no-progress"]
+
+
+def _cli(*args: str, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "latpred", *args], capture_output=True,
+                          text=True, timeout=300, **kw)
+
+
+def test_devices_json_lists_pocl_and_cpu():
+    res = _cli("devices", "--json")
+    assert res.returncode == 0, res.stderr
+    info = json.loads(res.stdout)
+    pocl = [d for d in info["opencl"] if "Portable" in d["platform"]]
+    assert pocl and pocl[0]["compute_units"] >= 1 and pocl[0]["max_work_group_size"] >= 1
+    assert info["cpu"]["cpu_cores"] >= 1 and "blas" in info["cpu"]
+
+
+def test_profile_quick_writes_valid_rows(tmp_path, capsys):
+    out = tmp_path / "ds"
+    assert main([*SWEEP, "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "by status" in text and "best configuration per shape" in text
+    df = load(out)
+    ok = df[df.status == "ok"]
+    assert len(ok) > 0
+    assert set(df["backend"]) == {"gpu", "cpu"}
+    assert set(df["pass"]) == {"forward", "backward_weight"}
+    gpu = ok[ok.backend == "gpu"]
+    assert (gpu["kernel_us"] > 0).all() and (gpu["total_us"] >= gpu["kernel_us"]).all()
+    assert (gpu["repeats"] >= 3).all()
+    assert set(gpu["mem_mode"]) >= {"buffer", "map"}  # the best config re-run per memory mode
+    blas = ok[ok.impl == "blas"]
+    assert len(blas) == 6 and (blas["threads"] == 1).all()
+    assert df["config_key"].is_unique
+    assert any("Portable" in d.get("platform", "") for d in df.attrs["meta"]["devices"].values())
+    # resume: the same command again measures nothing new
+    assert main([*SWEEP, "--out", str(out)]) == 0
+    assert "profiled 0 new configurations" in capsys.readouterr().out
+    assert len(load(out)) == len(df)
+
+
+@pytest.mark.parametrize("args, field", [
+    (["--op", "lstm"], "op='lstm'"),
+    (["--op", "linear", "--suite", "nosuch"], "suite='nosuch'"),
+    (["--op", "conv2d", "--suite", "mnist_mlp"], "suite='mnist_mlp'"),
+    (["--op", "linear", "--samples", "-3"], "samples=-3"),
+    (["--op", "linear", "--device", "no-such-gpu"], "device='no-such-gpu'"),
+    (["--op", "linear", "--threads", "0"], "threads='0'"),
+    (["--op", "linear", "--impl", "gemm_magic"], "impl='gemm_magic'"),
+    (["--op", "linear", "--passes", "sideways"], "passes='sideways'"),
+    (["--op", "linear", "--backend", "tpu"], "backend='tpu'"),
+])
+def test_bad_arguments_one_line_exit_2_nothing_written(tmp_path, capsys, args, field):
+    out = tmp_path / "never"
+    assert main(["profile", *args, "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and field in err
+    assert not out.exists()
+
+
+def test_unwritable_output(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["profile", "--op", "linear", "--quick", "--out", str(blocker)]) == 2
+    assert "out=" in capsys.readouterr().err
+    assert blocker.read_text() == "x"
+
+
+def test_resume_after_kill_matches_uninterrupted_sweep(tmp_path):
+    full, killed = tmp_path / "full", tmp_path / "killed"
+    res = _cli(*SWEEP, "--out", str(full))
+    assert res.returncode == 0, res.stderr
+    n_full = len(load(full))
+
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, "-m", "latpred", *SWEEP, "--out", str(killed)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    journal = killed / "journal.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if journal.exists() and journal.read_text().count("\n") >= 5:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    partial = len(load(killed))
+    assert 5 <= partial < n_full
+
+    res = _cli(*SWEEP, "--out", str(killed))
+    assert res.returncode == 0, res.stderr
+    df = load(killed)
+    assert len(df) == n_full
+    assert df["config_key"].is_unique
+    assert set(df["config_key"]) == set(load(full)["config_key"])
