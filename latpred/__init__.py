@@ -10,6 +10,11 @@ import os as _os
 
 __version__ = "0.1.0"
 
+# PoCL's on-disk kernel cache can keep a torn entry when a process is killed mid-compile
+# (a resumed sweep then crashed in PoCL); latpred caches programs per process itself.
+# Set POCL_KERNEL_CACHE=1 to use PoCL's cache anyway.
+_os.environ.setdefault("POCL_KERNEL_CACHE", "0")
+
 # In a source checkout the stage folders (profiler/, datasets/, ...) sit beside this package
 # instead of inside it; installed, setup.cfg's package_dir maps them into ``latpred.*``.
 # Make the checkout behave like the installed layout so `PYTHONPATH=. python -m latpred` works.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 from typing import Any
@@ -36,7 +37,8 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
                    help="linear passes, comma-separated (default: all three; --quick: forward)")
     p.add_argument("--impl", action="append", default=None, help="only these implementations")
     p.add_argument("--threads", default=None,
-                   help="numpy/BLAS thread counts, e.g. 1,2,4 or 1-16 (default 1..cores)")
+                   help="numpy/BLAS thread counts, e.g. 1,2,4 or 1-16 (default 1..cores; "
+                        "'none' to skip the numpy/BLAS backend)")
     p.add_argument("--pocl-threads", default=None,
                    help="PoCL CPU sub-device sizes (default: 1,2,4,... up to cores; "
                         "'none' to skip the PoCL CPU backend)")
@@ -46,6 +48,10 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
                    help="at most this many work-group sizes per implementation x params")
     p.add_argument("--cpu-set", default=None,
                    help="pin the process to these cores, e.g. 4-7 (big cores of a phone)")
+    p.add_argument("--max-seconds", type=float, default=None,
+                   help="harness: stop repeating a configuration after this long (default 1.5)")
+    p.add_argument("--repeats", default=None, metavar="MIN:MAX",
+                   help="harness: min and max timed repeats (default 5:60)")
     p.add_argument("--quick", action="store_true", help="a small sweep (< 2 min on 2 cores)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--out", required=True, help="dataset directory (created; resumable)")
@@ -163,8 +169,12 @@ def build_sweep(args: argparse.Namespace) -> Any:
         if max(cpus) >= cores + 0 and max(cpus) >= (os.cpu_count() or 1):
             raise bad_value("cpu-set", args.cpu_set, f"this machine has cores 0..{cores - 1}")
         cores = len(cpus)
-    threads = parse_int_list("threads", args.threads) if args.threads else (
-        sorted({1, cores}) if args.quick else list(range(1, cores + 1)))
+    if args.threads == "none":
+        threads: list[int] = []
+    elif args.threads:
+        threads = parse_int_list("threads", args.threads)
+    else:
+        threads = sorted({1, cores}) if args.quick else list(range(1, cores + 1))
     if args.pocl_threads == "none":
         pocl_threads: list[int] = []
     elif args.pocl_threads:
@@ -196,7 +206,8 @@ def build_sweep(args: argparse.Namespace) -> Any:
     for name in names:
         for lname, _count, layer in suites.suite_layers(name):
             layers += _with_passes(LayerItem(name, lname, layer), passes, LinearLayer)
-    n_samples = args.samples if args.samples is not None else (4 if args.quick else 0)
+    n_samples = args.samples if args.samples is not None else (
+        4 if args.quick and not args.suite else 0)
     if n_samples:
         rand = (suites.random_linear_layers(n_samples, args.seed) if args.op == "linear"
                 else suites.random_conv_layers(n_samples, args.seed))
@@ -209,6 +220,18 @@ def build_sweep(args: argparse.Namespace) -> Any:
     if not layers:
         raise bad_value("suite", args.suite, "no layers to profile")
     policy = QUICK if args.quick else TimingPolicy()
+    if args.max_seconds is not None:
+        if args.max_seconds <= 0:
+            raise bad_value("max-seconds", args.max_seconds, "must be positive")
+        policy = dataclasses.replace(policy, max_seconds=args.max_seconds)
+    if args.repeats is not None:
+        try:
+            lo, hi = (int(v) for v in args.repeats.split(":"))
+        except ValueError:
+            raise bad_value("repeats", args.repeats, "expected MIN:MAX, e.g. 5:30") from None
+        if not 1 <= lo <= hi:
+            raise bad_value("repeats", args.repeats, "need 1 <= MIN <= MAX")
+        policy = dataclasses.replace(policy, min_repeats=lo, max_repeats=hi)
     return SweepConfig(
         items=layers, gpu_device=gpu, cpu_threads=threads if use_cpu else [],
         pocl_device=pocl, pocl_threads=pocl_threads if pocl is not None else [],

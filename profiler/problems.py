@@ -195,22 +195,12 @@ class ConvLayer:
         return out
 
     def reference(self, arrays: dict[str, np.ndarray]) -> np.ndarray:
-        """numpy reference (float64 accumulation), shape (batch, O, out_h, out_w)."""
-        x = arrays["x"].astype(np.float64)
-        w = arrays["w"].astype(np.float64)
-        p, s, d, g = self.padding, self.stride, self.dilation, self.groups
-        xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
-        cg, og = self.in_channels // g, self.out_channels // g
-        y = np.zeros((self.batch, self.out_channels, self.out_h, self.out_w))
-        for gi in range(g):
-            xs = xp[:, gi * cg:(gi + 1) * cg]
-            ws = w[gi * og:(gi + 1) * og]
-            for i in range(self.kernel_h):
-                for j in range(self.kernel_w):
-                    patch = xs[:, :, i * d: i * d + s * (self.out_h - 1) + 1: s,
-                               j * d: j * d + s * (self.out_w - 1) + 1: s]
-                    y[:, gi * og:(gi + 1) * og] += np.einsum("bchw,oc->bohw", patch, ws[:, :, i, j])
-        return y.astype(np.float32)
+        """numpy reference (float64 im2col + GEMM), shape (batch, O, out_h, out_w)."""
+        g = self.groups
+        cols = im2col(arrays["x"].astype(np.float64), self)  # (b, g, C/g*kh*kw, oh*ow)
+        w = arrays["w"].astype(np.float64).reshape(g, self.out_channels // g, -1)
+        y = np.matmul(w[None], cols)  # (b, g, O/g, oh*ow)
+        return y.reshape(self.batch, self.out_channels, self.out_h, self.out_w).astype(np.float32)
 
     def tolerance(self) -> float:
         red = (self.in_channels // self.groups) * self.kernel_h * self.kernel_w
@@ -223,6 +213,20 @@ class ConvLayer:
         d.update(out_h=self.out_h, out_w=self.out_w, pass_="forward")
         d["pass"] = d.pop("pass_")
         return d
+
+
+def im2col(x: np.ndarray, layer: ConvLayer) -> np.ndarray:
+    """x (batch, C, H, W) -> columns (batch, groups, C/g*kh*kw, out_h*out_w), a strided copy."""
+    p, s, d = layer.padding, layer.stride, layer.dilation
+    xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p))) if p else x
+    b, c = x.shape[:2]
+    kh, kw, oh, ow = layer.kernel_h, layer.kernel_w, layer.out_h, layer.out_w
+    sb, sc, sh, sw = xp.strides
+    view = np.lib.stride_tricks.as_strided(
+        xp, (b, c, kh, kw, oh, ow), (sb, sc, sh * d, sw * d, sh * s, sw * s), writeable=False
+    )
+    g = layer.groups
+    return np.ascontiguousarray(view).reshape(b, g, (c // g) * kh * kw, oh * ow)
 
 
 def as_dict(obj) -> dict:

@@ -21,9 +21,10 @@ SWEEP = ["profile", "--op", "linear", "--suite", "mnist_mlp", "--passes",
          "--no-progress"]
 
 
-def _cli(*args: str, **kw) -> subprocess.CompletedProcess:
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONFAULTHANDLER="1")
     return subprocess.run([sys.executable, "-m", "latpred", *args], capture_output=True,
-                          text=True, timeout=300, **kw)
+                          text=True, timeout=300, env=env)
 
 
 def test_devices_json_lists_pocl_and_cpu():
@@ -111,4 +112,9 @@ def test_resume_after_kill_matches_uninterrupted_sweep(tmp_path):
     df = load(killed)
     assert len(df) == n_full
     assert df["config_key"].is_unique
-    assert set(df["config_key"]) == set(load(full)["config_key"])
+    # the grid itself is deterministic; the memory-mode re-runs follow the layer's measured
+    # fastest configuration, which may differ between runs, so compare those by count
+    ref = load(full)
+    grid = lambda d: set(d.loc[d["mem_mode"].isin(["buffer", "host"]), "config_key"])  # noqa: E731
+    assert grid(df) == grid(ref)
+    assert df["mem_mode"].value_counts().to_dict() == ref["mem_mode"].value_counts().to_dict()

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from latpred.profiler.problems import ConvLayer, GemmProblem
+from latpred.profiler.problems import ConvLayer, GemmProblem, im2col
 from threadpoolctl import threadpool_info, threadpool_limits
 
 
@@ -37,20 +37,6 @@ def gemm_into(problem: GemmProblem, arrays: dict[str, np.ndarray], out: np.ndarr
     if problem.trans_b:
         b = np.swapaxes(b, -1, -2)
     np.matmul(a, b, out=out)
-
-
-def im2col(x: np.ndarray, layer: ConvLayer) -> np.ndarray:
-    """x (batch, C, H, W) -> columns (batch, groups, C/g*kh*kw, out_h*out_w), a strided copy."""
-    p, s, d = layer.padding, layer.stride, layer.dilation
-    xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p))) if p else x
-    b, c = x.shape[:2]
-    kh, kw, oh, ow = layer.kernel_h, layer.kernel_w, layer.out_h, layer.out_w
-    sb, sc, sh, sw = xp.strides
-    view = np.lib.stride_tricks.as_strided(
-        xp, (b, c, kh, kw, oh, ow), (sb, sc, sh * d, sw * d, sh * s, sw * s), writeable=False
-    )
-    g = layer.groups
-    return np.ascontiguousarray(view).reshape(b, g, (c // g) * kh * kw, oh * ow)
 
 
 def conv_into(layer: ConvLayer, arrays: dict[str, np.ndarray], out: np.ndarray) -> None:

@@ -144,6 +144,10 @@ class OpenCLRun:
             filled on first use and reused by later runs of other configurations of the same
             problem and memory mode (a sweep passes one dict per problem x mem_mode and calls
             ``release_shared`` when done); ``release`` leaves shared allocations alone.
+        copy_out: copy outputs back into their host arrays (default). False leaves results
+            in device-side memory (read them with ``shared_view`` in ``svm_fine`` mode).
+
+    ``run_once`` = ``start`` (transfer in, enqueue, flush; non-blocking) + ``wait``.
     """
 
     dev: OpenCLDevice
@@ -154,9 +158,11 @@ class OpenCLRun:
     mem_mode: str
     arrays: dict[str, np.ndarray]
     shared: dict[str, Any] | None = None
+    copy_out: bool = True
     launches: list[Launch] = field(init=False)
     _allocs: dict[str, _Alloc] = field(init=False, default_factory=dict)
     _kernels: list[Any] = field(init=False, default_factory=list)
+    _pending: tuple | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         cl = _cl()
@@ -211,7 +217,10 @@ class OpenCLRun:
             flags = cl.svm_mem_flags.READ_WRITE
             if mode == "svm_fine":
                 flags |= cl.svm_mem_flags.SVM_FINE_GRAIN_BUFFER
-            a.view = cl.svm_empty(ctx, flags, (nbytes // 4,), np.float32, queue=queue)
+            # no queue=: pyopencl would free through clEnqueueSVMFree, which corrupts the
+            # heap on PoCL 3.0; clSVMFree is safe once the queue is idle (runs end with
+            # finish)
+            a.view = cl.svm_empty(ctx, flags, (nbytes // 4,), np.float32)
             a.svm = a.buf = cl.SVM(a.view)
             if role == "weight":  # weights placed once
                 self._host_to_shared(a)
@@ -227,6 +236,14 @@ class OpenCLRun:
     # -- running ----------------------------------------------------------------------
     def run_once(self) -> dict[str, Any]:
         """Transfer in, launch, transfer out. Returns the timings of this run (us)."""
+        self.start()
+        return self.wait()
+
+    def start(self) -> None:
+        """First half of ``run_once``: transfer in and enqueue the launches (and, in
+        ``buffer`` mode, the copies out), then flush; returns without waiting, so the host
+        can work (e.g. compute a CPU share of the layer) while the device runs.
+        Call ``wait`` before the next ``start``."""
         cl = _cl()
         queue = self.dev.queue
         ins = [a for a in self._allocs.values() if a.role == "in"]
@@ -249,17 +266,26 @@ class OpenCLRun:
             enqueue_s += time.perf_counter() - t
         t_launched = time.perf_counter()
         out_events = []
-        if self.mem_mode == "buffer":
+        if self.mem_mode == "buffer" and self.copy_out:
             for a in outs:
                 out_events.append(cl.enqueue_copy(queue, a.host, a.buf, is_blocking=False))
-            queue.finish()
-            t_out_start = t_end = time.perf_counter()
-        else:
-            queue.finish()
-            t_out_start = time.perf_counter()
+        queue.flush()
+        self._pending = (t0, t_in, t_launched, enqueue_s, in_events, events, out_events, outs)
+
+    def wait(self) -> dict[str, Any]:
+        """Second half of ``run_once``: wait for the device, transfer out (mapped and SVM
+        modes) and return the timings of the run ``start`` began (us; ``total_us`` from
+        ``start``'s first transfer to the result in the host array)."""
+        if self._pending is None:
+            raise RuntimeError("OpenCLRun.wait() without start()")
+        t0, t_in, t_launched, enqueue_s, in_events, events, out_events, outs = self._pending
+        self._pending = None
+        self.dev.queue.finish()
+        t_out_start = time.perf_counter()
+        if self.mem_mode != "buffer" and self.copy_out:
             for a in outs:
                 self._shared_to_host(a)
-            t_end = time.perf_counter()
+        t_end = time.perf_counter()
         res = _event_times(events)
         res["dispatch_us"] += enqueue_s * 1e6
         if self.mem_mode == "buffer":
@@ -271,6 +297,17 @@ class OpenCLRun:
         res["total_us"] = (t_end - t0) * 1e6
         res["host_launch_us"] = (t_launched - t_in) * 1e6
         return res
+
+    def shared_view(self, name: str) -> np.ndarray:
+        """The device-side memory of array ``name`` as a host ndarray of its host shape
+        (``svm_fine`` / ``svm_coarse`` only; coarse-grained memory may only be touched by
+        the host while mapped). With ``copy_out=False`` in ``svm_fine`` mode, the output's
+        shared view *is* the result: the host and the device write disjoint parts of it
+        in place."""
+        a = self._allocs[name]
+        if a.view is None:
+            raise ConfigError("unsupported", f"{self.mem_mode!r}: {name} has no shared view")
+        return a.view[: a.host.size].reshape(a.host.shape)
 
     def _host_to_shared(self, a: _Alloc) -> None:
         cl = _cl()

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The real-device sweep we ran on the NVIDIA H100 host (see BENCHMARKS.md), in priority order.
+# Every step is resumable: rerunning the script skips configurations already stored.
+# Usage (on the device, after `source .dev/gpu-env.sh`): RUNS=/tmp/runs bash scripts/device_sweep.sh
+set -u
+R=${RUNS:-/tmp/runs}
+GPU=${GPU:-nvidia}
+SAMPLES=${SAMPLES:-300}
+mkdir -p "$R"
+log() { echo "[$(date +%T)] $*" >> "$R/progress.log"; }
+P() { python3 -m latpred "$@" --no-progress >> "$R/sweep.log" 2>&1; log "done ($?): $*"; }
+H="--max-seconds 0.25 --repeats 5:30"
+LIN_SUITES="--suite mnist_mlp --suite bert_base --suite gpt2_small --suite gpt2_small_decode --suite resnet50_fc --suite mobilenetv2_fc --suite vgg16_fc"
+CONV_SUITES="--suite resnet50 --suite mobilenetv2 --suite vgg16"
+log "start"
+python3 -m latpred devices --json > "$R/devices.json" 2>> "$R/sweep.log"
+python3 -m latpred.profiler.bench_gemm --device "$GPU" --sizes 1024 4096 --json "$R/gemm_bench.json" > "$R/gemm_bench.txt" 2>> "$R/sweep.log"
+log "gemm bench done"
+# 1. GPU: linear forward (suites + random), conv (suites + random)
+P profile --op linear --device "$GPU" --backend gpu $LIN_SUITES --samples "$SAMPLES" --passes forward $H --out "$R/linear"
+P profile --op conv2d --device "$GPU" --backend gpu $CONV_SUITES --samples "$SAMPLES" $H --out "$R/conv"
+# 2. CPU numpy/BLAS, threads 1..16
+P profile --op linear --backend cpu --threads 1-16 --pocl-threads none $LIN_SUITES --samples "$SAMPLES" --passes forward $H --out "$R/linear"
+P profile --op conv2d --backend cpu --threads 1-16 --pocl-threads none $CONV_SUITES --samples "$SAMPLES" $H --out "$R/conv"
+# 3. training passes (backward_input, backward_weight) on suites + the first 100 random shapes
+P profile --op linear --device "$GPU" --backend all --threads 1,2,4,8,16 --pocl-threads none $LIN_SUITES --samples 100 --passes backward_input,backward_weight $H --out "$R/linear"
+# 4. the OpenCL CPU device (PoCL) through sub-devices, a subset of kernels and shapes
+P profile --op linear --backend cpu --threads none --pocl-threads 1,2,4,8,16 --suite mnist_mlp --suite bert_base --suite gpt2_small_decode --samples 30 --passes forward --impl gemm_naive --impl gemm_tiled --impl gemm_vec4 --impl gemv --max-local-sizes 2 $H --out "$R/linear"
+P profile --op conv2d --backend cpu --threads none --pocl-threads 1,2,4,8,16 --suite mobilenetv2 --samples 20 --impl conv_direct --impl conv_depthwise --impl conv_1x1 --max-local-sizes 2 $H --out "$R/conv"
+log "all done"
