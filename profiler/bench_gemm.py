@@ -17,7 +17,6 @@ import logging
 import sys
 
 import numpy as np
-
 from latpred.profiler.backends.opencl import ConfigError, OpenCLDevice, OpenCLRun
 from latpred.profiler.devices import select_device
 from latpred.profiler.harness import TimingPolicy, measure

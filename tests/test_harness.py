@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 
 import pytest
-
 from latpred.profiler.harness import RunTimeout, TimingPolicy, measure
 
 

@@ -11,9 +11,9 @@ import sys
 import time
 
 import pytest
+from latpred.datasets import load
 
 from latpred.cli import main
-from latpred.datasets import load
 
 SWEEP = ["profile", "--op", "linear", "--suite", "mnist_mlp", "--passes",
          "forward,backward_weight", "--impl", "gemm_naive", "--impl", "gemm_tiled",

@@ -7,9 +7,9 @@ import json
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-
 from latpred.datasets.schema import COLUMNS, config_key, conform, shape_id
 from latpred.datasets.store import DatasetWriter, check_writable, export_csv, load
+
 from latpred.errors import LatpredError
 
 
