@@ -157,11 +157,14 @@ class Sweeper:
 
     def _kernel_tasks(self, impls, problem, dev, backend, key, threads, max_locals, mode):
         for impl in impls:
+            reasons: set[str] = set()
             for params in impl.params_space():
                 reason = impl.shape_reason(problem, params)
                 if reason:
-                    yield Task(backend, "opencl", impl.name, params, None, threads,
-                               "illegal_shape:" + reason, key)
+                    if reason not in reasons:  # one row per implementation and reason
+                        reasons.add(reason)
+                        yield Task(backend, "opencl", impl.name, params, None, threads,
+                                   "illegal_shape:" + reason, key)
                     continue
                 locals_ = impl.local_sizes(problem, params, dev.limits)
                 if max_locals is not None:

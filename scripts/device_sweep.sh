@@ -13,9 +13,11 @@ H="--max-seconds 0.25 --repeats 5:30"
 LIN_SUITES="--suite mnist_mlp --suite bert_base --suite gpt2_small --suite gpt2_small_decode --suite resnet50_fc --suite mobilenetv2_fc --suite vgg16_fc"
 CONV_SUITES="--suite resnet50 --suite mobilenetv2 --suite vgg16"
 log "start"
-python3 -m latpred devices --json > "$R/devices.json" 2>> "$R/sweep.log"
-python3 -m latpred.profiler.bench_gemm --device "$GPU" --sizes 1024 4096 --json "$R/gemm_bench.json" > "$R/gemm_bench.txt" 2>> "$R/sweep.log"
-log "gemm bench done"
+[ -s "$R/devices.json" ] || python3 -m latpred devices --json > "$R/devices.json" 2>> "$R/sweep.log"
+if [ ! -s "$R/gemm_bench.json" ]; then
+  python3 -m latpred.profiler.bench_gemm --device "$GPU" --sizes 1024 4096 --json "$R/gemm_bench.json" > "$R/gemm_bench.txt" 2>> "$R/sweep.log"
+  log "gemm bench done"
+fi
 # 1. GPU: linear forward (suites + random), conv (suites + random)
 P profile --op linear --device "$GPU" --backend gpu $LIN_SUITES --samples "$SAMPLES" --passes forward $H --out "$R/linear"
 P profile --op conv2d --device "$GPU" --backend gpu $CONV_SUITES --samples "$SAMPLES" $H --out "$R/conv"
