@@ -7,20 +7,25 @@ R=${RUNS:-/tmp/runs}
 GPU=${GPU:-nvidia}
 SAMPLES=${SAMPLES:-300}
 mkdir -p "$R"
+DEADLINE=${DEADLINE:-$(( $(date +%s) + 86400 ))}   # epoch seconds; a step is cut there and resumes on the next run
 log() { echo "[$(date +%T)] $*" >> "$R/progress.log"; }
-P() { python3 -m latpred "$@" --no-progress >> "$R/sweep.log" 2>&1; log "done ($?): $*"; }
+left() { echo $(( DEADLINE - $(date +%s) )); }
+P() {
+  [ "$(left)" -gt 10 ] || { log "skipped (deadline): $*"; return; }
+  timeout "$(left)" python3 -m latpred "$@" --no-progress >> "$R/sweep.log" 2>&1; log "done ($?): $*"
+}
 H="--max-seconds 0.25 --repeats 5:30"
 LIN_SUITES="--suite mnist_mlp --suite bert_base --suite gpt2_small --suite gpt2_small_decode --suite resnet50_fc --suite mobilenetv2_fc --suite vgg16_fc"
 CONV_SUITES="--suite resnet50 --suite mobilenetv2 --suite vgg16"
 log "start"
 [ -s "$R/devices.json" ] || python3 -m latpred devices --json > "$R/devices.json" 2>> "$R/sweep.log"
 if [ ! -s "$R/gemm_bench.json" ]; then
-  python3 -m latpred.profiler.bench_gemm --device "$GPU" --sizes 1024 4096 --json "$R/gemm_bench.json" > "$R/gemm_bench.txt" 2>> "$R/sweep.log"
+  timeout "$(left)" python3 -m latpred.profiler.bench_gemm --device "$GPU" --sizes 1024 4096 --json "$R/gemm_bench.json" > "$R/gemm_bench.txt" 2>> "$R/sweep.log"
   log "gemm bench done"
 fi
 # 1. GPU: linear forward (suites + random), conv (suites + random)
 P profile --op linear --device "$GPU" --backend gpu $LIN_SUITES --samples "$SAMPLES" --passes forward $H --out "$R/linear"
-P profile --op conv2d --device "$GPU" --backend gpu $CONV_SUITES --samples "$SAMPLES" $H --out "$R/conv"
+P profile --op conv2d --device "$GPU" --backend gpu $CONV_SUITES --samples "$SAMPLES" --max-local-sizes 4 $H --out "$R/conv"
 # 2. CPU numpy/BLAS, threads 1..16
 P profile --op linear --backend cpu --threads 1-16 --pocl-threads none $LIN_SUITES --samples "$SAMPLES" --passes forward $H --out "$R/linear"
 P profile --op conv2d --backend cpu --threads 1-16 --pocl-threads none $CONV_SUITES --samples "$SAMPLES" $H --out "$R/conv"
