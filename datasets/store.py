@@ -202,6 +202,25 @@ def load(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> pd.DataFrame
     return df
 
 
+def consolidate(src: str | os.PathLike, dst: str | os.PathLike | None = None) -> Path:
+    """Rewrite a dataset as one parquet part (+ sidecar): compact for committing.
+
+    ``dst`` defaults to ``src`` (in place: the new part is written before old files go).
+    """
+    src = Path(src)
+    dst = Path(dst) if dst is not None else src
+    df = load(src)
+    dst.mkdir(parents=True, exist_ok=True)
+    old = sorted(dst.glob("part-*.parquet")) + [dst / JOURNAL]
+    part = dst / f"part-{time.strftime('%Y%m%dT%H%M%S')}-all.parquet"
+    write_parquet(df, part, df.attrs["meta"])
+    (dst / META_FILE).write_text(json.dumps(df.attrs["meta"], indent=1, default=_json_default))
+    for f in old:
+        if f.exists() and f != part:
+            f.unlink()
+    return part
+
+
 def export_csv(df: pd.DataFrame, path: str | os.PathLike) -> None:
     """Write a dataset frame as CSV (for people who want it)."""
     df.to_csv(path, index=False)

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 from latpred.profiler.problems import ConvLayer, GemmProblem, im2col
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import ThreadpoolController, threadpool_info
 
 
 def blas_info() -> dict[str, Any]:
@@ -56,29 +56,40 @@ def compute_into(problem: Any, arrays: dict[str, np.ndarray], out: np.ndarray) -
         gemm_into(problem, arrays, out)
 
 
+_CONTROLLER: ThreadpoolController | None = None
+
+
+def controller() -> ThreadpoolController:
+    """One ThreadpoolController per process (building one scans every loaded library)."""
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER
+
+
 @dataclass
 class BlasRun:
     """One problem bound to its arrays, run with numpy / BLAS on ``threads`` threads.
 
     ``run_once`` returns timings in us: ``total_us`` (= ``kernel_us``: there is no dispatch
-    or transfer on the host).
+    or transfer on the host). The BLAS thread limit holds from construction to ``release``.
     """
 
     problem: Any
     arrays: dict[str, np.ndarray]
     threads: int
     _out: np.ndarray = field(init=False)
+    _limiter: Any = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         out_name = next(n for n, r in self.problem.roles if r == "out")
         self._out = self.arrays[out_name]
+        self._limiter = controller().limit(limits=self.threads, user_api="blas")
 
     def run_once(self) -> dict[str, Any]:
-        with threadpool_limits(limits=self.threads, user_api="blas"):
-            t0 = time.perf_counter()
-            compute_into(self.problem, self.arrays, self._out)
-            t1 = time.perf_counter()
-        us = (t1 - t0) * 1e6
+        t0 = time.perf_counter()
+        compute_into(self.problem, self.arrays, self._out)
+        us = (time.perf_counter() - t0) * 1e6
         return {
             "kernel_us": us, "dispatch_us": 0.0, "queued_submit_us": 0.0, "submit_start_us": 0.0,
             "n_kernels": 1, "kernel_breakdown_us": [us], "transfer_in_us": 0.0,
@@ -89,4 +100,6 @@ class BlasRun:
         return self._out
 
     def release(self) -> None:
-        return None
+        if self._limiter is not None:
+            self._limiter.restore_original_limits()
+            self._limiter = None
