@@ -1,0 +1,211 @@
+"""``latpred coexec bench``: how good are the planner's choices, measured.
+
+Per layer of a suite (metric definitions: /work/shared/metrics.md, "Co-execution"):
+
+- T_single: min(best measured CPU-only time over thread counts, best measured GPU-only
+  time over impl x work-group (x memory mode)), end to end: dispatch, transfers, sync;
+- T_oracle: the best measured co-execution time over the oracle grid (``planner.oracle``:
+  split x CPU threads x GPU configuration, the GPU axis searched as "every configuration
+  alone at that split, then the top-K of them in co-execution"), 0 and 1 included;
+- T_plan: the measured time of the plan the planner chose from predictions alone.
+
+speedup_plan = T_single / T_plan, speedup_oracle = T_single / T_oracle, efficiency =
+T_oracle / T_plan; geometric means over layers (efficiency in %). Writes ``bench.csv``,
+``bench.parquet``, ``bench.png`` (bar plot) and ``summary.json`` into the output directory;
+the grid measurements go to ``OUT/grid`` and the plan measurements to ``OUT/plans`` (both
+resumable datasets).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from latpred.datasets.store import DatasetWriter, load
+from latpred.planner.oracle import GridConfig, LayerItem, OracleGrid, load_grid, summarize
+from latpred.planner.planner import PlanChoice, Planner
+from latpred.profiler.backends.opencl import OpenCLDevice
+
+log = logging.getLogger(__name__)
+
+#: T_plan may exceed T_single by at most this fraction (the goal on the target hardware)
+SLOWDOWN_TOLERANCE = 0.02
+
+
+def geomean(x: Any) -> float:
+    v = np.asarray(list(x), float)
+    v = v[np.isfinite(v) & (v > 0)]
+    return float(np.exp(np.mean(np.log(v)))) if len(v) else math.nan
+
+
+def measure_plans(choices: list[PlanChoice], items: list[LayerItem], gpu: OpenCLDevice,
+                  grid: OracleGrid, out_dir: str | os.PathLike) -> dict[str, dict[str, Any]]:
+    """Measure each chosen plan; returns layer -> row (``t_plan_source``: "grid" when the
+    oracle grid measured the identical configuration, whose row is then reused, so plan
+    and oracle are compared within one measurement; else "plans", a new row in the
+    resumable dataset ``out_dir``)."""
+    writer = DatasetWriter(out_dir, {"kind": "coexec_plans", "devices": grid.writer.meta["devices"]})
+    stored: dict[str, dict[str, Any]] = {}
+    if writer.done_keys():
+        stored = {str(r["config_key"]): r for r in load(writer.path).to_dict("records")}
+    out = {}
+    try:
+        for ch, item in zip(choices, items):
+            plan = ch.plan
+            backend = {"cpu": "cpu", "gpu": "gpu", "split": "coexec"}[plan.kind]
+            row = grid._row(item, backend, plan.split_n, plan.gpu,
+                            plan.cpu.threads if plan.cpu else None)
+            key = row["config_key"]
+            in_grid = grid._stored(item).get(key)
+            if in_grid is not None and in_grid.get("status") == "ok":
+                out[item.name] = {**in_grid, "t_plan_source": "grid"}  # same measurement
+                continue
+            if key in stored:
+                out[item.name] = {**stored[key], "t_plan_source": "plans"}
+                continue
+            arrays = grid_arrays(item, grid)
+            sides = {"cpu": "cpu", "gpu": "gpu", "coexec": "both"}[backend]
+            row.update(grid._measure(item, arrays, plan, sides))
+            writer.append(row)
+            out[item.name] = {**row, "t_plan_source": "plans"}
+    finally:
+        writer.close()
+    return out
+
+
+def grid_arrays(item: LayerItem, grid: OracleGrid) -> dict[str, np.ndarray]:
+    problem = item.layer if hasattr(item.layer, "out_channels") else item.layer.gemm()
+    return problem.arrays(np.random.default_rng(grid.cfg.seed))
+
+
+def run_bench(planner: Planner, items: list[LayerItem], gpu: OpenCLDevice,
+              grid_cfg: GridConfig, out_dir: str | os.PathLike,
+              progress: bool = False) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Plan, measure the oracle grid and the plans; returns (per-layer table, summary)."""
+    out = Path(out_dir)
+    t0 = time.perf_counter()
+    choices = planner.plan_layers([(it.name, it.count, it.layer) for it in items])
+    plan_ms = (time.perf_counter() - t0) * 1e3
+    grid = OracleGrid(gpu, grid_cfg, out / "grid", progress=progress)
+    try:
+        for it in items:
+            grid.run_layer(it)
+    finally:
+        grid.writer.close()
+    oracle = summarize(load_grid(out / "grid")).set_index("layer")
+    measured = measure_plans(choices, items, gpu, grid, out / "plans")
+    rows = []
+    for ch, it in zip(choices, items):
+        m = measured.get(it.name, {})
+        o = oracle.loc[it.name] if it.name in oracle.index else None
+        t_plan = float(m["total_us"]) if m.get("status") == "ok" else math.nan
+        t_single = float(o["t_single_us"]) if o is not None else math.nan
+        t_oracle = float(o["t_oracle_us"]) if o is not None else math.nan
+        rows.append({
+            "layer": it.name, "count": it.count, "n_total": ch.plan.n_total,
+            "plan_kind": ch.plan.kind, "plan_split_n": ch.plan.split_n,
+            "plan_ratio": round(ch.plan.ratio, 4), "plan": ch.plan.describe(),
+            "plan_status": m.get("status", "missing"),
+            "t_plan_source": m.get("t_plan_source", ""),
+            "predicted_plan_us": ch.plan_us, "predicted_single_us": ch.single_us,
+            "t_plan_us": t_plan, "t_single_us": t_single, "t_oracle_us": t_oracle,
+            "single_kind": o["single_kind"] if o is not None else "",
+            "oracle_ratio": float(o["oracle_ratio"]) if o is not None else math.nan,
+            "oracle_config": o["oracle_config"] if o is not None else "",
+            "speedup_plan": t_single / t_plan, "speedup_oracle": t_single / t_oracle,
+            "efficiency": t_oracle / t_plan,
+            "slower_than_single": t_plan > (1 + SLOWDOWN_TOLERANCE) * t_single,
+        })
+    table = pd.DataFrame(rows)
+    summary = summarize_bench(table)
+    summary["planning_ms"] = plan_ms
+    return table, summary
+
+
+def summarize_bench(table: pd.DataFrame) -> dict[str, Any]:
+    """Geometric means over layers and count-weighted network totals."""
+    ok = table[np.isfinite(table["t_plan_us"]) & np.isfinite(table["t_oracle_us"])]
+    w = ok["count"].astype(float)
+    return {
+        "layers": int(len(table)), "layers_measured": int(len(ok)),
+        "speedup_plan_geomean": geomean(ok["speedup_plan"]),
+        "speedup_oracle_geomean": geomean(ok["speedup_oracle"]),
+        "efficiency_geomean_pct": 100 * geomean(ok["efficiency"]),
+        "layers_slower_than_single": int(ok["slower_than_single"].sum()),
+        "worst_plan_vs_single": float((ok["t_plan_us"] / ok["t_single_us"]).max())
+        if len(ok) else math.nan,
+        "network_single_us": float((w * ok["t_single_us"]).sum()),
+        "network_plan_us": float((w * ok["t_plan_us"]).sum()),
+        "network_oracle_us": float((w * ok["t_oracle_us"]).sum()),
+    }
+
+
+def write_outputs(table: pd.DataFrame, summary: dict[str, Any], out_dir: str | os.PathLike,
+                  title: str) -> list[Path]:
+    """bench.csv, bench.parquet, summary.json and bench.png into ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / "bench.csv", out / "bench.parquet", out / "summary.json", out / "bench.png"]
+    table.to_csv(paths[0], index=False)
+    table.to_parquet(paths[1], index=False)
+    paths[2].write_text(json.dumps(summary, indent=1, default=float))
+    plot(table, paths[3], title)
+    return paths
+
+
+def plot(table: pd.DataFrame, path: Path, title: str) -> None:
+    """Grouped bars per layer: speedup of the plan and of the oracle over T_single."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = len(table)
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.35 * n + 2), 4.0))
+    x = np.arange(n)
+    ax.bar(x - 0.2, table["speedup_oracle"], 0.4, label="oracle (T_single / T_oracle)",
+           color="#9ecae1")
+    ax.bar(x + 0.2, table["speedup_plan"], 0.4, label="plan (T_single / T_plan)",
+           color="#3182bd")
+    ax.axhline(1.0, color="k", lw=0.8)
+    ax.axhline(1.0 - SLOWDOWN_TOLERANCE, color="r", lw=0.6, ls="--")
+    ax.set_xticks(x)
+    ax.set_xticklabels(table["layer"], rotation=75, fontsize=7)
+    ax.set_ylabel("speedup over best single device")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def format_table(table: pd.DataFrame, summary: dict[str, Any]) -> str:
+    """The per-layer table and the summary lines, for the terminal."""
+    lines = [f"{'layer':24s} {'plan':>10s} {'T_plan':>10s} {'T_single':>10s} "
+             f"{'T_oracle':>10s} {'sp_plan':>7s} {'sp_orac':>7s} {'eff%':>6s}"]
+    for _, r in table.iterrows():
+        kind = r["plan_kind"] if r["plan_kind"] != "split" else f"split {r['plan_ratio']:.2f}"
+        lines.append(f"{str(r['layer'])[:24]:24s} {kind:>10s} {r['t_plan_us']:10.1f} "
+                     f"{r['t_single_us']:10.1f} {r['t_oracle_us']:10.1f} "
+                     f"{r['speedup_plan']:7.3f} {r['speedup_oracle']:7.3f} "
+                     f"{100 * r['efficiency']:6.1f}{'  SLOWER' if r['slower_than_single'] else ''}")
+    s = summary
+    lines.append(f"geomean over {s['layers_measured']} layers: speedup_plan "
+                 f"{s['speedup_plan_geomean']:.3f}x, speedup_oracle "
+                 f"{s['speedup_oracle_geomean']:.3f}x, efficiency "
+                 f"{s['efficiency_geomean_pct']:.1f}% (T_oracle / T_plan)")
+    lines.append(f"layers > {100 * SLOWDOWN_TOLERANCE:.0f}% slower than T_single: "
+                 f"{s['layers_slower_than_single']} (worst T_plan/T_single "
+                 f"{s['worst_plan_vs_single']:.3f})")
+    if s["network_single_us"] > 0:
+        lines.append(f"network (count-weighted): single {s['network_single_us']:.0f} us, "
+                     f"plan {s['network_plan_us']:.0f} us, oracle "
+                     f"{s['network_oracle_us']:.0f} us")
+    return "\n".join(lines)

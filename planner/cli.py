@@ -1,0 +1,492 @@
+"""``latpred plan`` and ``latpred coexec {sync,grid,bench,run}``.
+
+Handlers take the argparse Namespace and return an exit code; user errors raise
+LatpredError (the main CLI prints one line and exits with 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+from typing import Any
+
+from latpred.errors import LatpredError, bad_value
+
+GRID_HELP = (
+    "The oracle grid: split ratios i/STEPS (snapped to each GPU configuration's tile "
+    "width) plus 0 and 1, x CPU thread counts, x GPU configurations. Exhaustive search "
+    "of the GPU axis is too big on real hardware, so per split every GPU configuration "
+    "(implementation x parameters x work-group) is measured ALONE on its part (reference "
+    "memory mode buffer; the TOP_K best again in every other memory mode), then only the "
+    "TOP_K fastest of them are measured in CO-EXECUTION with every thread count. "
+    "T_single = min(best CPU only, best GPU only); T_oracle = the best of the grid. "
+    "Resumable: re-running skips stored configurations."
+)
+
+
+def add_subcommands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "plan", help="choose how to run a layer (or a network) on a CPU-GPU pair",
+        description="Plan CPU-GPU co-execution from predictions: split ratio (GPU share "
+                    "of the output features), CPU threads, GPU implementation x work-group "
+                    "x memory mode; CPU-only and GPU-only included. Prints the chosen plan "
+                    "and its predicted time next to the best single-device plan.")
+    _layer_args(p)
+    p.add_argument("--models", required=True,
+                   help="models directory: cpu_us.pkl, gpu_total_us.pkl (or gpu_kernel_us, "
+                        "gpu_dispatch_us, gpu_transfer_us .pkl), manifest.json, sync.json")
+    p.add_argument("--device", default=None,
+                   help="take the GPU's limits from this live OpenCL device (default: the "
+                        "models' manifest)")
+    _planner_args(p)
+    p.add_argument("--json", action="store_true", help="one JSON object per layer")
+    p.add_argument("--csv", default=None, help="also write the per-layer plans to this CSV")
+    p.set_defaults(func=cmd_plan)
+
+    p = sub.add_parser("coexec", help="co-execution: sync overhead, oracle grid, benchmark, run")
+    csub = p.add_subparsers(dest="coexec_command", metavar="COMMAND")
+    p.set_defaults(func=lambda a: _no_sub(p))
+
+    q = csub.add_parser(
+        "sync", help="measure co-execution overhead per sync mechanism into MODELS/sync.json",
+        description="Run two tiny linear layers split in half, co-executed and each part "
+                    "alone, for every memory mode (sync mechanism) of the GPU; store "
+                    "overhead = T(co-executed) - max(T(parts)) as base + per-MiB in "
+                    "MODELS/sync.json for the planner.")
+    _device_args(q)
+    q.add_argument("--models", required=True, help="models directory (sync.json goes here)")
+    q.add_argument("--threads", type=int, default=1, help="CPU threads of the CPU part")
+    q.add_argument("--mem-modes", default=None, help="comma-separated (default: all)")
+    q.add_argument("--quick", action="store_true", help="short timing policy")
+    q.set_defaults(func=cmd_sync)
+
+    q = csub.add_parser("grid", help="measure the oracle grid of layers (resumable)",
+                        description=GRID_HELP)
+    _layer_args(q)
+    _device_args(q)
+    _grid_args(q)
+    q.add_argument("--out", required=True, help="dataset directory (created; resumable)")
+    q.set_defaults(func=cmd_grid)
+
+    q = csub.add_parser(
+        "bench", help="measure T_single, T_oracle and T_plan per layer of a suite",
+        description="Per layer: T_single (best single device, measured), T_oracle (best of "
+                    "the oracle grid, measured) and T_plan (measured time of the plan chosen "
+                    "from predictions alone); prints speedups T_single/T_plan, "
+                    "T_single/T_oracle and efficiency T_oracle/T_plan (geometric means), "
+                    "writes bench.csv, bench.parquet, summary.json, bench.png. " + GRID_HELP)
+    q.add_argument("--models", required=True, help="models directory (see `latpred plan`)")
+    q.add_argument("--suite", required=True, help="layer suite")
+    q.add_argument("--limit-layers", type=int, default=None, help="only the first N layers")
+    q.add_argument("--layer", action="append", default=None, help="only these layer names")
+    q.add_argument("--pass", dest="pass_", default="forward",
+                   help="linear suites: forward, backward_input or backward_weight")
+    _device_args(q)
+    _grid_args(q)
+    _planner_args(q)
+    q.add_argument("--out", required=True, help="output directory")
+    q.set_defaults(func=cmd_bench)
+
+    q = csub.add_parser("run", help="run one plan on random inputs: verify and time it")
+    _layer_args(q)
+    _device_args(q)
+    q.add_argument("--ratio", type=float, default=None, help="GPU share in [0, 1]")
+    q.add_argument("--split-n", type=int, default=None, help="GPU output features [0, N)")
+    q.add_argument("--impl", default=None, help="GPU implementation")
+    q.add_argument("--params", default="{}", help="GPU implementation parameters (JSON)")
+    q.add_argument("--local-size", default="driver", help="work-group AxBxC or driver")
+    q.add_argument("--mem-mode", default="auto",
+                   help="sync: auto (svm_fine > svm_coarse > buffer), buffer, map, "
+                        "svm_coarse, svm_fine")
+    q.add_argument("--threads", type=int, default=1, help="CPU BLAS threads")
+    q.add_argument("--quick", action="store_true", help="short timing policy")
+    q.set_defaults(func=cmd_run)
+
+
+def _no_sub(p: argparse.ArgumentParser) -> int:
+    p.print_help()
+    return 2
+
+
+# -- shared arguments -------------------------------------------------------------------------
+def _layer_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("layer (one of --op ... or --suite)")
+    g.add_argument("--suite", default=None, help="a layer suite (e.g. resnet50)")
+    g.add_argument("--layer", action="append", default=None, help="only these suite layers")
+    g.add_argument("--limit-layers", type=int, default=None, help="only the first N layers")
+    g.add_argument("--op", default=None, help="linear or conv2d")
+    g.add_argument("--m", type=int, default=None, help="linear: batch rows")
+    g.add_argument("--n", type=int, default=None, help="linear: output features")
+    g.add_argument("--k", type=int, default=None, help="linear: input features")
+    g.add_argument("--pass", dest="pass_", default="forward",
+                   help="linear: forward, backward_input or backward_weight")
+    for name in ("batch", "in-channels", "out-channels", "height", "width", "kernel",
+                 "stride", "padding", "dilation", "groups"):
+        g.add_argument(f"--{name}", type=int, default=None, help=f"conv2d: {name}")
+
+
+def _device_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default=None,
+                   help="OpenCL device of the GPU role: index or name substring (default: "
+                        "the first GPU)")
+    p.add_argument("--gpu-threads", type=int, default=None,
+                   help="use a sub-device of this many compute units as the GPU (PoCL)")
+
+
+def _grid_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("oracle grid")
+    g.add_argument("--steps", type=int, default=16, help="split grid steps (default 16)")
+    g.add_argument("--threads", default=None,
+                   help="CPU thread counts, e.g. 1,2,4 (default 1,2,4,...,cores)")
+    g.add_argument("--top-k", type=int, default=3,
+                   help="GPU configurations per split taken into co-execution (default 3)")
+    g.add_argument("--impl", action="append", default=None, help="only these GPU kernels")
+    g.add_argument("--mem-modes", default=None, help="comma-separated (default: all)")
+    g.add_argument("--max-local-sizes", type=int, default=None,
+                   help="at most N work-group sizes per implementation x params")
+    g.add_argument("--quick", action="store_true", help="short timing policy")
+    g.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
+    g.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _planner_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("planner")
+    g.add_argument("--plan-steps", type=int, default=None,
+                   help="planner split grid steps (default: --steps if given, else 16)")
+    g.add_argument("--margin", type=float, default=3.0,
+                   help="a split must be predicted this many %% faster than the best single "
+                        "device (default 3)")
+    g.add_argument("--risk", default="none",
+                   help="none, or p90: score plans by the upper ends of the predictors' "
+                        "prediction intervals")
+    g.add_argument("--gpu-model", default="auto", help="auto, components or total")
+    g.add_argument("--exhaustive", action="store_true",
+                   help="predict every GPU configuration at every split (no top-k pruning)")
+    g.add_argument("--sync-us", type=float, default=None,
+                   help="assume this co-execution overhead (us) instead of sync.json")
+    if not any(a.dest == "threads" for a in p._actions):
+        g.add_argument("--threads", default=None, help="CPU thread counts (default 1..cores)")
+    if not any(a.dest == "impl" for a in p._actions):
+        g.add_argument("--impl", action="append", default=None, help="only these GPU kernels")
+    if not any(a.dest == "mem_modes" for a in p._actions):
+        g.add_argument("--mem-modes", default=None, help="comma-separated (default: all)")
+    if not any(a.dest == "max_local_sizes" for a in p._actions):
+        g.add_argument("--max-local-sizes", type=int, default=None,
+                       help="at most N work-group sizes per implementation x params")
+
+
+# -- parsing helpers -------------------------------------------------------------------------
+def layer_items(args: argparse.Namespace) -> list[Any]:
+    """The layers named on the command line as oracle LayerItems (suite or --op shape)."""
+    from latpred.datasets import suites
+    from latpred.planner.oracle import LayerItem
+    from latpred.profiler.problems import PASSES, ConvLayer, LinearLayer
+
+    pass_ = getattr(args, "pass_", "forward")
+    if pass_ not in PASSES:
+        raise bad_value("pass", pass_, f"must be one of {', '.join(PASSES)}")
+    suite = getattr(args, "suite", None)
+    if suite:
+        items = []
+        for name, count, layer in suites.suite_layers(suite):
+            if isinstance(layer, LinearLayer) and pass_ != "forward":
+                layer = LinearLayer(layer.m, layer.n, layer.k, pass_)
+            items.append(LayerItem(suite, name, layer, count))
+        wanted = getattr(args, "layer", None)
+        if wanted:
+            known = {it.name for it in items}
+            for w in wanted:
+                if w not in known:
+                    raise bad_value("layer", w, f"not in suite {suite}")
+            items = [it for it in items if it.name in wanted]
+        limit = getattr(args, "limit_layers", None)
+        if limit is not None:
+            if limit < 1:
+                raise bad_value("limit-layers", limit, "must be >= 1")
+            items = items[:limit]
+        return items
+    op = getattr(args, "op", None)
+    if op == "linear":
+        missing = [f"--{f}" for f in ("m", "n", "k") if getattr(args, f) is None]
+        if missing:
+            raise bad_value("op", op, f"needs {', '.join(missing)}")
+        layer = LinearLayer(args.m, args.n, args.k, pass_)
+        return [LayerItem("cli", f"linear_{args.m}x{args.n}x{args.k}_{pass_}", layer)]
+    if op == "conv2d":
+        need = ("in_channels", "out_channels", "height", "width", "kernel")
+        missing = ["--" + f.replace("_", "-") for f in need if getattr(args, f) is None]
+        if missing:
+            raise bad_value("op", op, f"needs {', '.join(missing)}")
+        kw = {f: getattr(args, f) for f in ("batch", "stride", "padding", "dilation", "groups")
+              if getattr(args, f) is not None}
+        layer = ConvLayer(in_channels=args.in_channels, out_channels=args.out_channels,
+                          height=args.height, width=args.width, kernel_h=args.kernel,
+                          kernel_w=args.kernel, **{"batch": 1, **kw})
+        return [LayerItem("cli", f"conv_{args.in_channels}x{args.out_channels}_"
+                                 f"{args.height}x{args.width}_k{args.kernel}", layer)]
+    if op is None:
+        raise bad_value("op", None, "give --op linear|conv2d with its shape, or --suite")
+    raise bad_value("op", op, "must be linear or conv2d")
+
+
+def _int_list(field: str, text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    from latpred.profiler.cli import parse_int_list
+
+    return parse_int_list(field, text)
+
+
+def _modes(text: str | None) -> list[str] | None:
+    if not text:
+        return None
+    from latpred.profiler.backends.opencl import MEM_MODES
+
+    modes = [m.strip() for m in text.split(",") if m.strip()]
+    for m in modes:
+        if m not in MEM_MODES:
+            raise bad_value("mem-modes", m, f"must be among {', '.join(MEM_MODES)}")
+    return modes
+
+
+def _impls(names: list[str] | None) -> list[str] | None:
+    if not names:
+        return None
+    from latpred.profiler.kernels import get
+
+    for n in names:
+        get(n)  # LatpredError if unknown
+    return names
+
+
+def gpu_device(args: argparse.Namespace) -> Any:
+    """The OpenCLDevice of the GPU role (--device, --gpu-threads)."""
+    from latpred.profiler.backends.opencl import OpenCLDevice
+    from latpred.profiler.devices import select_device
+
+    dev = select_device(args.device, kind="GPU")
+    threads = getattr(args, "gpu_threads", None)
+    if threads is not None and threads < 1:
+        raise bad_value("gpu-threads", threads, "must be >= 1")
+    return OpenCLDevice(dev, threads=threads)
+
+
+def device_pair(preds: Any, gpu_dev: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(GPU metadata, CPU metadata): the live GPU if given, else the models' manifest; the
+    manifest's numpy CPU, else this host."""
+    import logging
+
+    from latpred.profiler.devices import cl_device_info, cpu_info
+
+    log = logging.getLogger(__name__)
+    manifest_gpu = preds.device("GPU")
+    if gpu_dev is not None:
+        gpu = cl_device_info(gpu_dev.device)
+        if manifest_gpu and manifest_gpu.get("name") != gpu["name"]:
+            log.warning("planning for %s with predictors trained on %s", gpu["name"],
+                        manifest_gpu.get("name"))
+    elif manifest_gpu is not None:
+        gpu = manifest_gpu
+    else:
+        raise bad_value("models", preds.source, "the manifest names no GPU: pass --device")
+    return gpu, preds.device("CPU") or cpu_info()
+
+
+def make_planner(args: argparse.Namespace, gpu_dev: Any = None) -> Any:
+    from latpred.planner.planner import Planner, PlannerOptions
+    from latpred.planner.predictors import Predictors
+    from latpred.planner.sync import SyncModel
+
+    preds = Predictors.load(args.models)
+    if gpu_dev is None and getattr(args, "device", None) is not None:
+        gpu_dev = gpu_device(args)
+    gpu, cpu = device_pair(preds, gpu_dev)
+    if args.sync_us is not None:
+        if args.sync_us < 0:
+            raise bad_value("sync-us", args.sync_us, "must be >= 0")
+        sync = SyncModel.constant(args.sync_us)
+    else:
+        sync = SyncModel.load(args.models, gpu.get("name"), cpu.get("name"))
+    if not 0 <= args.margin < 100:
+        raise bad_value("margin", args.margin, "must be a percentage in [0, 100)")
+    steps = args.plan_steps or getattr(args, "steps", None) or 16
+    opts = PlannerOptions(
+        steps=steps, margin=args.margin / 100.0, risk=args.risk, gpu_model=args.gpu_model,
+        cpu_threads=tuple(_int_list("threads", args.threads) or ()) or None,
+        mem_modes=tuple(_modes(args.mem_modes) or ()) or None,
+        impls=tuple(_impls(args.impl) or ()) or None,
+        max_local_sizes=args.max_local_sizes,
+        prune_top_k=None if args.exhaustive else PlannerOptions.prune_top_k,
+        cpu_top_k=None if args.exhaustive else PlannerOptions.cpu_top_k,
+    )
+    return Planner(preds, gpu, cpu, sync, opts)
+
+
+def _policy(quick: bool) -> Any:
+    from latpred.profiler.harness import QUICK, TimingPolicy
+
+    return QUICK if quick else TimingPolicy()
+
+
+def grid_config(args: argparse.Namespace) -> Any:
+    from latpred.planner.oracle import GridConfig, default_threads
+
+    return GridConfig(
+        steps=args.steps, threads=_int_list("threads", args.threads) or default_threads(),
+        top_k=args.top_k, impls=_impls(args.impl), mem_modes=_modes(args.mem_modes),
+        max_local_sizes=args.max_local_sizes, policy=_policy(args.quick), seed=args.seed,
+    ).validate()
+
+
+# -- handlers ----------------------------------------------------------------------------------
+def cmd_plan(args: argparse.Namespace) -> int:
+    import time
+
+    from latpred.planner.planner import choices_frame, network_summary
+
+    items = layer_items(args)
+    planner = make_planner(args)
+    t0 = time.perf_counter()
+    choices = planner.plan_layers([(it.name, it.count, it.layer) for it in items])
+    ms = (time.perf_counter() - t0) * 1e3
+    if args.csv:
+        choices_frame(choices).to_csv(args.csv, index=False)
+    if args.json:
+        for ch in choices:
+            row = {k: (None if isinstance(v, float) and math.isnan(v) else v)
+                   for k, v in ch.as_row().items()}
+            print(json.dumps(row, default=_json_default))
+        return 0
+    for ch in choices:
+        print(f"{ch.name}: {ch.plan.describe()}")
+        print(f"    predicted {ch.plan_us:.1f} us (CPU {ch.cpu_us:.1f}, GPU {ch.gpu_us:.1f}, "
+              f"sync {ch.sync_us:.1f}); best single device: {ch.single.describe()} "
+              f"{ch.single_us:.1f} us; speedup {ch.predicted_speedup:.3f}x ({ch.reason})")
+    if len(choices) > 1:
+        s = network_summary(choices)
+        print(f"network ({s['layers']} layers, {s['split_layers']} split, count-weighted): "
+              f"plan {s['plan_us']:.0f} us vs single {s['single_us']:.0f} us, predicted "
+              f"speedup {s['predicted_speedup']:.3f}x; planned in {ms:.1f} ms")
+    return 0
+
+
+def _json_default(o: Any) -> Any:
+    if hasattr(o, "item"):
+        return o.item()
+    return str(o)
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    from latpred.planner.sync import measure_sync, save_sync
+
+    if not os.path.isdir(args.models):
+        raise bad_value("models", args.models, "no such directory")
+    if args.threads < 1:
+        raise bad_value("threads", args.threads, "must be >= 1")
+    dev = gpu_device(args)
+    entry = measure_sync(dev, args.threads, _modes(args.mem_modes), _policy(args.quick))
+    path = save_sync(args.models, entry)
+    for mode, v in entry["modes"].items():
+        print(f"{mode:11s} base {v['base_us']:8.1f} us  + {v['per_mib_us']:8.1f} us/MiB")
+    print(f"wrote {path}")
+    return 0
+
+
+def cmd_grid(args: argparse.Namespace) -> int:
+    from latpred.datasets.store import check_writable
+    from latpred.planner.oracle import OracleGrid
+
+    items = layer_items(args)
+    cfg = grid_config(args)
+    check_writable(args.out)
+    dev = gpu_device(args)
+    grid = OracleGrid(dev, cfg, args.out, progress=not args.no_progress)
+    summary = grid.run(items)
+    if summary.empty:
+        print("no successful measurements")
+        return 1
+    cols = ["layer", "n_total", "t_single_us", "single_config", "t_oracle_us",
+            "oracle_ratio", "oracle_config"]
+    with _pd_wide():
+        print(summary[cols].to_string(index=False))
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from latpred.datasets.store import check_writable
+    from latpred.planner.bench import format_table, run_bench, write_outputs
+
+    items = layer_items(args)
+    cfg = grid_config(args)
+    check_writable(args.out)
+    dev = gpu_device(args)
+    planner = make_planner(args, dev)
+    table, summary = run_bench(planner, items, dev, cfg, args.out,
+                               progress=not args.no_progress)
+    paths = write_outputs(table, summary, args.out,
+                          f"{args.suite}: {dev.name} + {planner.cpu_info.get('name')}")
+    print(format_table(table, summary))
+    print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from latpred.planner.measure import measure_run
+    from latpred.planner.runtime import CoexecRun, CpuConfig, GpuConfig, Plan
+    from latpred.planner.split import as_problem, check_split, ratio_to_split, split_extent
+    from latpred.profiler.kernels.base import parse_local_size
+
+    items = layer_items(args)
+    if len(items) != 1:
+        raise bad_value("layer", len(items), "coexec run takes one layer")
+    layer = items[0].layer
+    problem = as_problem(layer)
+    n = split_extent(problem)
+    if (args.ratio is None) == (args.split_n is None):
+        raise bad_value("ratio", args.ratio, "give exactly one of --ratio or --split-n")
+    s = ratio_to_split(problem, args.ratio) if args.ratio is not None else \
+        check_split(problem, args.split_n)
+    try:
+        params = json.loads(args.params)
+    except json.JSONDecodeError as err:
+        raise bad_value("params", args.params, f"invalid JSON ({err})") from None
+    try:
+        local = parse_local_size(args.local_size)
+    except ValueError:
+        raise bad_value("local-size", args.local_size, "expected AxBxC or driver") from None
+    gpu = None
+    if s > 0:
+        if args.impl is None:
+            raise bad_value("impl", None, "a GPU share needs --impl")
+        gpu = GpuConfig(args.impl, params, local, args.mem_mode)
+    plan = Plan(s, n, gpu, CpuConfig(args.threads) if s < n else None)
+    dev = gpu_device(args) if s > 0 else None
+    import numpy as np
+
+    arrays = problem.arrays(np.random.default_rng(0))
+    with CoexecRun(problem, arrays, plan, dev) as run:
+        first = run.run_once()
+        err = run.check()
+        stats = measure_run(run.run_once, _policy(args.quick), first=first)
+        print(f"{items[0].name}: {run.plan.describe()} (sync {run.sync})")
+        print(f"    correct (max abs error {err:.2e}); total {stats['total_us']:.1f} us, "
+              f"CPU {stats.get('cpu_us', 0.0):.1f} us, GPU {stats.get('gpu_total_us', 0.0):.1f} "
+              f"us (kernel {stats['kernel_us']:.1f}), sync {stats.get('sync_us', 0.0):.1f} us; "
+              f"{stats['repeats']} repeats, cv {stats['cv']:.3f}")
+    return 0
+
+
+class _pd_wide:
+    def __enter__(self) -> None:
+        import pandas as pd
+
+        self._ctx = pd.option_context("display.width", 200, "display.max_colwidth", 80)
+        self._ctx.__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        self._ctx.__exit__(*exc)
+
+
+__all__ = ["LatpredError", "add_subcommands", "device_pair", "layer_items", "make_planner"]

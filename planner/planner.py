@@ -1,0 +1,623 @@
+"""The co-execution planner: choose, from predictions alone, how to run a layer.
+
+For a layer, a CPU-GPU device pair and loaded predictors, the candidate plans are
+
+- GPU share ``split_n`` on a grid: ratios i/steps snapped to each GPU configuration's
+  tile/vector width along the split dimension (``split.split_align``), plus 0 and N;
+- GPU configuration: implementation x parameters x work-group x memory mode (sync);
+- CPU configuration: thread count (numpy/BLAS; PoCL sub-devices if the CPU device is one);
+- CPU only (``split_n = 0``) and GPU only (``split_n = N``) included.
+
+Predicted time of a split plan: ``max(CPU(N - s), GPU(s)) + sync(mode, GPU block bytes)``,
+GPU = kernel + dispatch + transfer (component predictors) or the end-to-end predictor;
+single-device plans have no sync. The best split is taken only if it beats the best
+single-device plan by more than ``margin`` (relative); ``risk="p90"`` scores every plan
+with the upper ends of the prediction intervals instead of the point predictions.
+
+Every predictor is called on whole batches (``plan_layers``: a network at once): once per
+batch, or twice with the two-stage pruning (``PlannerOptions.prune_top_k``, see Planner).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from latpred.planner.candidates import CandidateSpace, FrameBuilder, KernelConfig
+from latpred.planner.predictors import CPU_TARGET, GPU_COMPONENTS, GPU_TOTAL, Predictors
+from latpred.planner.runtime import CpuConfig, GpuConfig, Plan
+from latpred.planner.split import (
+    Layer,
+    as_problem,
+    can_write_in_place,
+    layer_extent,
+    part_problem,
+    split_align,
+    split_granule,
+    split_points,
+)
+from latpred.planner.sync import SyncModel
+from latpred.profiler.kernels.base import parse_local_size
+from latpred.profiler.problems import ConvLayer
+
+from latpred.errors import bad_value
+
+log = logging.getLogger(__name__)
+
+RISKS = ("none", "p90")
+
+
+@dataclass(frozen=True)
+class PlannerOptions:
+    """Knobs of the planner.
+
+    Attributes:
+        steps: split-ratio grid steps (ratios i/steps, snapped per GPU configuration).
+        margin: a split must be predicted faster than ``(1 - margin)`` x the best
+            single-device plan (0.03 = 3 %).
+        risk: "none" (point predictions) or "p90" (upper ends of prediction intervals).
+        gpu_model: "auto" (components if all three exist, else total), "components" or
+            "total".
+        cpu_threads: CPU thread counts (default: the candidate enumeration's, 1..cores).
+        mem_modes: GPU memory modes / sync mechanisms (default: all the GPU supports).
+        impls: restrict GPU implementations.
+        max_local_sizes: at most this many work-group sizes per implementation x params.
+        prune_top_k: two-stage planning: keep the k fastest GPU configurations at each
+            anchor split ratio (``anchors``), then predict those on the whole grid.
+            None: one exhaustive stage (every configuration x every split).
+        anchors: GPU shares (split ratios) of the first stage.
+        cpu_top_k: likewise for the CPU: keep the k fastest CPU configurations (thread
+            counts) at each of ``cpu_anchors`` (CPU shares), None: every one.
+        cpu_anchors: CPU shares of the CPU's first stage.
+        coexec_max_threads: most CPU threads of a split plan (default: cores - 1, leaving
+            a core to the host thread that feeds and waits for the GPU; CPU-only plans may
+            use every core). On the H100 host, 16 BLAS threads beside the GPU's host
+            thread ran several times slower than 15.
+    """
+
+    steps: int = 16
+    margin: float = 0.03
+    risk: str = "none"
+    gpu_model: str = "auto"
+    cpu_threads: tuple[int, ...] | None = None
+    mem_modes: tuple[str, ...] | None = None
+    impls: tuple[str, ...] | None = None
+    max_local_sizes: int | None = None
+    prune_top_k: int | None = 4
+    anchors: tuple[float, ...] = (1.0,)
+    cpu_top_k: int | None = 2
+    cpu_anchors: tuple[float, ...] = (1.0, 0.25)
+    coexec_max_threads: int | None = None
+
+    def validate(self) -> PlannerOptions:
+        if not isinstance(self.steps, int) or self.steps < 1:
+            raise bad_value("steps", self.steps, "must be a positive integer")
+        if not 0.0 <= self.margin < 1.0:
+            raise bad_value("margin", self.margin, "must be in [0, 1) (a fraction, 0.03 = 3%)")
+        if self.risk not in RISKS:
+            raise bad_value("risk", self.risk, f"must be one of {', '.join(RISKS)}")
+        if self.prune_top_k is not None and self.prune_top_k < 1:
+            raise bad_value("prune_top_k", self.prune_top_k, "must be >= 1 (or None)")
+        if not self.anchors or not all(0.0 < r <= 1.0 for r in self.anchors):
+            raise bad_value("anchors", self.anchors, "ratios must be in (0, 1]")
+        if self.cpu_top_k is not None and self.cpu_top_k < 1:
+            raise bad_value("cpu_top_k", self.cpu_top_k, "must be >= 1 (or None)")
+        if not self.cpu_anchors or not all(0.0 < r <= 1.0 for r in self.cpu_anchors):
+            raise bad_value("cpu_anchors", self.cpu_anchors, "ratios must be in (0, 1]")
+        return self
+
+
+@dataclass
+class PlanChoice:
+    """The planner's decision for one layer (times predicted, us)."""
+
+    name: str
+    count: int
+    layer: Layer
+    plan: Plan
+    plan_us: float
+    cpu_us: float
+    gpu_us: float
+    sync_us: float
+    single: Plan
+    single_us: float
+    best_split: Plan | None
+    best_split_us: float
+    risk_us: float = math.nan
+    reason: str = ""
+    n_candidates: int = 0
+
+    @property
+    def predicted_speedup(self) -> float:
+        """Best single-device time / chosen plan time (predicted)."""
+        return self.single_us / self.plan_us if self.plan_us > 0 else math.nan
+
+    def as_row(self) -> dict[str, Any]:
+        """A flat record (``runtime.plan_from_row`` rebuilds the plan from it)."""
+        p = self.plan
+        row: dict[str, Any] = {
+            "layer": self.name, "count": self.count, "kind": p.kind,
+            "split_n": p.split_n, "n_total": p.n_total, "ratio": round(p.ratio, 4),
+            "plan_us": self.plan_us, "cpu_us": self.cpu_us, "gpu_us": self.gpu_us,
+            "sync_us": self.sync_us, "single_kind": self.single.kind,
+            "single_us": self.single_us, "best_split_us": self.best_split_us,
+            "risk_us": self.risk_us, "predicted_speedup": self.predicted_speedup,
+            "reason": self.reason, "n_candidates": self.n_candidates,
+        }
+        row.update(_plan_fields(p))
+        row.update({f"single_{k}": v for k, v in _plan_fields(self.single).items()})
+        return row
+
+
+def _plan_fields(p: Plan) -> dict[str, Any]:
+    g, c = p.gpu, p.cpu
+    return {
+        "split_n": p.split_n,
+        "gpu_impl": g.impl if g else "",
+        "gpu_params": json.dumps(g.params, sort_keys=True) if g else "",
+        "gpu_local_size": g.local_size if g else "",
+        "mem_mode": g.mem_mode if g else "",
+        "threads": c.threads if c else None,
+        "cpu_engine": c.engine if c else "",
+        "cpu_impl": c.impl if c else "",
+        "cpu_params": json.dumps(c.params, sort_keys=True) if c else "",
+        "cpu_local_size": ("" if c is None or c.engine == "blas"
+                           else ("driver" if c.local is None else "x".join(map(str, c.local)))),
+    }
+
+
+@dataclass
+class _LayerCands:
+    """One layer's candidates: GPU options (configuration x memory mode x split), CPU rows
+    (configuration x split), and which prediction rows they read."""
+
+    name: str
+    count: int
+    layer: Layer
+    n_total: int
+    gpu_cfgs: list[KernelConfig]
+    cpu_cfgs: list[tuple[KernelConfig, int]]
+    modes: list[str]
+    g_cfg: np.ndarray       # option -> gpu_cfgs index
+    g_mode: np.ndarray      # option -> memory mode (str, object array)
+    g_split: np.ndarray     # option -> split_n (GPU computes [0, split_n))
+    g_krows: np.ndarray     # option -> row of the kernel frame (config, reference mode, s)
+    g_xrows: np.ndarray     # option -> row of the mode frame (reference config, mode, s)
+    g_xref: np.ndarray      # option -> row of the mode frame (reference config, ref mode, s)
+    c_cfg: np.ndarray       # CPU row -> cpu_cfgs index
+    c_split: np.ndarray     # CPU row -> split_n (the CPU computes [split_n, N))
+    c_rows: np.ndarray      # CPU row -> row of the CPU frame
+
+
+class _Rows:
+    """Prediction rows of one frame for a batch of layers: (config id, shape id)."""
+
+    def __init__(self) -> None:
+        self.cfg: list[np.ndarray] = []
+        self.shape: list[np.ndarray] = []
+        self.n = 0
+
+    def add(self, cfg_ids: np.ndarray, shape_ids: np.ndarray) -> np.ndarray:
+        """Append rows; returns their indices in the batch frame."""
+        self.cfg.append(np.asarray(cfg_ids, np.int64))
+        self.shape.append(np.asarray(shape_ids, np.int64))
+        idx = np.arange(self.n, self.n + len(self.cfg[-1]))
+        self.n += len(self.cfg[-1])
+        return idx
+
+    def frame(self, fb: FrameBuilder) -> pd.DataFrame:
+        if not self.n:
+            return fb.frame(np.zeros(0, np.int64), np.zeros(0, np.int64))
+        return fb.frame(np.concatenate(self.cfg), np.concatenate(self.shape))
+
+
+class Planner:
+    """Plans layers for one CPU-GPU pair from predictions.
+
+    GPU time of an option (configuration c, memory mode m, split s) is predicted as
+    ``kernel(c, s) + dispatch(c, s) + transfer(c0, m, s)`` with component predictors, or
+    ``total(c, ref, s) + total(c0, m, s) - total(c0, ref, s)`` with the end-to-end one,
+    where ``ref`` is the reference memory mode (buffer) and ``c0`` the configuration
+    predicted fastest in the first stage: a memory mode moves transfers, not the kernel
+    (the profiler's sweep makes the same assumption), so modes cost rows per split, not
+    per configuration.
+
+    With ``options.prune_top_k`` (default), a first batch predicts every configuration at
+    a few anchor splits and keeps, per anchor, the ``prune_top_k`` fastest and the fastest
+    of each split grid; the second batch predicts the kept ones on their whole split grid
+    (two predict calls per GPU predictor for any number of layers). ``prune_top_k=None``:
+    one exhaustive batch, every configuration x memory mode x split predicted as is.
+
+    Args:
+        predictors: loaded Predictors.
+        gpu_info: the GPU's metadata dict (``profiler.devices.cl_device_info`` format).
+        cpu_info: the CPU's metadata dict (``profiler.devices.cpu_info``; or a PoCL CPU
+            device's ``cl_device_info`` for OpenCL CPU plans).
+        sync: co-execution overhead model.
+        options: PlannerOptions.
+    """
+
+    def __init__(self, predictors: Predictors, gpu_info: dict[str, Any],
+                 cpu_info: dict[str, Any], sync: SyncModel | None = None,
+                 options: PlannerOptions | None = None):
+        self.predictors = predictors
+        self.gpu_info = gpu_info
+        self.cpu_info = cpu_info
+        self.sync = sync or SyncModel()
+        self.options = o = (options or PlannerOptions()).validate()
+        self.gpu_mode = predictors.gpu_mode(o.gpu_model)
+        self.space = CandidateSpace(gpu_info, cpu_info, o.mem_modes, o.impls, o.cpu_threads,
+                                    o.max_local_sizes)
+        modes = self.space.mem_modes
+        self.ref_mode = "buffer" if "buffer" in modes else modes[0]
+        cores = int(cpu_info.get("cpu_cores") or cpu_info.get("compute_units") or 1)
+        self.coexec_max_threads = o.coexec_max_threads or max(1, cores - 1)
+        self._gpu_dev = (str(gpu_info.get("name", "")), str(gpu_info.get("platform", "")))
+        self._cpu_dev = (str(cpu_info.get("name", "")), str(cpu_info.get("platform", "")))
+
+    # -- candidates ------------------------------------------------------------------------
+    def _grid(self, layer: Layer, cfgs: list[KernelConfig]
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray], np.ndarray]:
+        """Each configuration on its own aligned split grid (no 0).
+
+        Returns (cfg_of, split_of, grid_of_cfg, grids, offset): the (configuration, split)
+        pairs, which grid each configuration uses, the grids, and each configuration's
+        first pair index."""
+        n_total = layer_extent(layer)
+        problem = as_problem(layer)
+        by_align: dict[int, int] = {}
+        grids: list[np.ndarray] = []
+        grid_of_cfg = np.empty(len(cfgs), np.int64)
+        for i, kc in enumerate(cfgs):
+            a = split_align(kc.impl, kc.params, problem)
+            g = by_align.get(a)
+            if g is None:
+                g = by_align[a] = len(grids)
+                grids.append(np.array(split_points(n_total, self.options.steps, a)[1:],
+                                      np.int64))
+            grid_of_cfg[i] = g
+        lens = np.array([len(g) for g in grids], np.int64)[grid_of_cfg] if cfgs else \
+            np.zeros(0, np.int64)
+        offset = np.cumsum(lens) - lens
+        cfg_of = np.repeat(np.arange(len(cfgs)), lens)
+        split_of = np.concatenate([grids[g] for g in grid_of_cfg]) if cfgs else \
+            np.zeros(0, np.int64)
+        return cfg_of, split_of, grid_of_cfg, grids, offset
+
+    def _kernel_rows(self, layer: Layer, cfgs: list[KernelConfig], cfg_of: np.ndarray,
+                     split_of: np.ndarray, fb: FrameBuilder, rows: _Rows,
+                     mode: str | None = None) -> np.ndarray:
+        """Rows (configuration, memory mode (default: reference), split) of the GPU frame."""
+        gdev, gplat = self._gpu_dev
+        mode = mode or self.ref_mode
+        cid = np.array([fb.config_id("gpu", gdev, gplat, kc, None, mode) for kc in cfgs],
+                       np.int64)
+        uniq, inv = np.unique(split_of, return_inverse=True)
+        shape = np.array([fb.split_shape_id(layer, int(w)) for w in uniq], np.int64)[inv] \
+            if len(uniq) else np.zeros(0, np.int64)
+        return rows.add(cid[cfg_of] if len(cfg_of) else cid[:0], shape)
+
+    def _prune(self, items: list[tuple[str, int, Layer]], all_cfgs: list[list[KernelConfig]],
+               fb: FrameBuilder) -> list[list[KernelConfig]]:
+        """Stage 1: keep, per anchor split, the top-k configurations by predicted GPU time
+        (each configuration at its grid point nearest the anchor), and the best one of each
+        split grid (alignment)."""
+        k = self.options.prune_top_k
+        rows = _Rows()
+        spans = []
+        for (_n, _c, layer), cfgs in zip(items, all_cfgs):
+            if len(cfgs) <= k * len(self.options.anchors):
+                spans.append(None)  # nothing to gain: keep every configuration
+                continue
+            n_total = layer_extent(layer)
+            cfg_of, split_of, grid_of_cfg, grids, offset = self._grid(layer, cfgs)
+            near = []
+            for r in self.options.anchors:  # per configuration, its point nearest r * N
+                j = np.array([int(np.argmin(np.abs(g - r * n_total))) for g in grids], np.int64)
+                near.append(offset + j[grid_of_cfg] if len(cfgs) else np.zeros(0, np.int64))
+            pts = np.unique(np.concatenate(near)) if near and len(cfg_of) else np.zeros(0, int)
+            idx = self._kernel_rows(layer, cfgs, cfg_of[pts], split_of[pts], fb, rows)
+            row_of_pt = np.full(len(cfg_of), -1, np.int64)
+            row_of_pt[pts] = idx
+            spans.append(([row_of_pt[nr] for nr in near], grid_of_cfg))
+        if not rows.n:
+            return all_cfgs
+        df = rows.frame(fb)
+        if self.gpu_mode == "total":
+            t = self.predictors.predict(GPU_TOTAL, df)
+        else:
+            t = (self.predictors.predict(GPU_COMPONENTS[0], df)
+                 + self.predictors.predict(GPU_COMPONENTS[1], df))
+        out = []
+        for span, cfgs in zip(spans, all_cfgs):
+            if span is None:
+                out.append(cfgs)
+                continue
+            anchor_rows, grid_of_cfg = span
+            kept: set[int] = set()
+            rank = np.empty(len(cfgs), np.int64)  # position at the first anchor: best first
+            rank[np.argsort(t[anchor_rows[0]], kind="stable")] = np.arange(len(cfgs))
+            for r in anchor_rows:  # r[c] = stage-1 row of configuration c at this anchor
+                order = np.argsort(t[r], kind="stable")
+                kept.update(order[:k].tolist())
+                # and the best of every split grid: a finer grid may balance better
+                first = np.unique(grid_of_cfg[order], return_index=True)[1]
+                kept.update(order[first].tolist())
+            out.append([cfgs[c] for c in sorted(kept, key=lambda c: rank[c])])
+        return out
+
+    def _prune_cpu(self, items: list[tuple[str, int, Layer]],
+                   all_cfgs: list[list[tuple[KernelConfig, int]]], fb: FrameBuilder
+                   ) -> list[list[tuple[KernelConfig, int]]]:
+        """CPU stage 1: keep the ``cpu_top_k`` fastest CPU configurations at each CPU
+        share in ``cpu_anchors``."""
+        k, anchors = self.options.cpu_top_k, self.options.cpu_anchors
+        cdev, cplat = self._cpu_dev
+        rows = _Rows()
+        spans = []
+        for (_n, _c, layer), cfgs in zip(items, all_cfgs):
+            if len(cfgs) <= k:
+                spans.append(None)
+                continue
+            n_total = layer_extent(layer)
+            g = split_granule(layer)
+            ccid = np.array([fb.config_id("cpu", cdev, cplat, kc, t,
+                                          "host" if kc.impl == "blas" else "buffer")
+                             for kc, t in cfgs], np.int64)
+            widths = sorted({max(g, int(round(r * n_total / g)) * g) for r in anchors})
+            sids = [fb.split_shape_id(layer, w) for w in widths]
+            idx = rows.add(np.tile(ccid, len(widths)), np.repeat(sids, len(cfgs)))
+            spans.append(idx.reshape(len(widths), len(cfgs)))
+        if not rows.n:
+            return all_cfgs
+        t = self.predictors.predict(CPU_TARGET, rows.frame(fb))
+        out = []
+        for span, cfgs in zip(spans, all_cfgs):
+            if span is None:
+                out.append(cfgs)
+                continue
+            kept: set[int] = set()
+            for r in span:
+                kept.update(np.argsort(t[r], kind="stable")[:k].tolist())
+            out.append([cfgs[c] for c in sorted(kept)])
+        return out
+
+    def _build(self, name: str, count: int, layer: Layer, gpu_cfgs: list[KernelConfig],
+               cpu_cfgs: list[tuple[KernelConfig, int]], fb: FrameBuilder,
+               rows: dict[str, _Rows], factor: bool) -> _LayerCands:
+        """Stage 2: every option of the kept configurations, and the CPU rows. ``factor``:
+        memory modes through the reference configuration ``gpu_cfgs[0]`` (see Planner)."""
+        n_total = layer_extent(layer)
+        modes = list(self.space.mem_modes)
+        gdev, gplat = self._gpu_dev
+        cfg_of, split_of = self._grid(layer, gpu_cfgs)[:2]
+        n_pairs, n_modes = len(cfg_of), len(modes)
+        g_cfg = np.tile(cfg_of, n_modes)
+        g_split = np.tile(split_of, n_modes)
+        g_mode = np.repeat(np.array(modes, dtype=object), n_pairs)
+        xs = np.unique(split_of)
+        if not factor or not n_pairs:
+            # every (configuration, mode, split) predicted as it is
+            g_krows = np.concatenate([
+                self._kernel_rows(layer, gpu_cfgs, cfg_of, split_of, fb, rows["gpu"], m)
+                for m in modes]) if n_pairs else np.zeros(0, np.int64)
+            g_xrows = g_xref = g_krows
+        else:
+            k_rows = self._kernel_rows(layer, gpu_cfgs, cfg_of, split_of, fb, rows["gpu"],
+                                       self.ref_mode)
+            g_krows = np.tile(k_rows, n_modes)
+            # memory-mode rows: reference configuration gpu_cfgs[0] x mode x split
+            xcid = np.array([fb.config_id("gpu", gdev, gplat, gpu_cfgs[0], None, m)
+                             for m in modes], np.int64)
+            xsid = np.array([fb.split_shape_id(layer, int(w)) for w in xs], np.int64)
+            x_rows = rows["gpu"].add(np.repeat(xcid, len(xs)), np.tile(xsid, n_modes))
+            x_rows = x_rows.reshape(n_modes, len(xs))
+            x_pos = np.tile(np.searchsorted(xs, split_of), n_modes)
+            g_xrows = x_rows[np.repeat(np.arange(n_modes), n_pairs), x_pos]
+            g_xref = x_rows[modes.index(self.ref_mode), x_pos]
+        # CPU rows: every split a GPU option uses, plus 0 (CPU only); width N - s
+        c_splits = np.array(sorted(set(xs.tolist()) - {n_total} | {0}), np.int64)
+        cdev, cplat = self._cpu_dev
+        ccid = np.array([fb.config_id("cpu", cdev, cplat, kc, t,
+                                      "host" if kc.impl == "blas" else "buffer")
+                         for kc, t in cpu_cfgs], np.int64)
+        c_cfg = np.tile(np.arange(len(cpu_cfgs)), len(c_splits))
+        c_split = np.repeat(c_splits, len(cpu_cfgs))
+        c_sid = np.array([fb.split_shape_id(layer, int(n_total - s)) for s in c_splits],
+                         np.int64)
+        c_rows = rows["cpu"].add(ccid[c_cfg] if len(c_cfg) else ccid[:0],
+                                 np.repeat(c_sid, len(cpu_cfgs)))
+        return _LayerCands(name, count, layer, n_total, gpu_cfgs, cpu_cfgs, modes, g_cfg,
+                           g_mode, g_split, g_krows, g_xrows, g_xref, c_cfg, c_split, c_rows)
+
+    # -- planning --------------------------------------------------------------------------
+    def plan_layer(self, layer: Layer, name: str = "", count: int = 1) -> PlanChoice:
+        """Plan one layer."""
+        return self.plan_layers([(name, count, layer)])[0]
+
+    def plan_layers(self, items: list[tuple[str, int, Layer]]) -> list[PlanChoice]:
+        """Plan layers given as (name, count, layer): every predictor is called once (twice
+        with pruning) for the whole batch."""
+        fb = FrameBuilder()
+        all_cfgs = [self.space.gpu_configs(layer) for _n, _c, layer in items]
+        if self.options.prune_top_k is not None:
+            all_cfgs = self._prune(items, all_cfgs, fb)
+        cpu_cfgs = [self.space.cpu_configs(layer) for _n, _c, layer in items]
+        if self.options.cpu_top_k is not None:
+            cpu_cfgs = self._prune_cpu(items, cpu_cfgs, fb)
+        rows = {"gpu": _Rows(), "cpu": _Rows()}
+        factor = self.options.prune_top_k is not None
+        cands = [self._build(n, c, lay, cfgs, ccfgs, fb, rows, factor)
+                 for (n, c, lay), cfgs, ccfgs in zip(items, all_cfgs, cpu_cfgs)]
+        p = self.predictors
+        risk = self.options.risk == "p90"
+
+        def run(target: str, which: str) -> tuple[np.ndarray, np.ndarray]:
+            if not rows[which].n:
+                return np.zeros(0), np.zeros(0)
+            df = rows[which].frame(fb)
+            point = p.predict(target, df)
+            return point, (p.predict_hi(target, df) if risk else point)
+
+        c_pt, c_hi = run(CPU_TARGET, "cpu")
+        # one GPU frame: kernel rows (configuration, ref mode, s) and mode rows (c0, m, s)
+        if self.gpu_mode == "total":
+            k_pt, k_hi = run(GPU_TOTAL, "gpu")
+            x_pt, x_hi = k_pt, k_hi
+        else:
+            k_pt, k_hi = run(GPU_COMPONENTS[0], "gpu")
+            d_pt, d_hi = run(GPU_COMPONENTS[1], "gpu")
+            k_pt, k_hi = k_pt + d_pt, k_hi + d_hi
+            x_pt, x_hi = run(GPU_COMPONENTS[2], "gpu")
+        out = []
+        for lc in cands:
+            gp, gh = k_pt[lc.g_krows] + x_pt[lc.g_xrows], k_hi[lc.g_krows] + x_hi[lc.g_xrows]
+            if self.gpu_mode == "total":  # the reference mode is inside total(c, ref, s)
+                gp, gh = gp - x_pt[lc.g_xref], gh - x_hi[lc.g_xref]
+            out.append(self._decide(lc, c_pt[lc.c_rows], c_hi[lc.c_rows], gp, gh))
+        return out
+
+    def _decide(self, lc: _LayerCands, c_pt: np.ndarray, c_hi: np.ndarray, g_pt: np.ndarray,
+                g_hi: np.ndarray) -> PlanChoice:
+        o = self.options
+        risk = o.risk == "p90"
+        n = lc.n_total
+        c_pt, c_hi, g_pt, g_hi = (np.maximum(v, 0.0) for v in (c_pt, c_hi, g_pt, g_hi))
+        # best CPU configuration per split (by the score in use)
+        c_score = c_hi if risk else c_pt
+        # co-execution leaves a core to the host thread that drives the GPU
+        limit = self.coexec_max_threads
+        threads = np.array([t for _kc, t in lc.cpu_cfgs], np.int64)[lc.c_cfg] \
+            if len(lc.c_cfg) else np.zeros(0, np.int64)
+        c_score = np.where((lc.c_split == 0) | (threads <= limit), c_score, np.inf)
+        order = np.lexsort((c_score, lc.c_split))
+        first = np.ones(len(order), bool)
+        first[1:] = lc.c_split[order][1:] != lc.c_split[order][:-1]
+        best_j = order[first]                    # row of the best CPU config per split
+        best_j = best_j[np.isfinite(c_score[best_j])]
+        best_s = lc.c_split[best_j]              # sorted splits
+        n_cands = len(c_pt) + len(g_pt)
+        # GPU options: split or GPU-only
+        s_arr = lc.g_split
+        is_split = s_arr < n
+        out_bytes = s_arr * float(_out_bytes(lc.layer, 1))
+        sync = np.where(is_split, self.sync.sync_us(lc.g_mode, out_bytes), 0.0) \
+            if len(s_arr) else np.zeros(0)
+        pos = np.minimum(np.searchsorted(best_s, s_arr), max(len(best_s) - 1, 0))
+        found = (best_s[pos] == s_arr) if len(best_s) else np.zeros(len(s_arr), bool)
+        cj = np.where(found, best_j[pos] if len(best_j) else 0, -1)
+        c_at_pt = np.where(is_split, c_pt[np.maximum(cj, 0)] if len(c_pt) else 0.0, 0.0)
+        c_at_hi = np.where(is_split, c_hi[np.maximum(cj, 0)] if len(c_hi) else 0.0, 0.0)
+        valid = ~is_split | (cj >= 0)
+        t_pt = np.maximum(g_pt, c_at_pt) + sync
+        t_hi = np.maximum(g_hi, c_at_hi) + sync
+        score = np.where(valid, t_hi if risk else t_pt, np.inf)
+        # CPU only
+        j0 = int(best_j[0]) if len(best_s) and best_s[0] == 0 else None
+        cpu_only_score = (c_score[j0] if j0 is not None else np.inf)
+        # best single-device plan (CPU only vs GPU only), legal
+        gpu_only = np.flatnonzero(~is_split)
+        gi = self._first_legal(lc, gpu_only[np.argsort(score[gpu_only], kind="stable")])
+        single_is_cpu = gi is None or cpu_only_score <= score[gi]
+        if single_is_cpu and j0 is None:
+            raise bad_value("layer", lc.name or str(lc.layer), "no legal CPU or GPU plan")
+        if single_is_cpu:
+            single = Plan(0, n, None, self._cpu_cfg(lc, j0))
+            single_score, single_pt = cpu_only_score, float(c_pt[j0])
+            single_parts = (float(c_pt[j0]), 0.0, 0.0)
+        else:
+            single = Plan(n, n, self._gpu_cfg(lc, gi), None)
+            single_score, single_pt = float(score[gi]), float(t_pt[gi])
+            single_parts = (0.0, float(g_pt[gi]), 0.0)
+        # best split
+        split_idx = np.flatnonzero(is_split & valid)
+        si = self._first_legal(lc, split_idx[np.argsort(score[split_idx], kind="stable")])
+        best_split, split_us = None, math.nan
+        if si is not None:
+            s = int(s_arr[si])
+            best_split = Plan(s, n, self._gpu_cfg(lc, si), self._cpu_cfg(lc, cj[si]))
+            split_us = float(t_pt[si])
+        take_split = si is not None and score[si] < single_score * (1.0 - o.margin)
+        if take_split:
+            plan, plan_us, risk_us = best_split, split_us, float(t_hi[si])
+            parts = (float(c_at_pt[si]), float(g_pt[si]), float(sync[si]))
+            gain = 1.0 - score[si] / single_score
+            reason = f"split predicted {100 * gain:.1f}% faster than {single.kind} only"
+        else:
+            plan, plan_us = single, single_pt
+            risk_us = float(c_hi[j0]) if single_is_cpu else float(t_hi[gi])
+            parts = single_parts
+            if si is None:
+                reason = "no legal split"
+            else:
+                gain = 1.0 - score[si] / single_score
+                reason = (f"best split predicted {100 * gain:.1f}% faster, below the "
+                          f"{100 * o.margin:.1f}% margin" if gain > 0 else
+                          f"best split predicted {-100 * gain:.1f}% slower")
+        return PlanChoice(lc.name, lc.count, lc.layer, plan, plan_us, parts[0], parts[1],
+                          parts[2], single, single_pt, best_split, split_us,
+                          risk_us if risk else math.nan, reason, n_cands)
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _first_legal(self, lc: _LayerCands, order: np.ndarray) -> int | None:
+        """The first GPU option in ``order`` whose configuration is legal for its part
+        (configurations are enumerated on the full layer; parts are checked lazily)."""
+        from latpred.profiler.kernels import get
+
+        problem = as_problem(lc.layer)
+        for i in order:
+            kc = lc.gpu_cfgs[int(lc.g_cfg[i])]
+            s = int(lc.g_split[i])
+            if s == lc.n_total:
+                return int(i)
+            impl = get(kc.impl)
+            params = json.loads(kc.params)
+            mode = str(lc.g_mode[i])
+            sub = part_problem(problem, 0, s, "opencl",
+                               mode == "svm_fine" and can_write_in_place(problem, 0))
+            if impl.shape_reason(sub, params):
+                continue
+            local = parse_local_size(kc.local_size)
+            if local not in impl.local_sizes(sub, params, self.space.gpu_limits):
+                continue
+            return int(i)
+        return None
+
+    def _gpu_cfg(self, lc: _LayerCands, i: int) -> GpuConfig:
+        kc = lc.gpu_cfgs[int(lc.g_cfg[i])]
+        return GpuConfig(kc.impl, json.loads(kc.params), parse_local_size(kc.local_size),
+                         str(lc.g_mode[i]))
+
+    def _cpu_cfg(self, lc: _LayerCands, j: int) -> CpuConfig:
+        kc, threads = lc.cpu_cfgs[int(lc.c_cfg[j])]
+        if kc.impl == "blas":
+            return CpuConfig(threads)
+        return CpuConfig(threads, "opencl", kc.impl, json.loads(kc.params),
+                         parse_local_size(kc.local_size))
+
+
+# -- helpers ---------------------------------------------------------------------------------
+def _out_bytes(layer: Layer, s: int) -> int:
+    """Bytes of the GPU's output block for split ``s``."""
+    if isinstance(layer, ConvLayer):
+        return 4 * layer.batch * s * layer.out_h * layer.out_w
+    return 4 * layer.gemm().M * s
+
+
+def choices_frame(choices: list[PlanChoice]) -> pd.DataFrame:
+    """One row per layer (PlanChoice.as_row)."""
+    return pd.DataFrame([c.as_row() for c in choices])
+
+
+def network_summary(choices: list[PlanChoice]) -> dict[str, float]:
+    """Count-weighted predicted totals (us) of the chosen and the single-device plans."""
+    plan = sum(c.count * c.plan_us for c in choices)
+    single = sum(c.count * c.single_us for c in choices)
+    return {"plan_us": plan, "single_us": single,
+            "predicted_speedup": single / plan if plan > 0 else math.nan,
+            "layers": len(choices), "split_layers": sum(c.plan.kind == "split" for c in choices)}

@@ -1,0 +1,141 @@
+"""Loading the latency predictors the planner uses.
+
+Models directory layout (what ``latpred plan --models DIR`` reads)::
+
+    DIR/cpu_us.pkl            CPU time of a configuration (numpy/BLAS or PoCL rows)
+    DIR/gpu_total_us.pkl      GPU end to end (kernel + dispatch + transfers), and/or
+    DIR/gpu_kernel_us.pkl     the GPU components: kernel,
+    DIR/gpu_dispatch_us.pkl   dispatch and
+    DIR/gpu_transfer_us.pkl   transfers (in + out)
+    DIR/manifest.json         written by the models stage: {"devices": {name: metadata}, ...}
+    DIR/sync.json             co-execution overhead per memory mode (``latpred coexec sync``)
+
+Each ``*.pkl`` (or ``*.joblib``) is a joblib pickle of a sklearn-style object with
+``predict(df) -> ndarray`` (us) taking raw configuration rows (``models.candidates``
+columns) and, for the risk-aware mode, ``predict_interval(df) -> (lo, hi)``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from latpred.errors import LatpredError, bad_value
+
+log = logging.getLogger(__name__)
+
+CPU_TARGET = "cpu_us"
+GPU_TOTAL = "gpu_total_us"
+GPU_COMPONENTS = ("gpu_kernel_us", "gpu_dispatch_us", "gpu_transfer_us")
+TARGETS = (CPU_TARGET, GPU_TOTAL, *GPU_COMPONENTS)
+MANIFEST = "manifest.json"
+
+
+@dataclass
+class Predictors:
+    """The loaded predictors, one per target, and the devices they were trained on.
+
+    Attributes:
+        models: target -> predictor (``predict(df)`` in us; optional ``predict_interval``).
+        devices: device metadata (name -> dict as in a dataset's ``meta["devices"]``).
+        source: where they came from (for messages).
+    """
+
+    models: dict[str, Any]
+    devices: dict[str, dict[str, Any]] = field(default_factory=dict)
+    source: str = ""
+
+    def has(self, target: str) -> bool:
+        return target in self.models
+
+    def gpu_mode(self, requested: str = "auto") -> str:
+        """"components" (kernel + dispatch + transfer predictors) or "total"."""
+        has_comp = all(t in self.models for t in GPU_COMPONENTS)
+        if requested == "auto":
+            requested = "components" if has_comp else "total"
+        if requested == "components" and not has_comp:
+            missing = [t for t in GPU_COMPONENTS if t not in self.models]
+            raise bad_value("gpu_model", requested, f"missing predictors {', '.join(missing)}")
+        if requested == "total" and GPU_TOTAL not in self.models:
+            raise bad_value("gpu_model", requested, f"no {GPU_TOTAL} predictor in {self.source}")
+        if requested not in ("components", "total"):
+            raise bad_value("gpu_model", requested, "must be auto, components or total")
+        return requested
+
+    def predict(self, target: str, df: pd.DataFrame) -> np.ndarray:
+        """Point predictions (us), shape (len(df),)."""
+        if df.empty:
+            return np.zeros(0)
+        return np.asarray(self._model(target).predict(df), float).reshape(-1)
+
+    def predict_hi(self, target: str, df: pd.DataFrame) -> np.ndarray:
+        """Upper bound of the prediction interval (us), shape (len(df),)."""
+        model = self._model(target)
+        if not hasattr(model, "predict_interval"):
+            raise bad_value("risk", "p90", f"the {target} predictor has no predict_interval")
+        if df.empty:
+            return np.zeros(0)
+        _lo, hi = model.predict_interval(df)
+        return np.asarray(hi, float).reshape(-1)
+
+    def _model(self, target: str) -> Any:
+        try:
+            return self.models[target]
+        except KeyError:
+            raise bad_value("models", self.source, f"no {target} predictor") from None
+
+    def device(self, kind: str) -> dict[str, Any] | None:
+        """Metadata of the first "GPU" device, or of the numpy/BLAS "CPU", if recorded."""
+        for info in self.devices.values():
+            if kind == "GPU" and str(info.get("type", "")).upper() == "GPU":
+                return info
+            if kind == "CPU" and info.get("platform") == "numpy":
+                return info
+        return None
+
+    @classmethod
+    def load(cls, models_dir: str | os.PathLike) -> Predictors:
+        """Load every target found in ``models_dir`` (layout in the module docstring)."""
+        import joblib
+
+        path = Path(models_dir)
+        if not path.is_dir():
+            raise bad_value("models", str(models_dir), "no such directory")
+        devices: dict[str, dict[str, Any]] = {}
+        man = path / MANIFEST
+        if man.exists():
+            try:
+                meta = json.loads(man.read_text())
+            except json.JSONDecodeError as err:
+                raise bad_value("models", str(man), f"invalid JSON ({err})") from None
+            devices = dict(meta.get("devices") or meta.get("meta", {}).get("devices") or {})
+        models: dict[str, Any] = {}
+        for target in TARGETS:
+            for ext in (".pkl", ".joblib"):
+                f = path / f"{target}{ext}"
+                if f.exists():
+                    try:
+                        models[target] = joblib.load(f)
+                    except Exception as err:  # a broken or incompatible pickle
+                        raise bad_value("models", str(f), f"cannot load ({err})") from None
+                    if not devices:
+                        devices = dict(getattr(models[target], "devices_", None) or {})
+                    break
+        if CPU_TARGET not in models:
+            raise bad_value("models", str(models_dir), f"no {CPU_TARGET}.pkl predictor")
+        if GPU_TOTAL not in models and not all(t in models for t in GPU_COMPONENTS):
+            raise bad_value("models", str(models_dir),
+                            f"needs {GPU_TOTAL}.pkl or all of "
+                            + ", ".join(f"{t}.pkl" for t in GPU_COMPONENTS))
+        log.info("loaded predictors %s from %s", sorted(models), path)
+        return cls(models, devices, str(path))
+
+
+__all__ = ["CPU_TARGET", "GPU_COMPONENTS", "GPU_TOTAL", "LatpredError", "Predictors", "TARGETS"]

@@ -1,0 +1,192 @@
+"""Co-execution overhead per synchronisation mechanism, measured on tiny layers.
+
+For each memory mode the GPU supports, two tiny linear layers are split in half and run
+three ways: co-executed, GPU part alone, CPU part alone. The overhead is
+
+    sync_us = T(co-executed) - max(T(GPU part alone), T(CPU part alone))
+
+(thread hand-off, waiting, merging the GPU block), fitted as ``base_us + per_mib_us *
+(GPU block output MiB)`` through the two points. The planner adds it to every split plan.
+
+Stored as ``sync.json`` next to the models::
+
+    {"version": 1,
+     "pairs": {"<gpu device> | <cpu device>": {
+         "gpu": "<gpu device>", "cpu": "<cpu device>", "cpu_threads": 1, "measured": "...",
+         "modes": {"buffer": {"base_us": 41.0, "per_mib_us": 95.0, "points": [...]}, ...}}}}
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from latpred.planner.measure import TimingPolicy, measure_run
+from latpred.planner.runtime import CoexecRun, CpuConfig, GpuConfig, Plan
+from latpred.planner.split import sub_problem
+from latpred.profiler.backends.opencl import OpenCLDevice
+from latpred.profiler.problems import LinearLayer
+
+from latpred.errors import bad_value
+
+log = logging.getLogger(__name__)
+
+SYNC_FILE = "sync.json"
+#: the tiny layers the overhead is measured on (GPU block outputs of 128 B and 64 KiB)
+SYNC_LAYERS = (LinearLayer(1, 64, 32), LinearLayer(64, 512, 16))
+#: overhead assumed when no measurement exists for a mode (us)
+DEFAULT_SYNC_US = 50.0
+
+
+def pair_key(gpu_name: str, cpu_name: str) -> str:
+    return f"{gpu_name} | {cpu_name}"
+
+
+def measure_sync(gpu_dev: OpenCLDevice, cpu_threads: int = 1, modes: list[str] | None = None,
+                 policy: TimingPolicy | None = None, impl: str = "gemm_naive",
+                 rounds: int = 3, seed: int = 0) -> dict[str, Any]:
+    """Measure the co-execution overhead of each memory mode on ``gpu_dev`` (see module).
+
+    Args:
+        gpu_dev: the GPU.
+        cpu_threads: BLAS threads of the CPU part.
+        modes: memory modes (default: all the device supports).
+        policy: timing policy (default: the harness default).
+        impl: the GPU kernel of the tiny layers (any legal one; the overhead is what counts).
+        rounds: interleaved measurement rounds per point (median taken).
+
+    Returns:
+        the pair entry of ``sync.json`` (``modes`` -> ``base_us``, ``per_mib_us``, points).
+    """
+    from latpred.profiler.devices import cpu_info
+    from latpred.profiler.kernels import get
+
+    policy = policy or TimingPolicy()
+    modes = modes or list(gpu_dev.mem_modes)
+    for m in modes:
+        if m not in gpu_dev.mem_modes:
+            raise bad_value("mem_mode", m, f"not supported by {gpu_dev.name}")
+    kernel = get(impl)
+    rng = np.random.default_rng(seed)
+    out: dict[str, Any] = {}
+    for mode in modes:
+        points = []
+        for layer in SYNC_LAYERS:
+            prob = layer.gemm()
+            s = prob.N // 2
+            sub = sub_problem(prob, 0, s)
+            params = (kernel.params_space() or [{}])[0]
+            local = kernel.local_sizes(sub, params, gpu_dev.limits)[0]
+            plan = Plan(s, prob.N, GpuConfig(impl, params, local, mode), CpuConfig(cpu_threads))
+            arrays = prob.arrays(rng)
+            runs = {sides: CoexecRun(prob, arrays, plan, gpu_dev, sides=sides)
+                    for sides in ("both", "gpu", "cpu")}
+            try:
+                samples = {sides: [] for sides in runs}
+                for _ in range(rounds):  # interleaved rounds: drift hits all three alike
+                    for sides, run in runs.items():
+                        first = run.run_once()
+                        run.check()
+                        samples[sides].append(
+                            measure_run(run.run_once, policy, first=first)["total_us"])
+            finally:
+                for run in runs.values():
+                    run.release()
+            times = {k: float(np.median(v)) for k, v in samples.items()}
+            sync_us = max(0.0, times["both"] - max(times["gpu"], times["cpu"]))
+            points.append({"layer": f"m={layer.m} n={layer.n} k={layer.k}",
+                           "gpu_out_bytes": 4 * prob.M * s, "coexec_us": times["both"],
+                           "gpu_us": times["gpu"], "cpu_us": times["cpu"], "sync_us": sync_us})
+        out[mode] = _fit(points)
+        log.info("sync %s: base %.1f us + %.1f us/MiB", mode, out[mode]["base_us"],
+                 out[mode]["per_mib_us"])
+    cpu = cpu_info()
+    return {"gpu": gpu_dev.name, "gpu_platform": gpu_dev.platform_name, "cpu": cpu["name"],
+            "cpu_threads": cpu_threads, "measured": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "modes": out}
+
+
+def _fit(points: list[dict[str, Any]]) -> dict[str, Any]:
+    x = np.array([p["gpu_out_bytes"] / 2**20 for p in points])
+    y = np.array([p["sync_us"] for p in points])
+    order = np.argsort(x)
+    x, y = x[order], y[order]
+    if len(points) >= 2 and x[-1] > x[0]:
+        slope = max(0.0, float((y[-1] - y[0]) / (x[-1] - x[0])))
+        base = max(0.0, float(y[0] - slope * x[0]))
+    else:
+        slope, base = 0.0, float(np.mean(y))
+    return {"base_us": round(base, 3), "per_mib_us": round(slope, 3), "points": points}
+
+
+def save_sync(models_dir: str | os.PathLike, entry: dict[str, Any]) -> Path:
+    """Merge one pair entry into ``models_dir/sync.json`` (atomic write); returns the path."""
+    path = Path(models_dir) / SYNC_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = json.loads(path.read_text()) if path.exists() else {"version": 1, "pairs": {}}
+    data.setdefault("pairs", {})[pair_key(entry["gpu"], entry["cpu"])] = entry
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(data, indent=1))
+    os.replace(tmp, path)
+    return path
+
+
+@dataclass
+class SyncModel:
+    """Predicted co-execution overhead: ``base_us + per_mib_us * GPU block MiB`` per mode."""
+
+    modes: dict[str, tuple[float, float]] = field(default_factory=dict)
+    default_us: float = DEFAULT_SYNC_US
+    source: str = "default"
+
+    def sync_us(self, mode: str | np.ndarray, gpu_out_bytes: float | np.ndarray) -> np.ndarray:
+        """Overhead (us) of split plans; ``mode`` and ``gpu_out_bytes`` scalars or arrays,
+        result of their broadcast shape (at least 1-d)."""
+        modes, nbytes = np.broadcast_arrays(np.atleast_1d(np.asarray(mode, dtype=object)),
+                                            np.atleast_1d(np.asarray(gpu_out_bytes, float)))
+        out = np.full(nbytes.shape, self.default_us, float)
+        for m, (base, slope) in self.modes.items():
+            sel = modes == m
+            out[sel] = base + slope * nbytes[sel] / 2**20
+        return out
+
+    @classmethod
+    def constant(cls, us: float) -> SyncModel:
+        return cls({}, float(us), f"constant {us} us")
+
+    @classmethod
+    def load(cls, models_dir: str | os.PathLike, gpu_name: str | None = None,
+             cpu_name: str | None = None) -> SyncModel:
+        """The overhead of one device pair from ``models_dir/sync.json``: the exact pair,
+        else the entry of that GPU, else the only entry; the default (DEFAULT_SYNC_US,
+        with a warning) if there is none."""
+        path = Path(models_dir) / SYNC_FILE
+        if not path.exists():
+            log.warning("%s not found: assuming %.0f us of co-execution overhead "
+                        "(run `latpred coexec sync`)", path, DEFAULT_SYNC_US)
+            return cls()
+        try:
+            pairs = json.loads(path.read_text()).get("pairs", {})
+        except json.JSONDecodeError as err:
+            raise bad_value("sync", str(path), f"invalid JSON ({err})") from None
+        entry = None
+        if gpu_name and cpu_name:
+            entry = pairs.get(pair_key(gpu_name, cpu_name))
+        if entry is None and gpu_name:
+            hits = [e for e in pairs.values() if e.get("gpu") == gpu_name]
+            entry = hits[0] if hits else None
+        if entry is None and len(pairs) == 1:
+            entry = next(iter(pairs.values()))
+        if entry is None:
+            log.warning("%s has no entry for %s: assuming %.0f us", path, gpu_name,
+                        DEFAULT_SYNC_US)
+            return cls()
+        modes = {m: (float(v["base_us"]), float(v["per_mib_us"]))
+                 for m, v in entry.get("modes", {}).items()}
+        return cls(modes, DEFAULT_SYNC_US, f"{path} [{pair_key(entry['gpu'], entry['cpu'])}]")

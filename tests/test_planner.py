@@ -1,0 +1,300 @@
+"""Planner, sync overhead, oracle grid and CLI: stub predictors (simple sklearn-style
+objects with ``predict(df)``) on a PoCL "GPU" (a 1-compute-unit sub-device)."""
+
+from __future__ import annotations
+
+import json
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from latpred.models.candidates import candidate_configs
+from latpred.planner.benchmark import StubPredictor
+from latpred.planner.candidates import CandidateSpace
+from latpred.planner.measure import QUICK
+from latpred.planner.oracle import GridConfig, LayerItem, OracleGrid, load_grid, summarize
+from latpred.planner.planner import Planner, PlannerOptions
+from latpred.planner.predictors import Predictors
+from latpred.planner.runtime import CoexecRun
+from latpred.planner.split import split_align
+from latpred.planner.sync import SyncModel, measure_sync, save_sync
+from latpred.profiler.backends.opencl import OpenCLDevice
+from latpred.profiler.devices import cl_device_info, cpu_info
+from latpred.profiler.problems import ConvLayer, LinearLayer
+
+from latpred.cli import main
+from latpred.errors import LatpredError
+
+
+class Linear:
+    """time = base + flops / rate (/ threads for CPU rows): a stub latency predictor."""
+
+    def __init__(self, rate: float, base: float = 0.0, per_thread: bool = False,
+                 spread: float = 0.0):
+        self.rate, self.base, self.per_thread, self.spread = rate, base, per_thread, spread
+        self.calls = 0
+        self.rows = 0
+
+    def predict(self, df: pd.DataFrame) -> np.ndarray:
+        self.calls += 1
+        self.rows += len(df)
+        flops = df["flops"].to_numpy(dtype=float)
+        t = df["threads"].to_numpy(dtype=float, na_value=1.0) if self.per_thread else 1.0
+        return self.base + flops / (self.rate * t)
+
+    def predict_interval(self, df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        p = self.predict(df)
+        return p * (1 - self.spread), p * (1 + self.spread)
+
+
+@pytest.fixture(scope="module")
+def gpu(pocl_device):
+    return OpenCLDevice(pocl_device.root_device, threads=1)
+
+
+@pytest.fixture(scope="module")
+def infos(pocl_device):
+    return {**cl_device_info(pocl_device.root_device), "type": "GPU"}, cpu_info()
+
+
+def planner(infos, cpu, gpu, sync_us=10.0, **opts):
+    preds = Predictors({"cpu_us": cpu, "gpu_total_us": gpu}, {}, "stub")
+    return Planner(preds, infos[0], infos[1], SyncModel.constant(sync_us),
+                   PlannerOptions(cpu_threads=(1, 2), **opts))
+
+
+LAYER = LinearLayer(8, 1024, 256)  # 4.2 MFLOP
+
+
+def test_gpu_only_when_the_gpu_is_far_faster(infos):
+    ch = planner(infos, Linear(1e2, per_thread=True), Linear(1e5, 5.0)).plan_layer(LAYER)
+    assert ch.plan.kind == "gpu" and ch.plan.split_n == 1024 and ch.plan.cpu is None
+    assert ch.single.kind == "gpu" and ch.plan_us == pytest.approx(ch.single_us)
+
+
+def test_cpu_only_when_the_cpu_is_far_faster(infos):
+    ch = planner(infos, Linear(1e5, per_thread=True), Linear(1e2, 5.0)).plan_layer(LAYER)
+    assert ch.plan.kind == "cpu" and ch.plan.split_n == 0 and ch.plan.gpu is None
+    assert ch.plan.cpu.threads == 2  # more threads predicted faster
+
+
+def test_single_device_when_sync_eats_the_gain(infos):
+    # equal devices: an even split halves the time, but the overhead costs more than that
+    cpu, gpu = Linear(1e3, per_thread=False), Linear(1e3)
+    t_single = LAYER.gemm().flops / 1e3
+    ch = planner(infos, cpu, gpu, sync_us=0.6 * t_single).plan_layer(LAYER)
+    assert ch.plan.kind != "split"
+    assert ch.best_split is not None and ch.best_split_us > ch.single_us
+
+
+def test_single_device_when_the_gain_is_below_the_margin(infos):
+    # the GPU is 10x faster: the best split on the 1/16 grid (15/16 to the GPU) saves
+    # 6.25 %, under a 10 % margin, over a 5 % one
+    cpu, gpu = Linear(1e2, per_thread=False), Linear(1e3)
+    ch = planner(infos, cpu, gpu, sync_us=0.0, margin=0.10).plan_layer(LAYER)
+    assert ch.plan.kind == "gpu" and "below" in ch.reason
+    assert ch.best_split_us == pytest.approx(ch.single_us * 0.9375)
+    ch = planner(infos, cpu, gpu, sync_us=0.0, margin=0.05).plan_layer(LAYER)
+    assert ch.plan.kind == "split" and ch.plan.ratio == pytest.approx(15 / 16)
+
+
+def test_balanced_devices_split_near_half(infos):
+    cpu, gpu = Linear(1e3, per_thread=False), Linear(1e3)
+    ch = planner(infos, cpu, gpu, sync_us=1.0).plan_layer(LAYER)
+    assert ch.plan.kind == "split"
+    assert 0.4 <= ch.plan.ratio <= 0.6
+    assert ch.plan_us < 0.6 * ch.single_us
+    assert ch.plan_us == pytest.approx(max(ch.cpu_us, ch.gpu_us) + ch.sync_us)
+
+
+def test_split_plans_leave_a_core_to_the_gpu_host_thread(infos):
+    cpu_info = {**infos[1], "cpu_cores": 4, "compute_units": 4}
+    preds = Predictors({"cpu_us": Linear(2.5e2, per_thread=True), "gpu_total_us": Linear(1e3)})
+    p = Planner(preds, infos[0], cpu_info, SyncModel.constant(1.0),
+                PlannerOptions(cpu_threads=(1, 2, 4), margin=0.0))
+    assert p.plan_layer(LAYER).plan.cpu.threads == 2  # split: at most cores - 1
+    preds = Predictors({"cpu_us": Linear(1e4, per_thread=True), "gpu_total_us": Linear(1e2)})
+    p = Planner(preds, infos[0], cpu_info, SyncModel.constant(1.0),
+                PlannerOptions(cpu_threads=(1, 2, 4)))
+    ch = p.plan_layer(LAYER)
+    assert ch.plan.kind == "cpu" and ch.plan.cpu.threads == 4  # CPU only: every core
+
+
+def test_split_is_aligned_to_the_kernel_tile(infos):
+    cpu, gpu = Linear(1e3, per_thread=False), Linear(1e3)
+    ch = planner(infos, cpu, gpu, sync_us=1.0, impls=("gemm_tiled",)).plan_layer(
+        LinearLayer(8, 1000, 64))
+    assert ch.plan.kind == "split"
+    tile = split_align("gemm_tiled", ch.plan.gpu.params, LinearLayer(8, 1000, 64).gemm())
+    assert tile > 1 and ch.plan.split_n % tile == 0
+
+
+def test_risk_aware_mode_avoids_uncertain_splits(infos):
+    # GPU 2x faster and certain, CPU +-50 % unsure, 500 us of sync: by point predictions
+    # a split saves ~9 %; at the p90 ends the saving shrinks to ~1 %, under the margin
+    cpu, gpu = Linear(1e3, per_thread=False, spread=0.5), Linear(2e3, spread=0.0)
+    point = planner(infos, cpu, gpu, sync_us=500.0).plan_layer(LAYER)
+    assert point.plan.kind == "split"
+    risky = planner(infos, cpu, gpu, sync_us=500.0, risk="p90").plan_layer(LAYER)
+    assert risky.plan.kind == "gpu" and risky.risk_us >= risky.plan_us
+    # without the sync cost both split, the risk-aware plan giving the GPU more
+    safe = planner(infos, cpu, gpu, sync_us=0.0, risk="p90").plan_layer(LAYER)
+    bold = planner(infos, cpu, gpu, sync_us=0.0).plan_layer(LAYER)
+    assert safe.plan.kind == bold.plan.kind == "split"
+    assert safe.plan.ratio > bold.plan.ratio
+
+
+def test_one_batched_predict_per_predictor(infos):
+    cpu, gpu = Linear(1e3, per_thread=True), Linear(1e3)
+    items = [("a", 1, LinearLayer(8, 512, 64)), ("b", 2, LinearLayer(1, 1000, 512)),
+             ("c", 1, ConvLayer(1, 16, 32, 14, 14, 3, 3, padding=1))]
+    p = planner(infos, cpu, gpu, prune_top_k=None)
+    choices = p.plan_layers(items)
+    assert len(choices) == 3 and (cpu.calls, gpu.calls) == (1, 1)
+    cpu.calls = gpu.calls = 0
+    p = planner(infos, cpu, gpu)  # two-stage pruning: one extra GPU call for the batch
+    p.plan_layers(items)
+    assert cpu.calls == 1 and gpu.calls == 2
+
+
+def test_components_mode(infos):
+    preds = Predictors({"cpu_us": Linear(1e3, per_thread=False),
+                        "gpu_kernel_us": Linear(1e3), "gpu_dispatch_us": Linear(1e12, 2.0),
+                        "gpu_transfer_us": Linear(1e12, 3.0)}, {}, "stub")
+    p = Planner(preds, *infos, SyncModel.constant(1.0), PlannerOptions(cpu_threads=(1,)))
+    assert p.gpu_mode == "components"
+    ch = p.plan_layer(LAYER)
+    assert ch.plan.kind == "split" and 0.4 <= ch.plan.ratio <= 0.6
+
+
+def test_candidates_match_models_enumeration(infos):
+    space = CandidateSpace(*infos, max_local_sizes=3)
+    for layer in (LinearLayer(1, 256, 128), ConvLayer(1, 8, 16, 14, 14, 3, 3, padding=1)):
+        ref = candidate_configs(layer, infos[0], "gpu", max_local_sizes=3)
+        ref = set(zip(ref["impl"], ref["params"], ref["local_size"]))
+        mine = {(c.impl, c.params, c.local_size) for c in space.gpu_configs(layer)}
+        assert mine == ref
+
+
+def test_planned_split_runs_correctly(infos, gpu, rng):
+    """The chosen plan is legal for the device and computes the right result."""
+    layer = ConvLayer(1, 8, 16, 10, 10, 3, 3, padding=1)
+    ch = planner(infos, Linear(1e3, per_thread=False), Linear(1e3), sync_us=1.0,
+                 mem_modes=("buffer",)).plan_layer(layer)
+    assert ch.plan.kind == "split"
+    arrays = layer.arrays(rng)
+    with CoexecRun(layer, arrays, ch.plan, gpu) as run:
+        run.run_once()
+        np.testing.assert_allclose(run.output(), layer.reference(arrays),
+                                   atol=layer.tolerance())
+
+
+def test_options_are_validated(infos):
+    with pytest.raises(LatpredError, match="risk"):
+        planner(infos, Linear(1.0), Linear(1.0), risk="p99")
+    with pytest.raises(LatpredError, match="margin"):
+        planner(infos, Linear(1.0), Linear(1.0), margin=1.5)
+    with pytest.raises(LatpredError, match="gpu_model"):
+        Planner(Predictors({"cpu_us": Linear(1.0), "gpu_total_us": Linear(1.0)}), *infos,
+                options=PlannerOptions(gpu_model="components"))
+
+
+def test_predictors_load(tmp_path):
+    with pytest.raises(LatpredError, match="no such directory"):
+        Predictors.load(tmp_path / "missing")
+    joblib.dump(StubPredictor(1e3, 1.0, True), tmp_path / "cpu_us.pkl")
+    with pytest.raises(LatpredError, match="gpu_total_us"):
+        Predictors.load(tmp_path)
+    joblib.dump(StubPredictor(1e3, 1.0, False), tmp_path / "gpu_total_us.pkl")
+    (tmp_path / "manifest.json").write_text(json.dumps({"devices": {"X": {"type": "GPU",
+                                                                          "name": "X"}}}))
+    p = Predictors.load(tmp_path)
+    assert p.has("cpu_us") and p.gpu_mode() == "total" and p.device("GPU")["name"] == "X"
+
+
+def test_sync_measure_and_model(gpu, tmp_path):
+    entry = measure_sync(gpu, 1, policy=QUICK, rounds=1)
+    assert set(entry["modes"]) == set(gpu.mem_modes)
+    for v in entry["modes"].values():
+        assert v["base_us"] >= 0 and v["per_mib_us"] >= 0 and len(v["points"]) == 2
+    save_sync(tmp_path, entry)
+    model = SyncModel.load(tmp_path, gpu.name, entry["cpu"])
+    base, slope = model.modes["buffer"]
+    assert model.sync_us("buffer", 2**20)[0] == pytest.approx(base + slope)
+    assert model.sync_us(np.array(["unknown"], object), [0.0])[0] == model.default_us
+    assert SyncModel.load(tmp_path / "none").source == "default"
+
+
+def test_oracle_grid_is_resumable(gpu, tmp_path):
+    cfg = GridConfig(steps=2, threads=[1], top_k=1, impls=["gemm_naive"], max_local_sizes=1,
+                     mem_modes=["buffer", gpu.mem_modes[-1]], policy=QUICK)
+    item = LayerItem("t", "fc", LinearLayer(2, 32, 16))
+    summary = OracleGrid(gpu, cfg, tmp_path / "g").run([item])
+    df = load_grid(tmp_path / "g")
+    assert set(df["backend"]) == {"cpu", "gpu", "coexec"}
+    assert df["config_key"].is_unique and (df["status"] == "ok").all()
+    assert set(df["split_n"]) == {0, 16, 32}
+    row = summary.iloc[0]
+    assert row["t_oracle_us"] <= row["t_single_us"]
+    n = len(df)
+    OracleGrid(gpu, cfg, tmp_path / "g").run([item])  # everything stored: nothing new
+    assert len(load_grid(tmp_path / "g")) == n
+    assert len(summarize(df)) == 1
+
+
+@pytest.fixture
+def models_dir(tmp_path, infos):
+    d = tmp_path / "models"
+    d.mkdir()
+    joblib.dump(StubPredictor(2e3, 5.0, True), d / "cpu_us.pkl")
+    joblib.dump(StubPredictor(2e3, 20.0, False), d / "gpu_total_us.pkl")
+    (d / "manifest.json").write_text(json.dumps({"devices": {"gpu": infos[0], "cpu": infos[1]}}))
+    return d
+
+
+def test_cli_plan(models_dir, capsys):
+    assert main(["plan", "--models", str(models_dir), "--op", "linear", "--m", "4",
+                 "--n", "512", "--k", "256", "--sync-us", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "best single device" in out and "predicted" in out
+    assert main(["plan", "--models", str(models_dir), "--suite", "mnist_mlp", "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert rows and all("split_n" in r and "single_us" in r for r in rows)
+
+
+@pytest.mark.parametrize("argv,msg", [
+    (["plan", "--models", "/nonexistent", "--op", "linear", "--m", "1", "--n", "2", "--k", "3"],
+     "models="),
+    (["plan", "--models", "{m}", "--op", "linear", "--m", "1"], "needs --n, --k"),
+    (["plan", "--models", "{m}", "--suite", "nosuch"], "suite="),
+    (["plan", "--models", "{m}", "--op", "linear", "--m", "1", "--n", "8", "--k", "8",
+      "--risk", "p50"], "risk="),
+    (["coexec", "run", "--op", "linear", "--m", "1", "--n", "8", "--k", "8", "--ratio", "2",
+      "--impl", "gemm_naive"], "ratio="),
+])
+def test_cli_user_errors(models_dir, capsys, argv, msg):
+    argv = [a.replace("{m}", str(models_dir)) for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and msg in err[0]
+
+
+def test_cli_coexec_bench(models_dir, tmp_path, capsys):
+    out = tmp_path / "bench"
+    argv = ["coexec", "bench", "--models", str(models_dir), "--suite", "mnist_mlp",
+            "--limit-layers", "1", "--device", "pocl", "--gpu-threads", "1", "--quick",
+            "--steps", "2", "--threads", "1", "--top-k", "1", "--impl", "gemm_naive",
+            "--max-local-sizes", "1", "--mem-modes", "buffer", "--no-progress",
+            "--out", str(out)]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "efficiency" in text and "speedup_plan" in text
+    table = pd.read_csv(out / "bench.csv")
+    assert len(table) == 1
+    r = table.iloc[0]
+    assert r["t_oracle_us"] <= r["t_single_us"]
+    assert r["speedup_plan"] == pytest.approx(r["t_single_us"] / r["t_plan_us"])
+    assert r["efficiency"] == pytest.approx(r["t_oracle_us"] / r["t_plan_us"])
+    assert (out / "bench.png").stat().st_size > 0 and (out / "bench.parquet").exists()
+    assert json.loads((out / "summary.json").read_text())["layers"] == 1
