@@ -212,7 +212,7 @@ def build_sweep(args: argparse.Namespace) -> Any:
         rand = (suites.random_linear_layers(n_samples, args.seed) if args.op == "linear"
                 else suites.random_conv_layers(n_samples, args.seed))
         if args.quick:  # small shapes only: a quick sweep ends within 2 minutes on 2 cores
-            cap = 2e8 if args.op == "linear" else 2e7
+            cap = 5e7 if args.op == "linear" else 2e7
             rand = [r for r in rand if r.flops <= cap] or [min(rand, key=lambda r: r.flops)]
         for i, layer in enumerate(rand):
             layers += _with_passes(LayerItem("random", f"random{i}", layer), passes, LinearLayer)

@@ -107,6 +107,11 @@ class LinearLayer:
         if self.pass_ not in PASSES:
             raise bad_value("pass", self.pass_, f"must be one of {', '.join(PASSES)}")
 
+    @property
+    def flops(self) -> int:
+        """2 m n k: the same for every pass."""
+        return 2 * self.m * self.n * self.k
+
     def gemm(self) -> GemmProblem:
         """The GEMM this pass computes.
 

@@ -60,6 +60,16 @@ def test_profile_quick_writes_valid_rows(tmp_path, capsys):
     assert len(load(out)) == len(df)
 
 
+def test_readme_quick_command(tmp_path):
+    """The README's first command: a quick linear sweep on the default device."""
+    res = _cli("profile", "--op", "linear", "--quick", "--out", str(tmp_path / "quick"))
+    assert res.returncode == 0, res.stderr
+    assert "best configuration per shape" in res.stdout
+    df = load(tmp_path / "quick")
+    assert (df["status"] == "ok").sum() > 20
+    assert set(df["suite"]) == {"mnist_mlp", "random"}
+
+
 @pytest.mark.parametrize("args, field", [
     (["--op", "lstm"], "op='lstm'"),
     (["--op", "linear", "--suite", "nosuch"], "suite='nosuch'"),
