@@ -7,9 +7,10 @@ arrays; ``run_once`` does transfer in -> launches -> transfer out and returns ti
 Timing fields of one run (microseconds):
 - ``kernel_us``: sum over launches of event END - START.
 - ``dispatch_us``: sum over launches of the host enqueue-call time plus the device-side
-  wait before the launch starts: START - QUEUED for the first launch, START - max(QUEUED,
-  END of the previous launch) for later ones (so a launch waiting on its predecessor is
-  not counted as dispatch).
+  wait before the launch starts: START - max(QUEUED, END of the input copies) for the first
+  launch, START - max(QUEUED, END of the previous launch) for later ones (waiting on a
+  predecessor is not dispatch). Datasets before 2026-11-22T06:00 counted the buffer-mode
+  input-copy wait as dispatch.
 - ``queued_submit_us`` / ``submit_start_us``: sums of SUBMIT - QUEUED and START - SUBMIT.
 - ``transfer_in_us`` / ``transfer_out_us``: getting activations into device-visible memory
   and the result back into the host array (copy events for ``buffer``; host time of
@@ -286,7 +287,7 @@ class OpenCLRun:
             for a in outs:
                 self._shared_to_host(a)
         t_end = time.perf_counter()
-        res = _event_times(events)
+        res = _event_times(events, after=in_events)
         res["dispatch_us"] += enqueue_s * 1e6
         if self.mem_mode == "buffer":
             res["transfer_in_us"] = sum(_dur_us(e) for e in in_events)
@@ -368,10 +369,12 @@ def _dur_us(ev: Any) -> float:
     return (ev.profile.end - ev.profile.start) * 1e-3
 
 
-def _event_times(events: list[Any]) -> dict[str, Any]:
+def _event_times(events: list[Any], after: list[Any] = ()) -> dict[str, Any]:
+    """Kernel and dispatch times of launch events; ``after``: commands the first launch
+    waits for in the in-order queue (input copies), so that wait is not counted as dispatch."""
     kernel = dispatch = qs = ss = 0.0
     per_launch = []
-    prev_end = None
+    prev_end = max((ev.profile.end for ev in after), default=None)
     for ev in events:
         p = ev.profile
         queued, submit, start, end = p.queued, p.submit, p.start, p.end
