@@ -15,21 +15,22 @@ run() {  # run [reserve_s] cmd...: stop at the deadline minus reserve
   timeout "$(left "$reserve")" "$@" >> "$R/run.log" 2>&1; log "done ($?): ${*:0:160}"
 }
 H="--max-seconds 0.1 --repeats 3:20"
-CPU_T=${CPU_T:-1,2,3,4,6,8,10,12,14,15,16}
+CPU_T=${CPU_T:-1,2,4,6,8,12,15,16}
 LIN="--suite mnist_mlp --suite bert_base --suite gpt2_small_decode --suite resnet50_fc --suite mobilenetv2_fc --suite vgg16_fc"
 CONV="--suite resnet50 --suite mobilenetv2 --suite vgg16"
-# 1. CPU (numpy/BLAS) sweeps: suites + the first 150 random shapes of the GPU sweep's seed
-run 430 python3 -m latpred profile --op linear --backend cpu --threads "$CPU_T" --pocl-threads none $LIN --samples 150 --passes forward $H --no-progress --out "$R/linear"
-run 380 python3 -m latpred profile --op conv2d --backend cpu --threads "$CPU_T" --pocl-threads none $CONV --samples 150 $H --no-progress --out "$R/conv"
-# 2. the CPU predictor on linear + conv CPU rows (carried H100 CPU rows included)
-run 320 python3 -m latpred train --data "$R/linear" --data "$R/conv" --data datasets/h100/linear --target cpu_us --n-trials ${CPU_TRIALS:-4} --out "$M/cpu_us.pkl"
+# 1. CPU (numpy/BLAS) sweeps: suites + the first random shapes of the GPU sweep's seed
+run 450 python3 -m latpred profile --op linear --backend cpu --threads "$CPU_T" --pocl-threads none $LIN --samples 120 --passes forward $H --no-progress --out "$R/linear"
+run 370 python3 -m latpred profile --op conv2d --backend cpu --threads "$CPU_T" --pocl-threads none $CONV --samples 120 $H --no-progress --out "$R/conv"
+# 2. predictors, trained here with the code that will load them (optuna time-boxed)
+run 240 python3 -m latpred train --data datasets/h100/linear --data datasets/h100/conv --target gpu_total_us --model xgboost --n-trials 4 --timeout 60 --out "$M/gpu_total_us.pkl"
+run 195 python3 -m latpred train --data "$R/linear" --data "$R/conv" --data datasets/h100/linear --target cpu_us --model xgboost --n-trials 4 --timeout 25 --out "$M/cpu_us.pkl"
 # 3. sync overhead per memory mode
-run 300 python3 -m latpred coexec sync --device "$GPU" --threads 15 --models "$M"
+run 175 python3 -m latpred coexec sync --device "$GPU" --threads 15 --models "$M"
 # 4. the bench: batch-1 linear layers, then conv layers (each resumable)
 B="--models $M --device $GPU --steps 8 --threads 4,8,15 --top-k 2 --max-local-sizes 2 --quick --no-progress"
 for s in gpt2_small_decode vgg16_fc resnet50_fc mobilenetv2_fc; do
-  run 230 python3 -m latpred coexec bench $B --suite $s --out "$R/bench/$s"
+  run 110 python3 -m latpred coexec bench $B --suite $s --out "$R/bench/$s"
 done
-run 130 python3 -m latpred coexec bench $B --suite resnet50 --limit-layers ${CONV_LAYERS:-12} --out "$R/bench/resnet50"
-run 40 python3 -m latpred coexec bench $B --suite mobilenetv2 --limit-layers ${CONV_LAYERS:-12} --out "$R/bench/mobilenetv2"
+run 50 python3 -m latpred coexec bench $B --suite resnet50 --limit-layers ${CONV_LAYERS:-8} --out "$R/bench/resnet50"
+run 5 python3 -m latpred coexec bench $B --suite mobilenetv2 --limit-layers ${CONV_LAYERS:-8} --out "$R/bench/mobilenetv2"
 log "all done"
