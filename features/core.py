@@ -1,0 +1,492 @@
+"""Raw configurations + device metadata -> the feature frame (the one function used at fit and
+predict time).
+
+A configuration is a dataset row without its timings (``datasets.schema``): the layer shape
+(op, pass, m/n/k or the conv2d columns), the backend and device, the implementation with
+its parameters and local size, the CPU threads and the memory mode. Every feature is a
+float64, finite for every legal layer (m=1, huge k, depthwise, ...), and the same inputs
+always give the same features (no randomness, no dependence on row order or batch size).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from latpred.features.geometry import RAW_FIELDS, parse_params, raw_geometry
+
+from latpred.errors import LatpredError, bad_value
+
+#: bump when a feature's meaning changes (a fitted model refuses a different version)
+FEATURES_VERSION = 1
+
+#: implementation vocabulary, APPEND-ONLY: code = position + 1, 0 = not in the list
+IMPL_VOCAB = (
+    "blas", "gemm_naive", "gemm_tiled", "gemm_regblock", "gemm_vec4", "gemv",
+    "conv_direct", "conv_im2col", "conv_1x1", "conv_winograd", "conv_depthwise",
+)
+#: memory-mode vocabulary, APPEND-ONLY: code = position + 1, 0 = not in the list
+MEM_MODE_VOCAB = ("host", "buffer", "map", "svm_coarse", "svm_fine")
+PASS_VOCAB = ("forward", "backward_input", "backward_weight")
+
+#: (name, meaning) of every feature, in column order
+FEATURES: tuple[tuple[str, str], ...] = (
+    # problem size
+    ("log2_flops", "log2 of floating-point operations (2 per multiply-add)"),
+    ("log2_bytes_in", "log2 bytes of the activation inputs (every 'in' operand)"),
+    ("log2_bytes_weight", "log2(1 + bytes of the resident weights)"),
+    ("log2_bytes_out", "log2 bytes of the output"),
+    ("log2_bytes_total", "log2 bytes of inputs + weights + output"),
+    ("log2_arith_intensity", "log2 of flops / bytes_total (flop per byte)"),
+    ("log2_gemm_m", "log2 rows of the (implicit) GEMM"),
+    ("log2_gemm_n", "log2 columns of the (implicit) GEMM"),
+    ("log2_gemm_k", "log2 reduction depth of the (implicit) GEMM"),
+    ("log2_gemm_batch", "log2 batch count of the (implicit) GEMM"),
+    ("pass_code", "0 forward, 1 backward_input, 2 backward_weight"),
+    ("is_conv", "1 for conv2d, 0 for linear"),
+    ("conv_kernel_hw", "kernel_h * kernel_w (0 for linear)"),
+    ("conv_stride", "conv stride (0 for linear)"),
+    ("log2_groups", "log2 conv groups (0 for linear)"),
+    ("is_depthwise", "1 if groups == in_channels > 1"),
+    # kernel launch geometry
+    ("n_launches", "kernel launches of the configuration"),
+    ("log2_work_items", "log2 global work-items summed over launches"),
+    ("log2_workgroups", "log2 work-groups summed over launches (driver local sizes estimated)"),
+    ("log2_workgroups_main", "log2 work-groups of the main (GEMM / largest) launch"),
+    ("group_items", "work-items per work-group of the main launch"),
+    ("local_x", "local size, dimension 0, of the main launch"),
+    ("local_y", "local size, dimension 1, of the main launch"),
+    ("is_driver_local", "1 if the driver chooses the main launch's local size"),
+    ("log2_work_per_item", "log2 output elements per work-item"),
+    ("local_mem_kib", "local memory per work-group (KiB)"),
+    ("local_mem_frac", "local memory per work-group / device local memory"),
+    ("pad_waste", "share of computed outputs that are padding (tile / work-group rounding)"),
+    ("k_pad_waste", "share of the reduction depth that is padding (K tile rounding)"),
+    ("log2_scratch_bytes", "log2(1 + scratch bytes: im2col columns, Winograd buffers)"),
+    ("log2_flops_per_item", "log2 flops per work-item (serial work of one work-item)"),
+    ("tile_m", "tile multiple of the output rows / channels (tile_multiples M or O; 1 if none)"),
+    ("tile_n", "tile multiple of the output columns / pixels (N, P or OW; 1 if none)"),
+    ("tile_k", "tile multiple of the reduction depth (K; 1 if none)"),
+    # parallelism
+    ("threads", "CPU threads / sub-device compute units (0 = whole device)"),
+    ("units", "parallel units the work spreads over: threads, else compute units"),
+    ("waves", "main-launch work-groups / units"),
+    ("log2_waves", "log2 of waves"),
+    ("tail_occupancy", "occupied share of the last wave, in (0, 1]"),
+    ("wave_efficiency", "waves / ceil(waves): 1 when the last wave is full"),
+    ("log2_flops_per_unit", "log2 flops per parallel unit"),
+    ("log2_bytes_transfer", "log2(1 + bytes moved host<->device per run: inputs + output)"),
+    # device
+    ("dev_is_gpu", "1 for GPU devices"),
+    ("dev_compute_units", "device compute units (CPU: cores)"),
+    ("dev_clock_mhz", "device max clock (MHz)"),
+    ("log2_dev_local_mem", "log2(1 + device local memory bytes)"),
+    ("dev_max_work_group", "device max work-group size"),
+    ("dev_host_unified", "1 if device memory is the host memory"),
+    ("dev_is_numpy", "1 for the numpy/BLAS backend"),
+    # analytic time terms (roofline-like, device metadata only)
+    ("log2_t_compute", "log2 flops / (units * clock_mhz): cycles per unit at 1 flop/cycle"),
+    ("log2_t_waves", "log2_t_compute corrected for the idle tail of the last wave"),
+    # categoricals
+    ("impl_code", "implementation (categorical: IMPL_VOCAB position + 1, 0 = other)"),
+    ("mem_mode_code", "memory mode (categorical: MEM_MODE_VOCAB position + 1, 0 = other)"),
+    ("sub_impl_code", "GEMM kernel inside a GEMM-based conv (params 'gemm'; categorical like "
+                      "impl_code, 0 = none)"),
+)
+FEATURE_NAMES: tuple[str, ...] = tuple(name for name, _ in FEATURES)
+CATEGORICAL: tuple[str, ...] = ("impl_code", "mem_mode_code", "sub_impl_code")
+
+#: the columns a configuration frame may carry (others are ignored)
+INPUT_COLUMNS = (
+    "op", "pass", "m", "n", "k", "batch", "in_channels", "out_channels", "height", "width",
+    "kernel_h", "kernel_w", "stride", "padding", "dilation", "groups", "out_h", "out_w",
+    "backend", "device", "platform", "impl", "params", "local_size", "threads", "mem_mode",
+)
+
+_LAYOUTS: list[tuple] = [
+    ("linear", "forward", False, True),
+    ("linear", "backward_input", False, False),
+    ("linear", "backward_weight", True, False),
+    ("conv2d",),
+]
+_CONV_COLS = ("batch", "in_channels", "out_channels", "height", "width", "kernel_h",
+              "kernel_w", "stride", "padding", "dilation", "groups")
+_CONV_DEFAULTS = {"batch": 1, "stride": 1, "padding": 0, "dilation": 1, "groups": 1}
+
+
+def feature_schema() -> dict[str, Any]:
+    """What a fitted model depends on: names, categorical vocabularies, version (JSON-able)."""
+    return {
+        "version": FEATURES_VERSION,
+        "names": list(FEATURE_NAMES),
+        "categorical": list(CATEGORICAL),
+        "vocab": {"impl_code": list(IMPL_VOCAB), "mem_mode_code": list(MEM_MODE_VOCAB),
+                  "sub_impl_code": list(IMPL_VOCAB)},
+    }
+
+
+def schema_compatible(stored: Mapping[str, Any]) -> str | None:
+    """None if a model fitted with ``stored`` (a feature_schema()) can use today's features,
+    else the reason. Vocabularies may have grown at their end (append-only)."""
+    now = feature_schema()
+    if stored.get("version") != now["version"]:
+        return f"feature version {stored.get('version')} != {now['version']}"
+    if list(stored.get("names", [])) != now["names"]:
+        diff = sorted(set(stored.get("names", [])) ^ set(now["names"]))
+        return f"feature names differ ({', '.join(diff) or 'order'})"
+    for key, vocab in stored.get("vocab", {}).items():
+        cur = now["vocab"].get(key, [])
+        if list(vocab) != cur[: len(vocab)]:
+            return f"vocabulary of {key} changed (not append-only)"
+    return None
+
+
+# -- column access (fast paths: this runs on every predict call) ---------------------------------
+def _column(df: pd.DataFrame, col: str) -> Any:
+    """The column's backing array (pandas ExtensionArray or ndarray), or None if absent."""
+    try:
+        loc = df.columns.get_loc(col)
+    except KeyError:
+        return None
+    if isinstance(loc, int):
+        getter = getattr(df, "_get_column_array", None)  # ~0.5 us instead of ~30 us
+        if getter is not None:
+            try:
+                return getter(loc)
+            except Exception:  # pragma: no cover - other pandas versions
+                pass
+        return df.iloc[:, loc].array
+    return df.loc[:, col].iloc[:, 0].array  # duplicated name: the first
+
+
+def _num(df: pd.DataFrame, col: str, n: int) -> np.ndarray:
+    """Column as float64 (NaN for missing); all-NaN if the column is absent."""
+    arr = _column(df, col)
+    if arr is None:
+        return np.full(n, np.nan)
+    data, mask = getattr(arr, "_data", None), getattr(arr, "_mask", None)
+    if isinstance(data, np.ndarray) and isinstance(mask, np.ndarray):  # Int64 / Float64
+        out = data.astype(np.float64)
+        if mask.any():
+            out[mask] = np.nan
+        return out
+    if isinstance(arr, np.ndarray) and arr.dtype.kind in "iufb":
+        return arr.astype(np.float64)
+    return pd.to_numeric(pd.Series(np.asarray(arr, dtype=object)), errors="coerce") \
+        .to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _cat(df: pd.DataFrame, col: str, n: int, default: str = "") -> tuple[np.ndarray, list[str]]:
+    """String column as (codes (n,), uniques): missing values and non-strings -> ``default``."""
+    arr = _column(df, col)
+    if arr is None:
+        return np.zeros(n, np.int64), [default]
+    pa_arr = getattr(arr, "_pa_array", None)  # pyarrow-backed strings: encode in arrow
+    codes = uniques = None
+    if pa_arr is not None:
+        try:
+            chunk = pa_arr.chunk(0) if pa_arr.num_chunks == 1 else pa_arr.combine_chunks()
+            enc = chunk.dictionary_encode()
+            codes = enc.indices.to_numpy(zero_copy_only=False)
+            if enc.indices.null_count:
+                codes = np.where(np.asarray(enc.indices.is_null()), -1, codes)
+            uniques = enc.dictionary.to_pylist()
+        except Exception:  # pragma: no cover - unusual arrow layouts
+            codes = None
+    if codes is None:
+        codes, uniq = pd.factorize(np.asarray(arr, dtype=object), use_na_sentinel=True)
+        uniques = list(uniq)
+    codes = np.asarray(codes, dtype=np.int64)
+    uniques = [u if isinstance(u, str) else default for u in uniques]
+    if (codes < 0).any():
+        codes = np.where(codes < 0, len(uniques), codes)
+        uniques.append(default)
+    return codes, uniques
+
+
+def column_codes(df: pd.DataFrame, col: str, default: str = "") -> tuple[np.ndarray, list[str]]:
+    """A string column as (codes (n,), uniques list[str]); missing values -> ``default``."""
+    return _cat(df, col, len(df), default)
+
+
+def _cat_lookup(cat: tuple[np.ndarray, list[str]], table: Mapping[str, int],
+                default: int) -> np.ndarray:
+    codes, uniques = cat
+    return np.array([table.get(u, default) for u in uniques], dtype=np.int64)[codes]
+
+
+def _cat_eq(cat: tuple[np.ndarray, list[str]], value: str) -> np.ndarray:
+    codes, uniques = cat
+    return np.array([u == value for u in uniques], dtype=bool)[codes]
+
+
+_IMPL_CODES = {v: i + 1 for i, v in enumerate(IMPL_VOCAB)}
+_MODE_CODES = {v: i + 1 for i, v in enumerate(MEM_MODE_VOCAB)}
+_PASS_CODES = {v: i for i, v in enumerate(PASS_VOCAB)}
+
+
+def _fill(x: np.ndarray, value: float) -> np.ndarray:
+    """x with NaN replaced by value (a copy only if needed)."""
+    bad = np.isnan(x)
+    return np.where(bad, value, x) if bad.any() else x
+
+
+def _log2(x: np.ndarray) -> np.ndarray:
+    return np.log2(np.maximum(x, 1.0))
+
+
+# -- devices -----------------------------------------------------------------------------------
+_DEV_FIELDS = ("is_gpu", "compute_units", "clock_mhz", "local_mem", "max_wg", "unified",
+               "is_numpy")
+
+
+def device_vector(info: Mapping[str, Any]) -> np.ndarray:
+    """The numbers the features take from one device's metadata (see _DEV_FIELDS)."""
+    is_numpy = str(info.get("platform", "")) == "numpy"
+    cu = info.get("compute_units") or info.get("cpu_cores") or 1
+    clock = info.get("max_clock_mhz") or 1000
+    return np.array([
+        1.0 if str(info.get("type", "")).upper() == "GPU" else 0.0,
+        float(max(int(cu), 1)),
+        float(clock),
+        float(info.get("local_mem_bytes") or 0),
+        float(info.get("max_work_group_size") or (1 if is_numpy else 256)),
+        1.0 if info.get("host_unified_memory") else 0.0,
+        1.0 if is_numpy else 0.0,
+    ])
+
+
+def _device_rows(df: pd.DataFrame, n: int, devices: Mapping[str, Mapping[str, Any]],
+                 default_device: str | None) -> tuple[np.ndarray, tuple[np.ndarray, list[str]]]:
+    """Per-row device vectors, shape (n, len(_DEV_FIELDS)), and the device labels."""
+    if not devices:
+        raise LatpredError("no device metadata: pass devices={name: info} (df.attrs['meta'])")
+    names = list(devices)
+    table = np.stack([device_vector(devices[d]) for d in names])
+    if default_device is None and len(names) == 1:
+        default_device = names[0]
+    codes, uniques = _cat(df, "device", n)
+    idx = np.empty(len(uniques), np.int64)
+    for i, u in enumerate(uniques):
+        name = u if u in devices else None
+        if name is None and u == "" and default_device in devices:
+            name = default_device
+        if name is None:
+            raise bad_value("device", u, f"no metadata for this device (known: {', '.join(names)})")
+        idx[i] = names.index(name)
+    return table[idx[codes]], (idx[codes], names)
+
+
+# -- the feature function ------------------------------------------------------------------------
+def feature_matrix(
+    configs: pd.DataFrame,
+    devices: Mapping[str, Mapping[str, Any]],
+    default_device: str | None = None,
+) -> np.ndarray:
+    """Features of configuration rows as a float64 array of shape (n_rows, len(FEATURE_NAMES)).
+
+    Args:
+        configs: dataset rows or layer specs (INPUT_COLUMNS; timing columns are ignored).
+        devices: device name -> metadata dict (``df.attrs["meta"]["devices"]``).
+        default_device: device for rows whose ``device`` is missing or empty (default: the
+            only device in ``devices``, if there is one).
+
+    Raises:
+        LatpredError: unknown op/pass, missing or non-positive shape values, unknown device.
+    """
+    return feature_matrix_and_labels(configs, devices, default_device)[0]
+
+
+def feature_matrix_and_labels(
+    configs: pd.DataFrame,
+    devices: Mapping[str, Mapping[str, Any]],
+    default_device: str | None = None,
+) -> tuple[np.ndarray, dict[str, tuple[np.ndarray, list[str]]]]:
+    """``feature_matrix`` plus the rows' labels used on the way: {"device": (codes,
+    uniques with missing names resolved to the default device), "impl": (codes, uniques)}."""
+    n = len(configs)
+    if n == 0:
+        empty = (np.zeros(0, np.int64), [""])
+        return np.zeros((0, len(FEATURE_NAMES))), {"device": empty, "impl": empty}
+    df = configs
+    op = _cat(df, "op", n, "linear")
+    for u in op[1]:
+        if u not in ("linear", "conv2d"):
+            raise bad_value("op", u, "must be 'linear' or 'conv2d'")
+    is_conv = _cat_eq(op, "conv2d")
+    pas = _cat(df, "pass", n, "forward")
+    pass_code = _cat_lookup(pas, _PASS_CODES, -1)
+    if (pass_code < 0).any():
+        raise bad_value("pass", pas[1][pas[0][pass_code < 0][0]],
+                        f"must be one of {', '.join(PASS_VOCAB)}")
+    pass_code = np.where(is_conv, 0, pass_code)
+
+    # -- shapes ------------------------------------------------------------------------------
+    m, nn, k = (_num(df, c, n) for c in ("m", "n", "k"))
+    if is_conv.any():
+        conv = {c: _num(df, c, n) for c in _CONV_COLS}
+        for c, d in _CONV_DEFAULTS.items():
+            conv[c] = _fill(conv[c], d)
+    else:  # linear rows only: skip the conv columns (speed)
+        conv = {c: np.full(n, float(_CONV_DEFAULTS.get(c, 1))) for c in _CONV_COLS}
+    lin = ~is_conv
+    for name, arr in (("m", m), ("n", nn), ("k", k)):
+        bad = lin & ~(arr >= 1)
+        if bad.any():
+            raise bad_value(name, arr[bad][0], "linear layers need a positive integer")
+    if is_conv.any():
+        for c in _CONV_COLS:
+            lo = 0 if c == "padding" else 1
+            bad = is_conv & ~(conv[c] >= lo)
+            if bad.any():
+                raise bad_value(c, conv[c][bad][0], "missing or out of range for conv2d")
+    bsz, cin, cout = conv["batch"], conv["in_channels"], conv["out_channels"]
+    kh, kw, st, pad, dil, grp = (conv[c] for c in ("kernel_h", "kernel_w", "stride", "padding",
+                                                   "dilation", "groups"))
+    if is_conv.any():
+        oh = _num(df, "out_h", n)
+        ow = _num(df, "out_w", n)
+        with np.errstate(invalid="ignore"):
+            oh_c = np.floor((conv["height"] + 2 * pad - dil * (kh - 1) - 1) / st) + 1
+            ow_c = np.floor((conv["width"] + 2 * pad - dil * (kw - 1) - 1) / st) + 1
+        oh = np.where(np.isnan(oh), oh_c, oh)
+        ow = np.where(np.isnan(ow), ow_c, ow)
+    else:
+        oh = ow = np.ones(n)
+    if is_conv.any() and not (np.all(oh[is_conv] >= 1) and np.all(ow[is_conv] >= 1)):
+        raise bad_value("kernel_h", "", "conv2d output is empty (kernel larger than the input)")
+    grp_c = np.where(is_conv, grp, 1.0)
+
+    # implicit GEMM (M, N, K, batch) and bytes
+    mm = np.where(pass_code == 2, nn, m)
+    gn_lin = np.where(pass_code == 0, nn, k)
+    gk_lin = np.where(pass_code == 0, k, np.where(pass_code == 1, nn, m))
+    gm = np.where(is_conv, cout / grp_c, mm)
+    gn = np.where(is_conv, oh * ow, gn_lin)
+    gk = np.where(is_conv, cin / grp_c * kh * kw, gk_lin)
+    gb = np.where(is_conv, bsz * grp_c, 1.0)
+    gm, gn, gk, gb = (_fill(a, 1.0) for a in (gm, gn, gk, gb))
+    flops = 2.0 * gm * gn * gk * gb
+    b_in_lin = np.where(pass_code == 0, m * k, np.where(pass_code == 1, m * nn, m * nn + m * k))
+    b_w_lin = np.where(pass_code == 2, 0.0, nn * k)
+    b_out_lin = np.where(pass_code == 0, m * nn, np.where(pass_code == 1, m * k, nn * k))
+    b_in = 4.0 * np.where(is_conv, bsz * cin * conv["height"] * conv["width"], b_in_lin)
+    b_w = 4.0 * np.where(is_conv, cout * cin / grp_c * kh * kw, b_w_lin)
+    b_out = 4.0 * np.where(is_conv, bsz * cout * oh * ow, b_out_lin)
+    b_in, b_w, b_out = (_fill(a, 4.0) for a in (b_in, b_w, b_out))
+    b_tot = b_in + b_w + b_out
+
+    # -- configuration -------------------------------------------------------------------------
+    impl = _cat(df, "impl", n)
+    mode = _cat(df, "mem_mode", n)
+    dev, dev_labels = _device_rows(df, n, devices, default_device)
+    dev_is_gpu, dev_cu, dev_clock, dev_lmem, dev_maxwg, dev_unified, dev_numpy = dev.T
+    is_blas = _cat_eq(impl, "blas") | (dev_numpy > 0)
+    threads = _num(df, "threads", n)
+    has_threads = ~np.isnan(threads) & (threads > 0)
+    threads = np.where(has_threads, threads, 0.0)
+    units = np.where(has_threads, threads, dev_cu)
+
+    # -- launch geometry ---------------------------------------------------------------------
+    layout_code = np.where(is_conv, 3, pass_code).astype(np.int64)
+    shapes = np.zeros((n, 11), np.int64)
+    if lin.any():
+        shapes[lin, 0] = m[lin]
+        shapes[lin, 1] = nn[lin]
+        shapes[lin, 2] = k[lin]
+    if is_conv.any():
+        for j, c in enumerate(_CONV_COLS):
+            shapes[is_conv, j] = conv[c][is_conv]
+    gemm_eq = np.stack([gm, gn, gk, gb], axis=1)
+    params = _cat(df, "params", n, "{}")
+    raw = raw_geometry(impl, params, _cat(df, "local_size", n),
+                       layout_code, _LAYOUTS, shapes, gemm_eq, is_blas)
+    r = {name: raw[:, i] for i, name in enumerate(RAW_FIELDS)}
+    g0, g1, g2 = r["g0"], r["g1"], r["g2"]
+    driver = r["l0"] <= 0
+    maxwg = np.maximum(dev_maxwg, 1.0)
+    l0e = np.minimum(_pow2_divisor(g0), maxwg)
+    l1e = np.minimum(_pow2_divisor(g1), np.maximum(np.floor(maxwg / l0e), 1.0))
+    l0 = np.where(driver, l0e, r["l0"])
+    l1 = np.where(driver, l1e, np.maximum(r["l1"], 1.0))
+    l2 = np.where(driver, 1.0, np.maximum(r["l2"], 1.0))
+    group_items = l0 * l1 * l2
+    wg_main = np.ceil(g0 / l0) * np.ceil(g1 / l1) * np.ceil(g2 / l2)
+    wg_total = r["wg_known"] + np.ceil(r["items_driver"] / group_items)
+    wg_total = np.maximum(wg_total, 1.0)
+    items_main = g0 * g1 * g2
+    useful = gm * gn * gb
+    computed = np.maximum(items_main * r["work_per_item"], 1.0)
+    pad_waste = np.clip(1.0 - useful / computed, 0.0, 1.0)
+    tile_k = np.maximum(r["tile_k"], 1.0)
+    k_pad_waste = 1.0 - gk / (np.ceil(gk / tile_k) * tile_k)
+    waves = wg_main / units
+    full = np.ceil(waves)
+    tail = waves - (full - 1.0)
+    clock = np.maximum(dev_clock, 1.0)
+    t_compute = flops / (units * clock)
+    b_transfer = np.where(is_blas | _cat_eq(mode, "host"), 0.0, b_in + b_out)
+
+    cols = [
+        _log2(flops), _log2(b_in), np.log2(1.0 + b_w), _log2(b_out), _log2(b_tot),
+        np.log2(np.maximum(flops, 1.0) / np.maximum(b_tot, 1.0)),
+        _log2(gm), _log2(gn), _log2(gk), _log2(gb),
+        pass_code.astype(np.float64), is_conv.astype(np.float64),
+        np.where(is_conv, kh * kw, 0.0), np.where(is_conv, st, 0.0), _log2(grp_c),
+        (is_conv & (grp_c == cin) & (grp_c > 1)).astype(np.float64),
+        r["n_launches"], _log2(r["items_total"]), _log2(wg_total), _log2(wg_main),
+        group_items, l0, l1, driver.astype(np.float64), _log2(r["work_per_item"]),
+        r["local_mem_bytes"] / 1024.0,
+        np.where(dev_lmem > 0, r["local_mem_bytes"] / np.maximum(dev_lmem, 1.0), 0.0),
+        pad_waste, k_pad_waste, np.log2(1.0 + 4.0 * r["scratch_elems"]),
+        np.log2(np.maximum(flops / np.maximum(r["items_total"], 1.0), 1e-3)),
+        r["tile_m"], r["tile_n"], tile_k,
+        threads, units, waves, np.log2(np.maximum(waves, 1e-6)), tail, waves / full,
+        _log2(flops / units), np.log2(1.0 + b_transfer),
+        dev_is_gpu, dev_cu, dev_clock, np.log2(1.0 + dev_lmem), dev_maxwg, dev_unified,
+        dev_numpy,
+        np.log2(np.maximum(t_compute, 1e-9)), np.log2(np.maximum(t_compute * full / waves, 1e-9)),
+        _cat_lookup(impl, _IMPL_CODES, 0).astype(np.float64),
+        _cat_lookup(mode, _MODE_CODES, 0).astype(np.float64),
+        _sub_impl_codes(params),
+    ]
+    out_t = np.empty((len(cols), n))  # feature-major: contiguous writes; .T is (n, F)
+    for j, col in enumerate(cols):
+        out_t[j] = col
+    out = out_t.T
+    if not np.all(np.isfinite(out)):  # defensive: never hand a model NaN/inf
+        bad = np.argwhere(~np.isfinite(out))[0]
+        raise LatpredError(f"feature {FEATURE_NAMES[bad[1]]} is not finite for row {bad[0]}")
+    return out, {"device": dev_labels, "impl": impl}
+
+
+def make_features(
+    configs: pd.DataFrame,
+    devices: Mapping[str, Mapping[str, Any]],
+    default_device: str | None = None,
+) -> pd.DataFrame:
+    """Feature frame of configuration rows: columns FEATURE_NAMES (float64), same index.
+
+    See ``feature_matrix`` for the arguments; ``FEATURES`` documents every column.
+    """
+    return pd.DataFrame(feature_matrix(configs, devices, default_device),
+                        columns=list(FEATURE_NAMES), index=configs.index)
+
+
+def _sub_impl_codes(params: tuple[np.ndarray, list[str]]) -> np.ndarray:
+    """IMPL_VOCAB code of each row's params["gemm"] (GEMM-based convs), 0 if none."""
+    codes, uniques = params
+    table = np.zeros(len(uniques))
+    for i, text in enumerate(uniques):
+        if '"gemm"' in text:
+            parsed = dict(parse_params(text) or ())
+            table[i] = _IMPL_CODES.get(str(parsed.get("gemm")), 0)
+    return table[codes]
+
+
+def _pow2_divisor(x: np.ndarray) -> np.ndarray:
+    """Largest power of two dividing each (positive integer-valued) element."""
+    xi = np.maximum(x, 1).astype(np.int64)
+    return (xi & -xi).astype(np.float64)

@@ -1,0 +1,252 @@
+"""Persistence: the manifest a fitted predictor carries, its checks, pickles and native export.
+
+Two formats:
+
+- a joblib pickle (``joblib.dump(predictor, path)`` / ``load_model(path)``; plain
+  ``joblib.load`` runs the same checks). **Load pickles only from sources you trust**:
+  unpickling runs code.
+- a native directory (``export_native`` / ``load_native``): the booster as LightGBM text or
+  XGBoost JSON plus ``predictor.json`` (manifest, device metadata, roofline prior, interval
+  quantiles). It survives library upgrades and contains no pickles.
+
+On load, a feature-schema mismatch raises LatpredError (the model would see wrongly
+computed inputs); a version or device difference warns.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+import warnings
+from collections.abc import Mapping
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from latpred.errors import LatpredError, bad_value
+
+FORMAT = 1
+#: libraries whose versions the manifest records (distribution names)
+VERSIONED = ("latpred", "lightgbm", "xgboost", "scikit-learn", "numpy")
+NATIVE_JSON = "predictor.json"
+
+
+class LatpredVersionWarning(UserWarning):
+    """A model was saved with other library versions than the ones loading it."""
+
+
+class LatpredDeviceWarning(UserWarning):
+    """A model is used on a device other than the one it was trained on."""
+
+
+def versions() -> dict[str, str | None]:
+    """Installed versions of VERSIONED (None if not installed)."""
+    out: dict[str, str | None] = {}
+    for dist in VERSIONED:
+        if dist == "latpred":
+            from latpred import __version__
+
+            out[dist] = __version__
+            continue
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            alt = {"xgboost": "xgboost-cpu"}.get(dist)
+            try:
+                out[dist] = metadata.version(alt) if alt else None
+            except metadata.PackageNotFoundError:
+                out[dist] = None
+    return out
+
+
+def device_fingerprint(info: Mapping[str, Any]) -> str:
+    """sha256 (16 hex) of a device's metadata (stable key order)."""
+    text = json.dumps(dict(info), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+#: identity columns hashed into the training-data hash (present ones only)
+_IDENT = ("op", "pass", "m", "n", "k", "batch", "in_channels", "out_channels", "height", "width",
+          "kernel_h", "kernel_w", "stride", "padding", "dilation", "groups", "backend", "device",
+          "impl", "params", "local_size", "threads", "mem_mode")
+
+
+def data_hash(rows: pd.DataFrame, y: np.ndarray) -> str:
+    """sha256 (16 hex) of the training rows' identity columns and targets."""
+    h = hashlib.sha256()
+    cols = [c for c in _IDENT if c in rows.columns]
+    if len(rows) and cols:  # pandas < 3 cannot hash a frame without columns
+        frame = rows[cols].astype("string").fillna("")
+        h.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    h.update(np.asarray(y, dtype=np.float64).tobytes())
+    return h.hexdigest()[:16]
+
+
+def build_manifest(pred: Any, rows: pd.DataFrame, y: np.ndarray, groups: np.ndarray) -> dict:
+    """The manifest of a just-fitted LatencyPredictor (JSON-able)."""
+    from latpred.features import feature_schema
+
+    suites = sorted({s for s in rows["suite"].astype("string").fillna("").tolist()}) \
+        if "suite" in rows.columns else []
+    schema = feature_schema()
+    schema["extra"] = list(pred.extra_features_)
+    return {
+        "format": FORMAT,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "target": pred.target,
+        "model_type": pred.model_type_,
+        "params": pred.best_params_,
+        "prior": pred.prior_,
+        "feature_schema": schema,
+        "training_data": {"hash": data_hash(rows, y), "rows": int(len(rows)),
+                          "shapes": int(len(set(groups.tolist()))), "suites": suites},
+        "devices": {name: device_fingerprint(info) for name, info in pred.devices_.items()},
+        "device_fingerprint": hashlib.sha256("".join(
+            sorted(device_fingerprint(i) for i in pred.devices_.values())).encode()).hexdigest()[:16],
+        "versions": versions(),
+        "metrics": pred.cv_metrics_,
+        "interval": {"coverage": pred.coverage, "log_q": list(pred.interval_log_q_)},
+    }
+
+
+def check_manifest(manifest: Mapping[str, Any], where: str = "model") -> None:
+    """Raise LatpredError if the feature schema changed; warn on version differences."""
+    from latpred.features import schema_compatible
+
+    if manifest.get("format") != FORMAT:
+        raise LatpredError(f"{where}: manifest format {manifest.get('format')!r} != {FORMAT} "
+                           "(re-train or re-export the model)")
+    why = schema_compatible(manifest.get("feature_schema", {}))
+    if why:
+        raise LatpredError(f"{where}: feature schema mismatch: {why}; re-train the model with "
+                           "this latpred version")
+    saved, now = manifest.get("versions", {}), versions()
+    model_lib = manifest.get("model_type")
+    diffs = []
+    for lib in VERSIONED:
+        if lib in ("lightgbm", "xgboost") and lib != model_lib:
+            continue
+        if saved.get(lib) != now.get(lib):
+            diffs.append(f"{lib} {saved.get(lib)} -> {now.get(lib)}")
+    if diffs:
+        warnings.warn(f"{where} was saved with other versions ({'; '.join(diffs)}); "
+                      "predictions may differ. The native export is version-independent.",
+                      LatpredVersionWarning, stacklevel=3)
+
+
+def check_device(manifest: Mapping[str, Any], name: str, info: Mapping[str, Any]) -> None:
+    """Warn if ``info`` is not the device (metadata) the model was trained on."""
+    fps = manifest.get("devices", {})
+    if name not in fps:
+        warnings.warn(f"model was trained on {', '.join(fps) or 'no device'}, not on {name!r}",
+                      LatpredDeviceWarning, stacklevel=3)
+    elif fps[name] != device_fingerprint(info):
+        warnings.warn(f"device {name!r} differs from the training device's metadata "
+                      "(driver or limits changed?)", LatpredDeviceWarning, stacklevel=3)
+
+
+def load_model(path: str | os.PathLike, device_info: Mapping[str, Any] | None = None) -> Any:
+    """Load a predictor: a joblib pickle file or a native-export directory.
+
+    Pickles run code when loaded: load them only from sources you trust.
+
+    Args:
+        path: MODEL.pkl (joblib) or a directory written by ``export_native``.
+        device_info: optional metadata of the device the model will be used on; a
+            different device (fingerprint) warns.
+
+    Raises:
+        LatpredError: missing file, not a latpred model, or feature-schema mismatch.
+    """
+    import joblib
+    from latpred.models.predictor import LatencyPredictor
+
+    p = Path(path)
+    if p.is_dir():
+        model = load_native(p)
+    elif p.is_file():
+        try:
+            model = joblib.load(p)
+        except LatpredError:
+            raise
+        except Exception as err:
+            raise bad_value("model", str(p), f"cannot be loaded ({type(err).__name__}: {err})") from err
+    else:
+        raise bad_value("model", str(p), "no such file or directory")
+    if not isinstance(model, LatencyPredictor):
+        raise bad_value("model", str(p), f"is a {type(model).__name__}, not a LatencyPredictor")
+    if device_info is not None:
+        name = str(device_info.get("name", ""))
+        check_device(model.manifest_, name, device_info)
+    return model
+
+
+def export_native(pred: Any, directory: str | os.PathLike) -> Path:
+    """Write a fitted predictor as booster file + predictor.json into ``directory``."""
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(pred, "booster_")
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    fname, data = pred.booster_.to_native()
+    (d / fname).write_bytes(data)
+    state = {
+        "manifest": pred.manifest_,
+        "init_params": pred.get_params(),
+        "booster_file": fname,
+        "devices": pred.devices_,
+        "default_device": pred.default_device_,
+        "roofline": pred.roofline_.to_json() if pred.roofline_ is not None else None,
+        "interval_log_q": list(pred.interval_log_q_),
+        "extra_features": list(pred.extra_features_),
+        "cv_metrics": pred.cv_metrics_,
+        "best_params": pred.best_params_,
+        "model_type": pred.model_type_,
+        "prior": pred.prior_,
+    }
+    (d / NATIVE_JSON).write_text(json.dumps(state, indent=1, default=_json_default))
+    return d
+
+
+def load_native(directory: str | os.PathLike) -> Any:
+    """Rebuild a fitted LatencyPredictor from an ``export_native`` directory (no pickles)."""
+    from latpred.models.boosters import Booster
+    from latpred.models.predictor import LatencyPredictor
+    from latpred.models.roofline import Roofline
+
+    d = Path(directory)
+    try:
+        state = json.loads((d / NATIVE_JSON).read_text())
+    except (OSError, ValueError) as err:
+        raise bad_value("model", str(d), f"not a native latpred export ({err})") from err
+    check_manifest(state["manifest"], where=str(d))
+    pred = LatencyPredictor(**state["init_params"])
+    pred.manifest_ = state["manifest"]
+    pred.model_type_ = state["model_type"]
+    pred.prior_ = state["prior"]
+    pred.best_params_ = state["best_params"]
+    threads = pred.predict_threads or 1
+    pred.booster_ = Booster.from_native(state["model_type"], (d / state["booster_file"]).read_bytes(),
+                                        threads)
+    pred.devices_ = state["devices"]
+    pred.default_device_ = state["default_device"]
+    pred.roofline_ = Roofline.from_json(state["roofline"]) if state["roofline"] else None
+    pred.interval_log_q_ = tuple(state["interval_log_q"])
+    pred.extra_features_ = tuple(state["extra_features"])
+    pred.cv_metrics_ = state["cv_metrics"]
+    return pred
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    return str(o)

@@ -1,0 +1,179 @@
+"""features/: deterministic, finite on edge shapes, kernel geometry right, fast."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from latpred.features import (
+    FEATURE_NAMES,
+    IMPL_VOCAB,
+    feature_matrix,
+    feature_schema,
+    geometry,
+    make_features,
+    schema_compatible,
+)
+from latpred.models.candidates import candidate_configs
+from latpred.models.synthetic import CPU_INFO, GPU_INFO, POCL_INFO
+from latpred.profiler.problems import ConvLayer, LinearLayer
+
+from latpred.errors import LatpredError
+
+DEVICES = {d["name"]: d for d in (GPU_INFO, CPU_INFO, POCL_INFO)}
+_I = {n: i for i, n in enumerate(FEATURE_NAMES)}
+
+
+def _edge_frame() -> pd.DataFrame:
+    """Candidate rows of edge layers on every backend, plus hand-made odd rows."""
+    layers = [
+        LinearLayer(1, 768, 3072), LinearLayer(1, 1, 1), LinearLayer(3, 5, 1 << 20),
+        LinearLayer(7, 1000, 33, "backward_input"), LinearLayer(64, 10, 512, "backward_weight"),
+        ConvLayer(1, 32, 32, 112, 112, 3, 3, 1, 1, groups=32),     # depthwise
+        ConvLayer(2, 8, 16, 9, 7, 3, 3, 2, 0, 2),                   # dilation, odd sizes
+        ConvLayer(1, 256, 64, 14, 14, 1, 1),                        # 1x1
+        ConvLayer(1, 3, 64, 224, 224, 7, 7, 2, 3),                  # stem
+    ]
+    frames = []
+    for lay in layers:
+        frames.append(candidate_configs(lay, GPU_INFO, max_local_sizes=3))
+        frames.append(candidate_configs(lay, CPU_INFO, threads=[1, 8]))
+        frames.append(candidate_configs(lay, POCL_INFO, threads=[1, 3], max_local_sizes=2))
+    df = pd.concat(frames, ignore_index=True)
+    odd = df.iloc[[0, 1]].copy()
+    odd["impl"] = ["some_future_kernel", "gemm_naive"]   # unknown implementation
+    odd["params"] = ["{}", "not json"]                    # unparseable parameters
+    odd["local_size"] = ["driver", "5x3x1"]
+    return pd.concat([df, odd], ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def edge() -> pd.DataFrame:
+    return _edge_frame()
+
+
+def test_finite_and_documented(edge):
+    X = make_features(edge, DEVICES)
+    assert list(X.columns) == list(FEATURE_NAMES)
+    assert X.index.equals(edge.index)
+    assert np.isfinite(X.to_numpy()).all()
+    assert (X["tail_occupancy"] > 0).all() and (X["tail_occupancy"] <= 1).all()
+    assert ((X["pad_waste"] >= 0) & (X["pad_waste"] < 1)).all()
+    readme = (Path(__file__).parents[1] / "features" / "README.md").read_text()
+    missing = [n for n in FEATURE_NAMES if n not in readme]
+    assert not missing, f"features/README.md lacks {missing}"
+
+
+def test_deterministic_order_and_batch_independent(edge):
+    a = feature_matrix(edge, DEVICES)
+    geometry.clear_caches()
+    b = feature_matrix(edge, DEVICES)
+    np.testing.assert_array_equal(a, b)
+    perm = np.random.default_rng(1).permutation(len(edge))
+    np.testing.assert_array_equal(feature_matrix(edge.iloc[perm], DEVICES), a[perm])
+    singles = np.vstack([feature_matrix(edge.iloc[[i]], DEVICES) for i in range(0, len(edge), 41)])
+    np.testing.assert_array_equal(singles, a[::41])
+
+
+def test_vectorised_geometry_matches_scalar(edge, monkeypatch):
+    geometry.clear_caches()
+    vec = feature_matrix(edge, DEVICES)
+    assert any(geometry._vector_ok.values()), "the array path was never used"
+    geometry.clear_caches()
+    monkeypatch.setattr(geometry, "_vector_eval", lambda *a, **k: None)
+    np.testing.assert_allclose(feature_matrix(edge, DEVICES), vec, rtol=0, atol=1e-12)
+    geometry.clear_caches()
+
+
+def test_geometry_of_known_kernels():
+    gpu = pd.DataFrame([
+        {"op": "linear", "pass": "forward", "m": 100, "n": 70, "k": 50, "backend": "gpu",
+         "device": GPU_INFO["name"], "impl": "gemm_naive", "params": "{}", "local_size": "16x8x1",
+         "mem_mode": "buffer"},
+        {"op": "linear", "pass": "forward", "m": 100, "n": 70, "k": 50, "backend": "gpu",
+         "device": GPU_INFO["name"], "impl": "gemm_tiled", "params": '{"TS": 16}',
+         "local_size": "16x16x1", "mem_mode": "buffer"},
+    ])
+    X = make_features(gpu, DEVICES)
+    # naive: global (round_up(70, 16), round_up(100, 8)) = (80, 104) -> 5 x 13 groups of 128
+    assert X.loc[0, "log2_workgroups_main"] == pytest.approx(np.log2(5 * 13))
+    assert X.loc[0, "group_items"] == 128
+    assert X.loc[0, "pad_waste"] == pytest.approx(1 - 7000 / (80 * 104))
+    # tiled TS=16: 5 x 7 groups, K padded 50 -> 64, local memory 2*16*17*4 bytes
+    assert X.loc[1, "log2_workgroups_main"] == pytest.approx(np.log2(5 * 7))
+    assert X.loc[1, "k_pad_waste"] == pytest.approx(1 - 50 / 64)
+    assert X.loc[1, "local_mem_kib"] == pytest.approx(2 * 16 * 17 * 4 / 1024)
+    waves = 35 / GPU_INFO["compute_units"]
+    assert X.loc[1, "waves"] == pytest.approx(waves)
+    assert X.loc[1, "tail_occupancy"] == pytest.approx(waves - np.floor(waves))
+
+
+def test_layer_specs_without_device_or_out_size():
+    spec = pd.DataFrame([{"op": "conv2d", "batch": 1, "in_channels": 16, "out_channels": 32,
+                          "height": 20, "width": 20, "kernel_h": 3, "kernel_w": 3,
+                          "impl": "conv_direct", "params": '{"TILE_O": 2, "TILE_P": 2}',
+                          "local_size": "driver", "mem_mode": "buffer"}])
+    X = make_features(spec, {GPU_INFO["name"]: GPU_INFO})
+    assert np.isfinite(X.to_numpy()).all()
+    assert X.loc[0, "log2_gemm_n"] == pytest.approx(np.log2(18 * 18))
+    assert X.loc[0, "impl_code"] == IMPL_VOCAB.index("conv_direct") + 1
+
+
+def test_user_errors():
+    row = {"op": "linear", "pass": "forward", "m": 4, "n": 4, "k": 4, "impl": "blas",
+           "device": CPU_INFO["name"]}
+    with pytest.raises(LatpredError, match="op"):
+        feature_matrix(pd.DataFrame([{**row, "op": "pool"}]), DEVICES)
+    with pytest.raises(LatpredError, match="pass"):
+        feature_matrix(pd.DataFrame([{**row, "pass": "sideways"}]), DEVICES)
+    with pytest.raises(LatpredError, match="device"):
+        feature_matrix(pd.DataFrame([{**row, "device": "nope"}]), DEVICES)
+    with pytest.raises(LatpredError, match="m"):
+        feature_matrix(pd.DataFrame([{**row, "m": 0}]), DEVICES)
+
+
+def test_schema_compatibility():
+    s = feature_schema()
+    assert schema_compatible(s) is None
+    older = {**s, "vocab": {k: v[:-1] for k, v in s["vocab"].items()}}
+    assert schema_compatible(older) is None  # vocabularies grew at the end: fine
+    assert "names" in schema_compatible({**s, "names": s["names"][:-1]})
+    assert "version" in schema_compatible({**s, "version": -1})
+
+
+def test_fast_enough():
+    """1,000 candidates (8 sub-shapes of a layer): report warm/cold; bound generously."""
+    frames = [candidate_configs(LinearLayer(128, max(1, int(3072 * r)), 768), GPU_INFO)
+              for r in np.linspace(0.2, 1, 8)]
+    cands = pd.concat(frames, ignore_index=True).iloc[:1000]
+    feature_matrix(cands, DEVICES)
+    warm = []
+    for _ in range(20):
+        t = time.perf_counter()
+        feature_matrix(cands, DEVICES)
+        warm.append(time.perf_counter() - t)
+    geometry._memo.clear()
+    t = time.perf_counter()
+    feature_matrix(cands, DEVICES)
+    cold = time.perf_counter() - t
+    print(f"features of 1000 candidates: warm median {np.median(warm) * 1e3:.2f} ms, "
+          f"cold {cold * 1e3:.1f} ms")
+    assert np.median(warm) < 0.05  # the target is ~1 ms on an idle machine
+
+
+def test_concurrent_callers_agree():
+    """The geometry memo is shared: threads computing new shapes at once stay correct."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    frames = [candidate_configs(LinearLayer(16 + i, 300 + 7 * i, 200 + 5 * i), GPU_INFO,
+                                max_local_sizes=2) for i in range(8)]
+    geometry.clear_caches()
+    serial = [feature_matrix(f, DEVICES) for f in frames]
+    geometry.clear_caches()
+    with ThreadPoolExecutor(4) as pool:
+        parallel = list(pool.map(lambda f: feature_matrix(f, DEVICES), frames))
+    for a, b in zip(serial, parallel):
+        np.testing.assert_array_equal(a, b)
