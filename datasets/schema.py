@@ -95,4 +95,7 @@ def conform(df: pd.DataFrame) -> pd.DataFrame:
 def shape_id(df: pd.DataFrame) -> pd.Series:
     """One string per row naming its layer shape (op + shape columns): the split group key."""
     cols = [c for c in SHAPE_KEY if c in df.columns]
-    return df[cols].astype("string").fillna("").agg("|".join, axis=1)
+    out = pd.Series("", index=df.index, dtype="string")
+    for i, c in enumerate(cols):  # column-wise concatenation: vectorised, not per row
+        out = out + ("|" if i else "") + df[c].astype("string").fillna("")
+    return out

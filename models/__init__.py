@@ -24,7 +24,8 @@ __all__ = [
 
 def __getattr__(name: str):  # evaluate pulls in more (baselines, scipy); import on use
     if name in ("evaluate", "evaluation_table"):
-        from latpred.models import evaluate as _ev
+        import importlib
 
-        return getattr(_ev, name)
+        # the submodule, by path: `from latpred.models import evaluate` would recurse here
+        return getattr(importlib.import_module("latpred.models.evaluate"), name)
     raise AttributeError(name)

@@ -125,8 +125,8 @@ class Predictors:
                         models[target] = joblib.load(f)
                     except Exception as err:  # a broken or incompatible pickle
                         raise bad_value("models", str(f), f"cannot load ({err})") from None
-                    if not devices:
-                        devices = dict(getattr(models[target], "devices_", None) or {})
+                    for name, info in (getattr(models[target], "devices_", None) or {}).items():
+                        devices.setdefault(name, info)  # every pickle's devices, not the first
                     break
         if CPU_TARGET not in models:
             raise bad_value("models", str(models_dir), f"no {CPU_TARGET}.pkl predictor")
