@@ -70,6 +70,21 @@ def test_readme_quick_command(tmp_path):
     assert set(df["suite"]) == {"mnist_mlp", "random"}
 
 
+def test_conv_sweep_resumes(tmp_path, capsys):
+    """A conv sweep's configurations are stable keys: the same command again adds nothing."""
+    args = ["profile", "--op", "conv2d", "--samples", "1", "--seed", "3", "--quick",
+            "--impl", "conv_direct", "--impl", "conv_winograd", "--max-local-sizes", "1",
+            "--threads", "1", "--pocl-threads", "none", "--no-progress", "--out",
+            str(tmp_path / "c")]
+    assert main(args) == 0
+    first = load(tmp_path / "c")
+    assert (first["status"] == "ok").any()
+    capsys.readouterr()
+    assert main(args) == 0
+    assert "profiled 0 new configurations" in capsys.readouterr().out
+    assert len(load(tmp_path / "c")) == len(first)
+
+
 @pytest.mark.parametrize("args, field", [
     (["--op", "lstm"], "op='lstm'"),
     (["--op", "linear", "--suite", "nosuch"], "suite='nosuch'"),
