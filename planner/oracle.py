@@ -46,10 +46,11 @@ from latpred.datasets.store import DatasetWriter, load
 from latpred.planner.measure import TimingPolicy, measure_run
 from latpred.planner.runtime import CoexecRun, CpuConfig, GpuConfig, Plan
 from latpred.planner.split import layer_extent, split_align, split_points
-from latpred.profiler.backends.opencl import ConfigError, OpenCLDevice
+from latpred.profiler.backends.opencl import OpenCLDevice
 from latpred.profiler.harness import RunTimeout
 from latpred.profiler.kernels.base import local_size_str, parse_local_size
 from latpred.profiler.problems import ConvLayer, LinearLayer
+from latpred.profiler.sweep import failure_row
 
 from latpred import __version__
 from latpred.errors import LatpredError, bad_value
@@ -181,7 +182,6 @@ class OracleGrid:
     def _measure(self, item: LayerItem, arrays: dict[str, np.ndarray], plan: Plan,
                  sides: str) -> dict[str, Any]:
         """Build, verify and time one configuration; a status for every failure."""
-        import pyopencl as cl
 
         run = None
         try:
@@ -198,22 +198,11 @@ class OracleGrid:
                          split_n=plan.split_n, n_total=plan.n_total)
             stats["kernel_breakdown_us"] = json.dumps(extra)
             return {"status": "ok", "error": "", **stats}
-        except ConfigError as err:
-            return {"status": err.status, "error": str(err)[:500]}
-        except RunTimeout as err:
-            return {"status": "timeout", "error": str(err)}
-        except cl.Error as err:
-            msg = str(err).strip().splitlines()[0][:500]
-            oom = any(s in msg for s in ("OUT_OF_RESOURCES", "MEM_OBJECT_ALLOCATION", "OUT_OF_HOST"))
-            return {"status": "out_of_resources" if oom else "error", "error": msg}
-        except MemoryError as err:
-            return {"status": "out_of_resources", "error": f"host memory: {err}"}
         except LatpredError as err:  # validate_plan: the configuration cannot take the part
             return {"status": "illegal_work_group" if str(err).startswith("local_size")
                     else "illegal_shape", "error": str(err)[:500]}
         except Exception as err:  # one configuration must not end the grid
-            log.exception("configuration failed")
-            return {"status": "error", "error": f"{type(err).__name__}: {err}"[:500]}
+            return failure_row(err)
         finally:
             if run is not None:
                 run.release()

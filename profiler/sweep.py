@@ -269,7 +269,6 @@ class Sweeper:
                  ref: np.ndarray | None, shared: dict[str, dict]) -> dict[str, Any]:
         if task.mem_mode.startswith("illegal_shape"):
             return {"status": "illegal_shape", "error": task.mem_mode.split(":", 1)[1]}
-        import pyopencl as cl
 
         run = None
         try:
@@ -294,22 +293,29 @@ class Sweeper:
             stats = measure(run.run_once, self.cfg.policy, first=first)
             stats["kernel_breakdown_us"] = json.dumps(stats["kernel_breakdown_us"])
             return {"status": "ok", "error": "", **stats}
-        except ConfigError as err:
-            return {"status": err.status, "error": str(err)[:500]}
-        except RunTimeout as err:
-            return {"status": "timeout", "error": str(err)}
-        except cl.Error as err:
-            msg = str(err).strip().splitlines()[0][:500]
-            oom = any(s in msg for s in ("OUT_OF_RESOURCES", "MEM_OBJECT_ALLOCATION", "OUT_OF_HOST"))
-            return {"status": "out_of_resources" if oom else "error", "error": msg}
-        except MemoryError as err:
-            return {"status": "out_of_resources", "error": f"host memory: {err}"}
-        except Exception as err:  # a crash of one configuration must not end the sweep
-            log.exception("configuration failed")
-            return {"status": "error", "error": f"{type(err).__name__}: {err}"[:500]}
+        except Exception as err:  # a failure of one configuration must not end the sweep
+            return failure_row(err)
         finally:
             if run is not None:
                 run.release()
+
+
+def failure_row(err: Exception) -> dict[str, str]:
+    """The dataset ``status`` and ``error`` of a configuration that failed with ``err``."""
+    import pyopencl as cl
+
+    if isinstance(err, ConfigError):
+        return {"status": err.status, "error": str(err)[:500]}
+    if isinstance(err, RunTimeout):
+        return {"status": "timeout", "error": str(err)}
+    if isinstance(err, cl.Error):
+        msg = str(err).strip().splitlines()[0][:500]
+        oom = any(s in msg for s in ("OUT_OF_RESOURCES", "MEM_OBJECT_ALLOCATION", "OUT_OF_HOST"))
+        return {"status": "out_of_resources" if oom else "error", "error": msg}
+    if isinstance(err, MemoryError):
+        return {"status": "out_of_resources", "error": f"host memory: {err}"}
+    log.exception("configuration failed")
+    return {"status": "error", "error": f"{type(err).__name__}: {err}"[:500]}
 
 
 def _better(best: tuple[float, Task] | None, total_us: float, task: Task):

@@ -42,3 +42,15 @@ def test_median_is_robust_to_an_outlier():
 def test_timeout():
     with pytest.raises(RunTimeout):
         measure(_runs([5e6]), TimingPolicy(warmup=0, timeout_s=1.0))
+
+
+def test_failures_map_to_dataset_statuses():
+    from latpred.profiler.backends.opencl import ConfigError
+    from latpred.profiler.sweep import failure_row
+
+    assert failure_row(ConfigError("illegal_work_group", "too big")) == {
+        "status": "illegal_work_group", "error": "too big"}
+    assert failure_row(RunTimeout("slow"))["status"] == "timeout"
+    assert failure_row(MemoryError("x"))["status"] == "out_of_resources"
+    row = failure_row(ZeroDivisionError("boom"))
+    assert row["status"] == "error" and row["error"].startswith("ZeroDivisionError")
