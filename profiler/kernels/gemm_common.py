@@ -33,6 +33,21 @@ OPERAND_MACROS = r"""
 #endif
 """
 
+#: OpenCL helper of the float4 kernels: an edge-safe store of 4 outputs of one row
+STORE4_EDGE = r"""
+/* store 4 consecutive outputs row[j..j+3], the ones past column N dropped */
+inline void store4_edge(const float4 v, __global float* row, const int j, const int N)
+{
+    if (j + 3 < N) {
+        vstore4(v, 0, row + j);
+    } else {
+        if (j < N) row[j] = v.s0;
+        if (j + 1 < N) row[j + 1] = v.s1;
+        if (j + 2 < N) row[j + 2] = v.s2;
+    }
+}
+"""
+
 
 def defines(problem: Any, params: dict) -> str:
     """``#define`` lines for the layout flags and the implementation's parameters."""

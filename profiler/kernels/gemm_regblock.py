@@ -29,7 +29,7 @@ from latpred.profiler.kernels.base import (
     LocalSize,
     fits_device,
 )
-from latpred.profiler.kernels.gemm_common import OPERAND_MACROS, defines, gemm_args
+from latpred.profiler.kernels.gemm_common import OPERAND_MACROS, STORE4_EDGE, defines, gemm_args
 
 PAD = 4  # floats of padding per local row (a multiple of 4 keeps float4 alignment)
 
@@ -151,14 +151,7 @@ void gemm(const int M, const int N, const int K,
 #pragma unroll
             for (int vn = 0; vn < VN; ++vn) {
                 const int j = offN + vn * RTSN * 4 + lx * 4;
-                const float4 v = acc[vm * 4 + r][vn];
-                if (j + 3 < N) {
-                    vstore4(v, 0, crow + j);
-                } else {
-                    if (j < N) crow[j] = v.s0;
-                    if (j + 1 < N) crow[j + 1] = v.s1;
-                    if (j + 2 < N) crow[j + 2] = v.s2;
-                }
+                store4_edge(acc[vm * 4 + r][vn], crow, j, N);
             }
         }
     }
@@ -197,7 +190,7 @@ class GemmRegBlock(Implementation):
         return rtsm == rtsn and rtsm in (8, 16) and (tsm == tsn or min(tsm, tsn) >= 64)
 
     def source(self, problem: Any, params: dict) -> str:
-        return defines(problem, params) + OPERAND_MACROS + SOURCE
+        return defines(problem, params) + OPERAND_MACROS + STORE4_EDGE + SOURCE
 
     @staticmethod
     def _local(params: dict) -> tuple[int, int, int]:

@@ -27,7 +27,7 @@ from latpred.profiler.kernels.base import (
     fits_device,
     round_up,
 )
-from latpred.profiler.kernels.gemm_common import defines, gemm_args
+from latpred.profiler.kernels.gemm_common import STORE4_EDGE, defines, gemm_args
 
 SOURCE = r"""
 #define VM (WPTM / 4)      /* 4-row blocks per work-item */
@@ -127,14 +127,7 @@ __kernel void gemm(const int M, const int N, const int K,
 #pragma unroll
             for (int vn = 0; vn < VN; ++vn) {
                 const int j = (gx + vn * G0) * 4;
-                const float4 v = acc[vm][r][vn];
-                if (j + 3 < N) {
-                    vstore4(v, 0, crow + j);
-                } else {
-                    if (j < N) crow[j] = v.s0;
-                    if (j + 1 < N) crow[j + 1] = v.s1;
-                    if (j + 2 < N) crow[j + 2] = v.s2;
-                }
+                store4_edge(acc[vm][r][vn], crow, j, N);
             }
         }
 }
@@ -161,7 +154,7 @@ class GemmVec4(Implementation):
         return None
 
     def source(self, problem: Any, params: dict) -> str:
-        return defines(problem, params) + SOURCE
+        return defines(problem, params) + STORE4_EDGE + SOURCE
 
     def local_sizes(self, problem: Any, params: dict, limits: DeviceLimits) -> list[LocalSize]:
         out: list[LocalSize] = [None]
