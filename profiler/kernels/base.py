@@ -134,9 +134,18 @@ class Implementation(ABC):
         Problems that differ only in sizes must give the same source (program cache).
         """
 
-    @abstractmethod
     def local_sizes(self, problem: Any, params: dict, limits: DeviceLimits) -> list[LocalSize]:
-        """Legal local sizes on this device for this problem (never empty if legal)."""
+        """Legal local sizes on this device for this problem (never empty if legal).
+
+        Default, for kernels with ``free_local_size``: the driver's choice (None) and every
+        ``local_candidates`` entry (a, b) that fits the device, as (a, b, 1). Kernels whose
+        work-group is fixed by their parameters override this.
+        """
+        if not self.free_local_size:
+            raise NotImplementedError(f"{type(self).__name__} must define local_sizes")
+        out: list[LocalSize] = [None]
+        out += [(a, b, 1) for a, b in self.local_candidates if fits_device((a, b, 1), limits)]
+        return out
 
     @abstractmethod
     def launches(self, problem: Any, params: dict, local: LocalSize) -> list[Launch]:

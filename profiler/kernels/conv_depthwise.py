@@ -13,11 +13,9 @@ from typing import Any, ClassVar
 
 from latpred.profiler.kernels.base import (
     Buf,
-    DeviceLimits,
     Implementation,
     Launch,
     LocalSize,
-    fits_device,
     round_up,
 )
 from latpred.profiler.kernels.conv_common import (
@@ -111,11 +109,6 @@ class ConvDepthwise(Implementation):
 
     def source(self, problem: Any, params: dict) -> str:
         return param_defines(params) + SOURCE
-
-    def local_sizes(self, problem: Any, params: dict, limits: DeviceLimits) -> list[LocalSize]:
-        out: list[LocalSize] = [None]
-        out += [(a, b, 1) for a, b in self.local_candidates if fits_device((a, b, 1), limits)]
-        return out
 
     def launches(self, problem: Any, params: dict, local: LocalSize) -> list[Launch]:
         p: ConvLayer = problem

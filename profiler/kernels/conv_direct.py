@@ -12,11 +12,9 @@ from typing import Any, ClassVar
 
 from latpred.profiler.kernels.base import (
     Buf,
-    DeviceLimits,
     Implementation,
     Launch,
     LocalSize,
-    fits_device,
     round_up,
 )
 from latpred.profiler.kernels.conv_common import (
@@ -112,11 +110,6 @@ class ConvDirect(Implementation):
         n_pt = -(-p.out_h * p.out_w // params["TILE_P"])
         n_ct = p.groups * -(-og // params["TILE_O"])
         return n_pt, n_ct, p.batch
-
-    def local_sizes(self, problem: Any, params: dict, limits: DeviceLimits) -> list[LocalSize]:
-        out: list[LocalSize] = [None]
-        out += [(a, b, 1) for a, b in self.local_candidates if fits_device((a, b, 1), limits)]
-        return out
 
     def launches(self, problem: Any, params: dict, local: LocalSize) -> list[Launch]:
         gx, gy, gz = self._grid(problem, params)

@@ -5,11 +5,9 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from latpred.profiler.kernels.base import (
-    DeviceLimits,
     Implementation,
     Launch,
     LocalSize,
-    fits_device,
     round_up,
 )
 from latpred.profiler.kernels.gemm_common import OPERAND_MACROS, defines, gemm_args
@@ -45,11 +43,6 @@ class GemmNaive(Implementation):
 
     def source(self, problem: Any, params: dict) -> str:
         return defines(problem, params) + OPERAND_MACROS + SOURCE
-
-    def local_sizes(self, problem: Any, params: dict, limits: DeviceLimits) -> list[LocalSize]:
-        out: list[LocalSize] = [None]
-        out += [(a, b, 1) for a, b in self.local_candidates if fits_device((a, b, 1), limits)]
-        return out
 
     def launches(self, problem: Any, params: dict, local: LocalSize) -> list[Launch]:
         if local is None:

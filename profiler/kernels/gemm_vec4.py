@@ -20,11 +20,9 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from latpred.profiler.kernels.base import (
-    DeviceLimits,
     Implementation,
     Launch,
     LocalSize,
-    fits_device,
     round_up,
 )
 from latpred.profiler.kernels.gemm_common import STORE4_EDGE, defines, gemm_args
@@ -155,11 +153,6 @@ class GemmVec4(Implementation):
 
     def source(self, problem: Any, params: dict) -> str:
         return defines(problem, params) + STORE4_EDGE + SOURCE
-
-    def local_sizes(self, problem: Any, params: dict, limits: DeviceLimits) -> list[LocalSize]:
-        out: list[LocalSize] = [None]
-        out += [(a, b, 1) for a, b in self.local_candidates if fits_device((a, b, 1), limits)]
-        return out
 
     def _items(self, problem: Any, params: dict) -> tuple[int, int]:
         """Work-items needed along N and M (before rounding to the local size)."""
