@@ -52,6 +52,9 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
                    help="harness: stop repeating a configuration after this long (default 1.5)")
     p.add_argument("--repeats", default=None, metavar="MIN:MAX",
                    help="harness: min and max timed repeats (default 5:60)")
+    p.add_argument("--gpu-context", action="store_true",
+                   help="hold a live context on --device while measuring CPU backends "
+                        "(co-execution conditions; with --backend cpu)")
     p.add_argument("--quick", action="store_true", help="a small sweep (< 2 min on 2 cores)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--out", required=True, help="dataset directory (created; resumable)")
@@ -186,6 +189,13 @@ def build_sweep(args: argparse.Namespace) -> Any:
     gpu = select_device(args.device) if use_gpu else None
     if not use_gpu and args.device is not None:
         select_device(args.device)  # still validate the selector
+    live = None
+    if getattr(args, "gpu_context", False):
+        if args.device is None:
+            raise bad_value("gpu-context", True, "needs --device SELECTOR (the GPU to hold)")
+        if not use_cpu:
+            raise bad_value("gpu-context", True, "applies to CPU backends (--backend cpu|all)")
+        live = gpu if gpu is not None else select_device(args.device)
     pocl = pocl_cpu_device() if (use_cpu and pocl_threads) else None
     if pocl is not None:
         limit = int(pocl.max_compute_units)
@@ -236,7 +246,7 @@ def build_sweep(args: argparse.Namespace) -> Any:
         pocl_device=pocl, pocl_threads=pocl_threads if pocl is not None else [],
         impls=args.impl, mem_modes=mem_modes,
         max_local_sizes=args.max_local_sizes or (3 if args.quick else None),
-        policy=policy, seed=args.seed,
+        policy=policy, seed=args.seed, context_device=live,
     )
 
 

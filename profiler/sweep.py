@@ -89,6 +89,7 @@ class SweepConfig:
     pocl_max_local_sizes: int = 2
     policy: TimingPolicy = field(default_factory=TimingPolicy)
     seed: int = 0
+    context_device: Any = None  # a GPU held live (context + queue) during CPU measurements
 
 
 @dataclass
@@ -115,6 +116,11 @@ class Sweeper:
             meta["devices"][info["name"]] = info
         if cfg.pocl_device is not None and cfg.pocl_threads:
             meta["devices"][self._name("pocl")] = cl_device_info(cfg.pocl_device)
+        self._live: OpenCLDevice | None = None
+        if cfg.context_device is not None:
+            # co-execution conditions: the GPU driver's host threads share the cores
+            meta["gpu_context"] = str(cfg.context_device.name).strip()
+            self._live = OpenCLDevice(cfg.context_device)
         self.meta = meta
         self.writer = DatasetWriter(out_dir, meta)
 
@@ -265,6 +271,15 @@ class Sweeper:
         row["config_key"] = config_key(row)
         return row
 
+    def _touch_gpu(self) -> None:
+        """One small write + wait on the live GPU, so that its driver is as awake as in
+        co-execution when the CPU configuration is measured."""
+        cl = _cl()
+        buf = getattr(self, "_touch_buf", None)
+        if buf is None:
+            buf = self._touch_buf = cl.Buffer(self._live.context, cl.mem_flags.READ_WRITE, 4096)
+        cl.enqueue_fill_buffer(self._live.queue, buf, np.float32(0), 0, 4096).wait()
+
     def _measure(self, task: Task, problem: Any, arrays: dict[str, np.ndarray],
                  ref: np.ndarray | None, shared: dict[str, dict]) -> dict[str, Any]:
         if task.mem_mode.startswith("illegal_shape"):
@@ -273,6 +288,8 @@ class Sweeper:
         run = None
         try:
             if task.engine == "blas":
+                if self._live is not None:
+                    self._touch_gpu()
                 run = BlasRun(problem, arrays, task.threads)
             else:
                 dev = self.device(task.device_key)
@@ -298,6 +315,12 @@ class Sweeper:
         finally:
             if run is not None:
                 run.release()
+
+
+def _cl() -> Any:
+    import pyopencl as cl
+
+    return cl
 
 
 def failure_row(err: Exception) -> dict[str, str]:

@@ -95,6 +95,9 @@ def test_conv_sweep_resumes(tmp_path, capsys):
     (["--op", "linear", "--impl", "gemm_magic"], "impl='gemm_magic'"),
     (["--op", "linear", "--passes", "sideways"], "passes='sideways'"),
     (["--op", "linear", "--backend", "tpu"], "backend='tpu'"),
+    (["--op", "linear", "--backend", "cpu", "--gpu-context"], "gpu-context=True"),
+    (["--op", "linear", "--backend", "gpu", "--device", "portable", "--gpu-context"],
+     "gpu-context=True"),
 ])
 def test_bad_arguments_one_line_exit_2_nothing_written(tmp_path, capsys, args, field):
     out = tmp_path / "never"
@@ -102,6 +105,21 @@ def test_bad_arguments_one_line_exit_2_nothing_written(tmp_path, capsys, args, f
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and field in err
     assert not out.exists()
+
+
+def test_cpu_sweep_with_a_live_gpu_context(tmp_path, capsys):
+    out = tmp_path / "ds"
+    assert main(["profile", "--op", "linear", "--backend", "cpu", "--device", "portable",
+                 "--gpu-context", "--threads", "1,2", "--pocl-threads", "none", "--suite",
+                 "mnist_mlp", "--quick", "--no-progress", "--out", str(out)]) == 0
+    df = load(out)
+    assert set(df["impl"]) == {"blas"} and (df["status"] == "ok").all()
+    assert sorted(set(df["threads"])) == [1, 2]
+    from latpred.profiler.devices import select_device
+
+    held = str(select_device("portable").name).strip()
+    assert df.attrs["meta"]["gpu_context"] == held
+    assert json.loads((out / "meta.json").read_text())["gpu_context"] == held
 
 
 def test_unwritable_output(tmp_path, capsys):
