@@ -2,14 +2,18 @@
 # The real-device sweep we ran on the NVIDIA H100 host (see BENCHMARKS.md), in priority order.
 # Every step is resumable: rerunning the script skips configurations already stored.
 # Usage (on the device, after `source .dev/gpu-env.sh`): RUNS=/tmp/runs bash scripts/device_sweep.sh
+# STEPS="3 4 5" runs only those steps (default: all); STEP_S caps each step's seconds.
 set -u
 R=${RUNS:-/tmp/runs}
 GPU=${GPU:-nvidia}
 SAMPLES=${SAMPLES:-300}
 mkdir -p "$R"
 DEADLINE=${DEADLINE:-$(( $(date +%s) + 86400 ))}   # epoch seconds; a step is cut there and resumes on the next run
+STEPS=${STEPS:-1 2 3 4 5}
+STEP_S=${STEP_S:-86400}
 log() { echo "[$(date +%T)] $*" >> "$R/progress.log"; }
-left() { echo $(( DEADLINE - $(date +%s) )); }
+left() { local l=$(( DEADLINE - $(date +%s) )); echo $(( l < STEP_S ? l : STEP_S )); }
+want() { [[ " $STEPS " == *" $1 "* ]]; }
 P() {
   [ "$(left)" -gt 10 ] || { log "skipped (deadline): $*"; return; }
   timeout "$(left)" python3 -m latpred "$@" --no-progress >> "$R/sweep.log" 2>&1; log "done ($?): $*"
@@ -19,19 +23,22 @@ LIN_SUITES="--suite mnist_mlp --suite bert_base --suite gpt2_small --suite gpt2_
 CONV_SUITES="--suite resnet50 --suite mobilenetv2 --suite vgg16"
 log "start"
 [ -s "$R/devices.json" ] || python3 -m latpred devices --json > "$R/devices.json" 2>> "$R/sweep.log"
-if [ ! -s "$R/gemm_bench.json" ]; then
+if want 1 && [ ! -s "$R/gemm_bench.json" ]; then
   timeout "$(left)" python3 -m latpred.profiler.bench_gemm --device "$GPU" --sizes 1024 4096 --json "$R/gemm_bench.json" > "$R/gemm_bench.txt" 2>> "$R/sweep.log"
   log "gemm bench done"
 fi
 # 1. GPU: linear forward (suites + random), conv (suites + random)
-P profile --op linear --device "$GPU" --backend gpu $LIN_SUITES --samples "$SAMPLES" --passes forward $H --out "$R/linear"
-P profile --op conv2d --device "$GPU" --backend gpu $CONV_SUITES --samples "$SAMPLES" --max-local-sizes 4 $H --out "$R/conv"
+want 1 && P profile --op linear --device "$GPU" --backend gpu $LIN_SUITES --samples "$SAMPLES" --passes forward $H --out "$R/linear"
+want 1 && P profile --op conv2d --device "$GPU" --backend gpu $CONV_SUITES --samples "$SAMPLES" --max-local-sizes 4 $H --out "$R/conv"
 # 2. CPU numpy/BLAS, threads 1..16
-P profile --op linear --backend cpu --threads 1-16 --pocl-threads none $LIN_SUITES --samples "$SAMPLES" --passes forward $H --out "$R/linear"
-P profile --op conv2d --backend cpu --threads 1-16 --pocl-threads none $CONV_SUITES --samples "$SAMPLES" $H --out "$R/conv"
+want 2 && P profile --op linear --backend cpu --threads 1-16 --pocl-threads none $LIN_SUITES --samples "$SAMPLES" --passes forward $H --out "$R/linear"
+want 2 && P profile --op conv2d --backend cpu --threads 1-16 --pocl-threads none $CONV_SUITES --samples "$SAMPLES" $H --out "$R/conv"
 # 3. training passes (backward_input, backward_weight) on suites + the first 100 random shapes
-P profile --op linear --device "$GPU" --backend all --threads 1,2,4,8,16 --pocl-threads none $LIN_SUITES --samples 100 --passes backward_input,backward_weight $H --out "$R/linear"
+want 3 && P profile --op linear --device "$GPU" --backend all --threads 1,2,4,8,16 --pocl-threads none $LIN_SUITES --samples 100 --passes backward_input,backward_weight $H --out "$R/linear"
 # 4. the OpenCL CPU device (PoCL) through sub-devices, a subset of kernels and shapes
-P profile --op linear --backend cpu --threads none --pocl-threads 1,2,4,8,16 --suite mnist_mlp --suite bert_base --suite gpt2_small_decode --samples 30 --passes forward --impl gemm_naive --impl gemm_tiled --impl gemm_vec4 --impl gemv --max-local-sizes 2 $H --out "$R/linear"
-P profile --op conv2d --backend cpu --threads none --pocl-threads 1,2,4,8,16 --suite mobilenetv2 --samples 20 --impl conv_direct --impl conv_depthwise --impl conv_1x1 --max-local-sizes 2 $H --out "$R/conv"
+want 4 && P profile --op linear --backend cpu --threads none --pocl-threads 1,2,4,8,16 --suite mnist_mlp --suite bert_base --suite gpt2_small_decode --samples 30 --passes forward --impl gemm_naive --impl gemm_tiled --impl gemm_vec4 --impl gemv --max-local-sizes 2 $H --out "$R/linear"
+want 4 && P profile --op conv2d --backend cpu --threads none --pocl-threads 1,2,4,8,16 --suite mobilenetv2 --samples 20 --impl conv_direct --impl conv_depthwise --impl conv_1x1 --max-local-sizes 2 $H --out "$R/conv"
+# 5. numpy/BLAS threads 1..16 with a live GPU context (co-execution conditions), suites first
+want 5 && P profile --op linear --backend cpu --device "$GPU" --gpu-context --threads 1-16 --pocl-threads none $LIN_SUITES --samples 120 --passes forward --max-seconds 0.05 --repeats 5:30 --out "$R/cpu_live_linear"
+want 5 && P profile --op conv2d --backend cpu --device "$GPU" --gpu-context --threads 1-16 --pocl-threads none $CONV_SUITES --samples 120 --max-seconds 0.05 --repeats 5:30 --out "$R/cpu_live_conv"
 log "all done"
