@@ -9,11 +9,18 @@ Per layer of a suite (metric definitions: /work/shared/metrics.md, "Co-execution
   alone at that split, then the top-K of them in co-execution"), 0 and 1 included;
 - T_plan: the measured time of the plan the planner chose from predictions alone.
 
+With confirmation (default, ``confirm_top`` > 0), the finalists of each layer (the plan,
+the grid's ``confirm_top`` fastest configurations, its best CPU-only and GPU-only ones)
+are re-measured side by side, interleaved (``planner.confirm``), and T_plan, T_single and
+T_oracle are the minima over those confirmed medians (T_oracle over every finalist, the
+plan included: it is a point of the exhaustive grid too). The grid's own numbers stay in
+the table (``*_grid_us``).
+
 speedup_plan = T_single / T_plan, speedup_oracle = T_single / T_oracle, efficiency =
 T_oracle / T_plan; geometric means over layers (efficiency in %). Writes ``bench.csv``,
 ``bench.parquet``, ``bench.png`` (bar plot) and ``summary.json`` into the output directory;
-the grid measurements go to ``OUT/grid`` and the plan measurements to ``OUT/plans`` (both
-resumable datasets).
+the grid measurements go to ``OUT/grid``, the plan measurements to ``OUT/plans`` and the
+confirmations to ``OUT/confirm`` (resumable datasets).
 """
 
 from __future__ import annotations
@@ -29,7 +36,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from latpred.datasets.store import DatasetWriter, load
-from latpred.planner.oracle import GridConfig, LayerItem, OracleGrid, load_grid, summarize
+from latpred.planner.confirm import ConfirmPolicy, confirm_layer
+from latpred.planner.oracle import (
+    GridConfig,
+    LayerItem,
+    OracleGrid,
+    describe_row,
+    load_grid,
+    plan_of_row,
+    summarize,
+)
+from latpred.planner.runtime import Plan
 from latpred.planner.planner import PlanChoice, Planner
 from latpred.profiler.backends.opencl import OpenCLDevice
 
@@ -85,10 +102,85 @@ def grid_arrays(item: LayerItem, grid: OracleGrid) -> dict[str, np.ndarray]:
     return problem.arrays(np.random.default_rng(grid.cfg.seed))
 
 
+def _finalists(grid_rows: pd.DataFrame, item: LayerItem, plan: Plan, top: int
+               ) -> list[tuple[str, Plan]]:
+    """(backend, plan) of a layer's finalists: the plan, the ``top`` fastest grid rows, the
+    fastest CPU-only and GPU-only rows (deduplicated, plan first)."""
+    from latpred.planner.split import layer_extent
+
+    n = layer_extent(item.layer)
+    ok = grid_rows[grid_rows["status"] == "ok"]
+    # whole-layer plans only (a "gpu" row with split_n < n timed the GPU part alone)
+    ok = ok[(ok["backend"] != "gpu") | (ok["split_n"] == n)].sort_values("total_us",
+                                                                            kind="stable")
+    picks = [ok.head(top)]
+    picks.append(ok[ok["backend"] == "cpu"].head(1))
+    picks.append(ok[(ok["backend"] == "gpu") & (ok["split_n"] == n)].head(1))
+    out: list[tuple[str, Plan]] = [(_backend(plan), plan)]
+    seen = {plan.describe()}
+    for part in picks:
+        for _, r in part.iterrows():
+            p = plan_of_row(item.layer, r)
+            if p.describe() not in seen:
+                seen.add(p.describe())
+                out.append((str(r["backend"]), p))
+    return out
+
+
+def _backend(plan: Plan) -> str:
+    return {"cpu": "cpu", "gpu": "gpu", "split": "coexec"}[plan.kind]
+
+
+def confirm_finalists(choices: list[PlanChoice], items: list[LayerItem], gpu: OpenCLDevice,
+                      grid: OracleGrid, out_dir: str | os.PathLike, top: int,
+                      policy: ConfirmPolicy) -> pd.DataFrame:
+    """Confirm every layer's finalists (resumable: a layer is stored whole, after its
+    rounds); returns the confirmation rows of these layers (``finalist``: "plan" for the
+    plan's row, else "grid")."""
+    grid_df = load_grid(grid.out_dir)
+    writer = DatasetWriter(out_dir, {"kind": "coexec_confirm",
+                                     "devices": grid.writer.meta["devices"]})
+    stored: dict[str, dict[str, Any]] = {}
+    if writer.done_keys():
+        stored = {f"{r['layer']}|{r['config_key']}": r
+                  for r in load(writer.path).to_dict("records")}
+    rows = []
+    try:
+        for ch, item in zip(choices, items):
+            fin = _finalists(grid_df[grid_df["layer"] == item.name], item, ch.plan, top)
+            base = []
+            for backend, plan in fin:
+                r = grid._row(item, backend, plan.split_n, plan.gpu,
+                              plan.cpu.threads if plan.cpu and backend != "gpu" else None)
+                base.append(r)
+            keys = [f"{item.name}|{r['config_key']}" for r in base]
+            if all(k in stored for k in keys):
+                got = [stored[k] for k in keys]
+            else:
+                arrays = grid_arrays(item, grid)
+                res = confirm_layer(item.layer, arrays, [p for _, p in fin], gpu, policy,
+                                    grid.cfg.seed)
+                got = []
+                for r, m in zip(base, res):
+                    extra = {k: m.pop(k) for k in ("cpu_us", "gpu_total_us") if k in m}
+                    r = {**r, **m, "kernel_breakdown_us": json.dumps(extra)}
+                    writer.append(r)
+                    got.append(r)
+            for i, r in enumerate(got):
+                split = int(json.loads(str(r["params"])).get("_split_n", 0))
+                rows.append({**r, "split_n": split, "finalist": "plan" if i == 0 else "grid"})
+    finally:
+        writer.close()
+    return pd.DataFrame(rows)
+
+
 def run_bench(planner: Planner, items: list[LayerItem], gpu: OpenCLDevice,
               grid_cfg: GridConfig, out_dir: str | os.PathLike,
-              progress: bool = False) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Plan, measure the oracle grid and the plans; returns (per-layer table, summary)."""
+              progress: bool = False, confirm_top: int = 4,
+              confirm_policy: ConfirmPolicy | None = None,
+              ) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Plan, measure the oracle grid and the plans, confirm the finalists; returns (per-layer
+    table, summary). ``confirm_top=0``: no confirmation (grid numbers only)."""
     out = Path(out_dir)
     t0 = time.perf_counter()
     choices = planner.plan_layers([(it.name, it.count, it.layer) for it in items])
@@ -101,6 +193,10 @@ def run_bench(planner: Planner, items: list[LayerItem], gpu: OpenCLDevice,
         grid.writer.close()
     oracle = summarize(load_grid(out / "grid")).set_index("layer")
     measured = measure_plans(choices, items, gpu, grid, out / "plans")
+    conf = None
+    if confirm_top > 0:
+        conf = confirm_finalists(choices, items, gpu, grid, out / "confirm", confirm_top,
+                                 confirm_policy or ConfirmPolicy())
     rows = []
     for ch, it in zip(choices, items):
         m = measured.get(it.name, {})
@@ -108,25 +204,51 @@ def run_bench(planner: Planner, items: list[LayerItem], gpu: OpenCLDevice,
         t_plan = float(m["total_us"]) if m.get("status") == "ok" else math.nan
         t_single = float(o["t_single_us"]) if o is not None else math.nan
         t_oracle = float(o["t_oracle_us"]) if o is not None else math.nan
-        rows.append({
+        row = {
             "layer": it.name, "count": it.count, "n_total": ch.plan.n_total,
             "plan_kind": ch.plan.kind, "plan_split_n": ch.plan.split_n,
             "plan_ratio": round(ch.plan.ratio, 4), "plan": ch.plan.describe(),
             "plan_status": m.get("status", "missing"),
             "t_plan_source": m.get("t_plan_source", ""),
             "predicted_plan_us": ch.plan_us, "predicted_single_us": ch.single_us,
-            "t_plan_us": t_plan, "t_single_us": t_single, "t_oracle_us": t_oracle,
+            "t_plan_grid_us": t_plan, "t_single_grid_us": t_single,
+            "t_oracle_grid_us": t_oracle,
             "single_kind": o["single_kind"] if o is not None else "",
             "oracle_ratio": float(o["oracle_ratio"]) if o is not None else math.nan,
             "oracle_config": o["oracle_config"] if o is not None else "",
+            "confirmed": False,
+        }
+        if conf is not None and len(conf):
+            c = conf[(conf["layer"] == it.name) & (conf["status"] == "ok")]
+            pl = c[c["finalist"] == "plan"]
+            single = c[(c["backend"] == "cpu")
+                       | ((c["backend"] == "gpu") & (c["split_n"] == ch.plan.n_total))]
+            if len(pl) and len(single):
+                best = c.loc[c["total_us"].idxmin()]
+                sb = single.loc[single["total_us"].idxmin()]
+                t_plan, t_oracle = float(pl["total_us"].iloc[0]), float(best["total_us"])
+                t_single = float(sb["total_us"])
+                row.update(confirmed=True, single_kind=str(sb["backend"]),
+                           oracle_config=_describe_confirm(best),
+                           oracle_ratio=float(best["split_n"]) / ch.plan.n_total)
+        row.update({
+            "t_plan_us": t_plan, "t_single_us": t_single, "t_oracle_us": t_oracle,
             "speedup_plan": t_single / t_plan, "speedup_oracle": t_single / t_oracle,
             "efficiency": t_oracle / t_plan,
             "slower_than_single": t_plan > (1 + SLOWDOWN_TOLERANCE) * t_single,
         })
+        rows.append(row)
     table = pd.DataFrame(rows)
     summary = summarize_bench(table)
     summary["planning_ms"] = plan_ms
+    summary["confirmed_layers"] = int(table["confirmed"].sum()) if len(table) else 0
     return table, summary
+
+
+def _describe_confirm(r: Any) -> str:
+    p = json.loads(str(r["params"]))
+    p.pop("_split_n", None)
+    return describe_row({**r, "gpu_params": json.dumps(p, sort_keys=True)})
 
 
 def summarize_bench(table: pd.DataFrame) -> dict[str, Any]:

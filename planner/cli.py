@@ -86,6 +86,14 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
     _device_args(q)
     _grid_args(q)
     _planner_args(q)
+    q.add_argument("--confirm-top", type=int, default=4,
+                   help="re-measure, interleaved, the plan, the grid's N fastest and its best "
+                        "single-device configurations of each layer, and take T_plan, "
+                        "T_single, T_oracle from those medians (0: grid numbers only; "
+                        "default 4)")
+    q.add_argument("--confirm-seconds", type=float, default=None,
+                   help="most seconds of confirmation rounds per layer (default 4; "
+                        "--quick shortens the grid's timing, not the confirmation's)")
     q.add_argument("--out", required=True, help="output directory")
     q.set_defaults(func=cmd_bench)
 
@@ -418,13 +426,25 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from latpred.datasets.store import check_writable
     from latpred.planner.bench import format_table, run_bench, write_outputs
 
+    import dataclasses
+
+    from latpred.planner.confirm import ConfirmPolicy
+
     items = layer_items(args)
     cfg = grid_config(args)
+    if args.confirm_top < 0:
+        raise bad_value("confirm-top", args.confirm_top, "must be >= 0")
+    policy = ConfirmPolicy()
+    if args.confirm_seconds is not None:
+        if args.confirm_seconds <= 0:
+            raise bad_value("confirm-seconds", args.confirm_seconds, "must be positive")
+        policy = dataclasses.replace(policy, max_seconds=args.confirm_seconds)
     check_writable(args.out)
     dev = gpu_device(args)
     planner = make_planner(args, dev)
     table, summary = run_bench(planner, items, dev, cfg, args.out,
-                               progress=not args.no_progress)
+                               progress=not args.no_progress, confirm_top=args.confirm_top,
+                               confirm_policy=policy)
     paths = write_outputs(table, summary, args.out,
                           f"{args.suite}: {dev.name} + {planner.cpu_info.get('name')}")
     print(format_table(table, summary))

@@ -9,6 +9,7 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
+from latpred.datasets import load
 from latpred.models.candidates import candidate_configs
 from latpred.planner.benchmark import StubPredictor
 from latpred.planner.candidates import CandidateSpace
@@ -286,7 +287,7 @@ def test_cli_coexec_bench(models_dir, tmp_path, capsys):
             "--limit-layers", "1", "--device", "pocl", "--gpu-threads", "1", "--quick",
             "--steps", "2", "--threads", "1", "--top-k", "1", "--impl", "gemm_naive",
             "--max-local-sizes", "1", "--mem-modes", "buffer", "--no-progress",
-            "--out", str(out)]
+            "--confirm-seconds", "0.3", "--out", str(out)]
     assert main(argv) == 0
     text = capsys.readouterr().out
     assert "efficiency" in text and "speedup_plan" in text
@@ -298,3 +299,14 @@ def test_cli_coexec_bench(models_dir, tmp_path, capsys):
     assert r["efficiency"] == pytest.approx(r["t_oracle_us"] / r["t_plan_us"])
     assert (out / "bench.png").stat().st_size > 0 and (out / "bench.parquet").exists()
     assert json.loads((out / "summary.json").read_text())["layers"] == 1
+    # the finalists were confirmed side by side: the plan and the grid's best are among them
+    assert bool(r["confirmed"])
+    conf = load(out / "confirm")
+    assert (conf["status"] == "ok").all() and conf["config_key"].is_unique
+    assert (conf["repeats"] >= 5).all()
+    assert r["t_plan_us"] in set(conf["total_us"]) and r["t_oracle_us"] == conf["total_us"].min()
+    assert r["t_oracle_us"] <= r["t_plan_us"] and r["t_oracle_us"] <= r["t_single_us"]
+    assert np.isfinite(r["t_plan_grid_us"]) and np.isfinite(r["t_oracle_grid_us"])
+    # resumable: a second run re-uses the stored confirmation
+    assert main(argv) == 0
+    assert len(load(out / "confirm")) == len(conf)
