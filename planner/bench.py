@@ -46,8 +46,8 @@ from latpred.planner.oracle import (
     plan_of_row,
     summarize,
 )
-from latpred.planner.runtime import Plan
 from latpred.planner.planner import PlanChoice, Planner
+from latpred.planner.runtime import Plan
 from latpred.profiler.backends.opencl import OpenCLDevice
 
 log = logging.getLogger(__name__)

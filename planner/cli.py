@@ -423,11 +423,10 @@ def cmd_grid(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from latpred.datasets.store import check_writable
-    from latpred.planner.bench import format_table, run_bench, write_outputs
-
     import dataclasses
 
+    from latpred.datasets.store import check_writable
+    from latpred.planner.bench import format_table, run_bench, write_outputs
     from latpred.planner.confirm import ConfirmPolicy
 
     items = layer_items(args)
