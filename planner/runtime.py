@@ -279,6 +279,7 @@ class CoexecRun:
         self._cpu_dev: OpenCLDevice | None = None
         self._worker: _CpuWorker | None = None
         self._limiter: Any = None
+        self._cpu_work: Any = None
         self.gpu_part: Part | None = None
         self.cpu_part: Part | None = None
         self.result = arrays[self.out_name]
@@ -324,8 +325,13 @@ class CoexecRun:
         assert cfg is not None
         s, n = self.plan.split_n, self.plan.n_total
         if cfg.engine == "blas":
+            from latpred.profiler.backends.blas import ConvWorkspace
+
             self.cpu_part = make_part(self.problem, self.arrays, s, n, target="numpy",
                                       out_full=self.result)
+            prob = self.cpu_part.problem
+            if not hasattr(prob, "M"):  # conv: scratch allocated once, as an engine would
+                self._cpu_work = ConvWorkspace(prob, self.cpu_part.arrays["x"].dtype)
             if concurrent:
                 self._worker = _CpuWorker(cfg.threads)
             else:
@@ -353,7 +359,7 @@ class CoexecRun:
         t = time.perf_counter()
         if self._started is not None:
             self._started.set()
-        numpy_compute(self.cpu_part)
+        numpy_compute(self.cpu_part, self._cpu_work)
         return t, time.perf_counter()
 
     def run_once(self) -> dict[str, Any]:

@@ -364,12 +364,13 @@ def _conv_part(p: ConvLayer, arrays: dict[str, np.ndarray], lo: int, hi: int, ta
     return Part(lo, hi, sub, {"x": x, "w": w, name: y}, name, block, staged, in_place, refresh)
 
 
-def numpy_compute(part: Part) -> None:
-    """Compute a numpy-target part with numpy/BLAS (threads as currently limited)."""
+def numpy_compute(part: Part, work: Any = None) -> None:
+    """Compute a numpy-target part with numpy/BLAS (threads as currently limited); conv
+    parts use ``work`` (a ``blas.ConvWorkspace`` of ``part.problem``) as scratch."""
     from latpred.profiler.backends.blas import conv_into, gemm_into
 
     out = part.arrays[part.out_name]
     if isinstance(part.problem, ConvLayer):
-        conv_into(part.problem, part.arrays, out)
+        conv_into(part.problem, part.arrays, out, work)
     else:
         gemm_into(part.problem, part.arrays, out)

@@ -318,3 +318,23 @@ def test_random_linear_layers_deterministic_and_in_range():
         assert 1 <= x.m <= 512 and 16 <= x.n <= 8192 and 16 <= x.k <= 8192
         assert 2 * x.m * x.n * x.k <= 2e10
     assert min(x.m for x in a) < 8 and max(x.m for x in a) > 128  # log-uniform spread
+
+
+@pytest.mark.parametrize("layer", [s[1] for s in SHAPES], ids=[s[0] for s in SHAPES])
+def test_blas_conv_with_a_reused_workspace(layer, rng):
+    from latpred.profiler.backends.blas import BlasRun, ConvWorkspace
+
+    arrays = layer.arrays(rng)
+    run = BlasRun(layer, arrays, threads=1)
+    try:
+        for _ in range(2):  # the second run reuses the scratch of the first
+            arrays["y"].fill(np.nan)
+            run.run_once()
+            err = float(np.max(np.abs(run.output() - layer.reference(arrays))))
+            assert err <= layer.tolerance(), f"{layer.shape_dict()}: max err {err:.3g}"
+            arrays["x"][:] = rng.standard_normal(arrays["x"].shape)  # new input, same scratch
+    finally:
+        run.release()
+    work = ConvWorkspace(layer)
+    direct = layer.kernel_h == 1 and layer.stride == 1 and layer.padding == 0
+    assert work.direct == direct and (work.nbytes == 0) == direct
