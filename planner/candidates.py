@@ -6,12 +6,13 @@ columns), but memoises what does not depend on the shape (parameter spaces) and 
 plain tuples: the planner crosses them with split points and memory modes itself.
 
 ``FrameBuilder`` collects prediction rows as (configuration id, shape id) pairs and builds
-one DataFrame per predictor call from small tables (categorical strings, nullable
-ints), so a whole network's candidates become one frame in a few milliseconds.
+one DataFrame per predictor call from small integer tables (dictionary-encoded strings,
+nullable ints), so a whole network's candidates become one frame in a few milliseconds.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from latpred.models.candidates import (
     CANDIDATE_COLUMNS,
     device_limits,
@@ -131,45 +133,61 @@ class CandidateSpace:
         return [(kc, t) for t in self.cpu_threads for kc in kcs]
 
 
-_DTYPES: dict[tuple[str, ...], pd.CategoricalDtype] = {}
-
-
-def _cat_dtype(cats: tuple[str, ...]) -> pd.CategoricalDtype:
-    """A CategoricalDtype per category tuple, memoised (building one validates the
-    categories, which costs far more than the codes)."""
-    dt = _DTYPES.get(cats)
-    if dt is None:
-        if len(_DTYPES) > 4096:
-            _DTYPES.clear()
-        dt = _DTYPES[cats] = pd.CategoricalDtype(list(cats))
-    return dt
-
-
 class FrameBuilder:
-    """Accumulates prediction rows as (config id, shape id) and builds their DataFrame."""
+    """Accumulates prediction rows as (config id, shape id) and builds their DataFrame.
+
+    Every string value is interned once per column when its configuration or shape is
+    added, so a frame is built from integer tables: a dictionary-encoded (pyarrow) column
+    per string column, holding only the values its rows use, and a nullable Int64 column
+    per integer column.
+    """
 
     def __init__(self) -> None:
-        self._configs: list[tuple] = []
         self._config_ids: dict[tuple, int] = {}
         self._shapes: list[dict[str, Any]] = []
         self._shape_ids: dict[Any, int] = {}
+        # string column -> value -> code, and the values by code
+        self._codes: dict[str, dict[str, int]] = {c: {} for c in (*CONFIG_STR_COLS,
+                                                                     *SHAPE_STR_COLS)}
+        self._values: dict[str, list[str]] = {c: [] for c in self._codes}
+        # per configuration / shape: string codes, then integers (None: missing)
+        self._cfg_rows: list[tuple[int | None, ...]] = []
+        self._shape_rows: list[tuple[int | None, ...]] = []
+        self._tables: dict[str, tuple[int, np.ndarray, np.ndarray]] = {}
+        self._dictionaries: dict[tuple[str, bytes], pa.Array] = {}
+
+    def _intern(self, col: str, value: Any) -> int:
+        text = "" if value is None else str(value)
+        codes = self._codes[col]
+        i = codes.get(text)
+        if i is None:
+            i = codes[text] = len(codes)
+            self._values[col].append(text)
+        return i
 
     def config_id(self, backend: str, device: str, platform: str, kc: KernelConfig,
                   threads: int | None, mem_mode: str) -> int:
         key = (backend, device, platform, kc.impl, kc.params, kc.local_size, mem_mode, threads)
         i = self._config_ids.get(key)
         if i is None:
-            i = self._config_ids[key] = len(self._configs)
-            self._configs.append(key)
+            i = self._config_ids[key] = len(self._cfg_rows)
+            self._cfg_rows.append((*(self._intern(c, v) for c, v in zip(CONFIG_STR_COLS, key)),
+                                   None if threads is None else int(threads)))
         return i
+
+    def _add_shape(self, row: dict[str, Any]) -> int:
+        self._shapes.append(row)
+        self._shape_rows.append((*(self._intern(c, row.get(c)) for c in SHAPE_STR_COLS),
+                                 *(None if row.get(c) is None else int(row[c])
+                                   for c in INT_COLS)))
+        return len(self._shapes) - 1
 
     def shape_id(self, layer: Layer) -> int:
         i = self._shape_ids.get(layer)
         if i is None:
-            i = self._shape_ids[layer] = len(self._shapes)
             row = layer_shape_row(layer)
             row["flops"] = layer.flops if isinstance(layer, ConvLayer) else layer.gemm().flops
-            self._shapes.append(row)
+            i = self._shape_ids[layer] = self._add_shape(row)
         return i
 
     def split_shape_id(self, layer: Layer, width: int) -> int:
@@ -191,39 +209,84 @@ class FrameBuilder:
                 n_total = layer.n if layer.pass_ == "forward" else layer.k
                 row["n" if layer.pass_ == "forward" else "k"] = width
             row["flops"] = full["flops"] // n_total * width
-            i = self._shape_ids[key] = len(self._shapes)
-            self._shapes.append(row)
+            i = self._shape_ids[key] = self._add_shape(row)
         return i
 
+    @property
+    def size(self) -> int:
+        """Configurations + shapes held (a long-lived builder is cleared past a limit)."""
+        return len(self._cfg_rows) + len(self._shape_rows)
+
+    def _table(self, which: str) -> tuple[np.ndarray, np.ndarray]:
+        """(values, missing) of the configuration or shape table as (rows, columns) arrays;
+        rows added since the last frame are appended."""
+        rows = self._cfg_rows if which == "cfg" else self._shape_rows
+        n_cols = len(CONFIG_STR_COLS) + 1 if which == "cfg" else \
+            len(SHAPE_STR_COLS) + len(INT_COLS)
+        n_done, values, missing = self._tables.get(
+            which, (0, np.zeros((0, n_cols), np.int64), np.zeros((0, n_cols), bool)))
+        if n_done != len(rows):
+            obj = np.array(rows[n_done:], dtype=object).reshape(len(rows) - n_done, n_cols)
+            miss = obj == None  # noqa: E711 - elementwise
+            values = np.concatenate([values, np.where(miss, 0, obj).astype(np.int64)])
+            missing = np.concatenate([missing, miss])
+            self._tables[which] = (len(rows), values, missing)
+        return values, missing
+
+    def _strings(self, col: str, codes: np.ndarray) -> pd.api.extensions.ExtensionArray:
+        """A dictionary-encoded string column of only the values ``codes`` use."""
+        values = self._values[col]
+        used = np.zeros(len(values), bool)
+        used[codes] = True
+        key = (col, used.tobytes())
+        dictionary = self._dictionaries.get(key)
+        if dictionary is None:
+            if len(self._dictionaries) > 1024:
+                self._dictionaries.clear()
+            dictionary = self._dictionaries[key] = pa.array(
+                [values[i] for i in np.flatnonzero(used)], pa.string())
+        remap = np.cumsum(used, dtype=np.int32) - 1
+        return pd.arrays.ArrowExtensionArray(
+            pa.DictionaryArray.from_arrays(pa.array(remap[codes], pa.int32()), dictionary))
+
     def frame(self, config_ids: np.ndarray, shape_ids: np.ndarray) -> pd.DataFrame:
-        """The rows as a DataFrame with CANDIDATE_COLUMNS (nullable Int64; strings as
-        categoricals, missing as "")."""
-        n = len(config_ids)
+        """The rows as a DataFrame with CANDIDATE_COLUMNS (nullable Int64; strings
+        dictionary-encoded, missing as "")."""
+        config_ids = np.asarray(config_ids, np.int64)
+        shape_ids = np.asarray(shape_ids, np.int64)
+        cv, cm = self._table("cfg")
+        sv, sm = self._table("shape")
+        cv, cm, sv, sm = cv[config_ids], cm[config_ids], sv[shape_ids], sm[shape_ids]
+        n_sstr = len(SHAPE_STR_COLS)
         cols: dict[str, Any] = {}
-        conf = list(zip(*self._configs)) if self._configs else [()] * 8
-        conf_cols = dict(zip((*CONFIG_STR_COLS, "threads"), conf))
-
-        def strings(values: Sequence[Any], ids: np.ndarray) -> Any:
-            # categorical: codes from the small table, no per-row string work
-            keys = ["" if v is None else str(v) for v in values]
-            cats = tuple(sorted(set(keys)))
-            code = {c: i for i, c in enumerate(cats)}
-            per_entry = np.array([code[k] for k in keys], np.int64)
-            return pd.Categorical.from_codes(per_entry[ids] if n else per_entry[:0],
-                                             dtype=_cat_dtype(cats))
-
-        def ints(values: Sequence[Any], ids: np.ndarray) -> Any:
-            v = np.array([0 if x is None else int(x) for x in values], np.int64)
-            m = np.array([x is None for x in values], bool)
-            return pd.arrays.IntegerArray(v[ids] if n else v[:0], m[ids] if n else m[:0])
-
         for c in CANDIDATE_COLUMNS:
             if c in CONFIG_STR_COLS:
-                cols[c] = strings(conf_cols[c], config_ids)
+                cols[c] = self._strings(c, cv[:, CONFIG_STR_COLS.index(c)])
             elif c == "threads":
-                cols[c] = ints(conf_cols[c], config_ids)
+                j = len(CONFIG_STR_COLS)
+                cols[c] = pd.arrays.IntegerArray(cv[:, j].copy(), cm[:, j].copy())
             elif c in SHAPE_STR_COLS:
-                cols[c] = strings([s.get(c) for s in self._shapes], shape_ids)
+                cols[c] = self._strings(c, sv[:, SHAPE_STR_COLS.index(c)])
             else:
-                cols[c] = ints([s.get(c) for s in self._shapes], shape_ids)
-        return pd.DataFrame(cols, copy=False)
+                j = n_sstr + INT_COLS.index(c)
+                cols[c] = pd.arrays.IntegerArray(sv[:, j].copy(), sm[:, j].copy())
+        return _frame_of(cols, len(config_ids))
+
+
+@functools.lru_cache(maxsize=8)
+def _columns_index(names: tuple[str, ...]) -> pd.Index:
+    """The (immutable, shareable) column index of a frame."""
+    return pd.Index(list(names))
+
+
+def _frame_of(cols: dict[str, Any], n: int) -> pd.DataFrame:
+    """A DataFrame of ready, equal-length column arrays; pandas' array constructor skips
+    the dict path's per-column checks (~40 % of a frame), the public one is the fallback."""
+    from_arrays = getattr(pd.DataFrame, "_from_arrays", None)
+    if from_arrays is not None:
+        try:
+            return from_arrays(list(cols.values()), columns=_columns_index(tuple(cols)),
+                               index=pd.RangeIndex(n), verify_integrity=False)
+        except TypeError:  # pragma: no cover - another pandas signature
+            pass
+    return pd.DataFrame(cols, copy=False)

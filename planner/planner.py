@@ -50,6 +50,8 @@ from latpred.errors import bad_value
 log = logging.getLogger(__name__)
 
 RISKS = ("none", "p90")
+#: configurations + shapes a Planner's FrameBuilder keeps between calls before a reset
+_MAX_FRAME_ROWS = 200_000
 
 
 @dataclass(frozen=True)
@@ -210,10 +212,59 @@ class _Rows:
         self.n += len(self.cfg[-1])
         return idx
 
-    def frame(self, fb: FrameBuilder) -> pd.DataFrame:
+    def keys(self) -> np.ndarray:
+        """One int64 key per row: config id << 32 | shape id."""
         if not self.n:
-            return fb.frame(np.zeros(0, np.int64), np.zeros(0, np.int64))
-        return fb.frame(np.concatenate(self.cfg), np.concatenate(self.shape))
+            return np.zeros(0, np.int64)
+        return (np.concatenate(self.cfg) << 32) | np.concatenate(self.shape)
+
+
+class _Predictions:
+    """The predictions of one ``plan_layers`` call, memoised per (target, bound) by row.
+
+    A prediction depends on its row alone (configuration and shape: ``features`` are
+    row-wise), so a row is predicted once: rows repeated in a batch (the reference
+    configuration's memory-mode rows) or from an earlier stage are read back, and the
+    frame of the rows still missing is built once for every target that needs it.
+    """
+
+    def __init__(self, predictors: Predictors, fb: FrameBuilder) -> None:
+        self._predictors = predictors
+        self._fb = fb
+        self._known: dict[tuple[str, bool], tuple[np.ndarray, np.ndarray]] = {}
+        self._last: tuple[bytes, pd.DataFrame] | None = None
+
+    def __call__(self, target: str, rows: _Rows, hi: bool = False) -> np.ndarray:
+        """Point predictions (``hi``: upper interval ends) of ``rows``, in row order."""
+        keys = rows.keys()
+        if not len(keys):
+            return np.zeros(0)
+        uniq, inv = np.unique(keys, return_inverse=True)
+        known_k, known_v = self._known.get((target, hi), (np.zeros(0, np.int64), np.zeros(0)))
+        if len(known_k):
+            pos = np.minimum(np.searchsorted(known_k, uniq), len(known_k) - 1)
+            hit = known_k[pos] == uniq
+        else:
+            pos, hit = np.zeros(len(uniq), np.int64), np.zeros(len(uniq), bool)
+        vals = np.empty(len(uniq))
+        vals[hit] = known_v[pos[hit]]
+        miss = uniq[~hit]
+        if len(miss):
+            df = self._frame(miss)
+            new = (self._predictors.predict_hi(target, df) if hi
+                   else self._predictors.predict(target, df))
+            vals[~hit] = new
+            all_k, all_v = np.concatenate([known_k, miss]), np.concatenate([known_v, new])
+            order = np.argsort(all_k, kind="stable")
+            self._known[(target, hi)] = (all_k[order], all_v[order])
+        return vals[inv.reshape(-1)]
+
+    def _frame(self, keys: np.ndarray) -> pd.DataFrame:
+        """The frame of ``keys`` (the last one is kept: targets sharing rows share it)."""
+        tag = keys.tobytes()
+        if self._last is None or self._last[0] != tag:
+            self._last = (tag, self._fb.frame(keys >> 32, keys & 0xFFFFFFFF))
+        return self._last[1]
 
 
 class Planner:
@@ -226,6 +277,10 @@ class Planner:
     predicted fastest in the first stage: a memory mode moves transfers, not the kernel
     (the profiler's sweep makes the same assumption), so modes cost rows per split, not
     per configuration.
+
+    A Planner keeps, between calls, its candidate enumeration, split grids and the
+    interned configuration rows of its frames (so it is not thread-safe); predictions are
+    not kept from one call to the next.
 
     With ``options.prune_top_k`` (default), a first batch predicts every configuration at
     a few anchor splits and keeps, per anchor, the ``prune_top_k`` fastest and the fastest
@@ -259,6 +314,10 @@ class Planner:
         self.coexec_max_threads = o.coexec_max_threads or max(1, cores - 1)
         self._gpu_dev = (str(gpu_info.get("name", "")), str(gpu_info.get("platform", "")))
         self._cpu_dev = (str(cpu_info.get("name", "")), str(cpu_info.get("platform", "")))
+        # rows of every call: configurations recur from call to call (not thread-safe)
+        self._fb = FrameBuilder()
+        self._align_cache: dict[Layer, dict[tuple[str, str], int]] = {}
+        self._grid_cache: dict[tuple[int, int], np.ndarray] = {}
 
     # -- candidates ------------------------------------------------------------------------
     def _grid(self, layer: Layer, cfgs: list[KernelConfig]
@@ -269,25 +328,52 @@ class Planner:
         pairs, which grid each configuration uses, the grids, and each configuration's
         first pair index."""
         n_total = layer_extent(layer)
-        problem = as_problem(layer)
+        aligns = self._aligns(layer)
         by_align: dict[int, int] = {}
         grids: list[np.ndarray] = []
         grid_of_cfg = np.empty(len(cfgs), np.int64)
         for i, kc in enumerate(cfgs):
-            a = split_align(kc.impl, kc.params, problem)
+            a = aligns.get((kc.impl, kc.params))
+            if a is None:
+                a = aligns[(kc.impl, kc.params)] = split_align(kc.impl, kc.params,
+                                                               as_problem(layer))
             g = by_align.get(a)
             if g is None:
                 g = by_align[a] = len(grids)
-                grids.append(np.array(split_points(n_total, self.options.steps, a)[1:],
-                                      np.int64))
+                grids.append(self._split_grid(n_total, a))
             grid_of_cfg[i] = g
-        lens = np.array([len(g) for g in grids], np.int64)[grid_of_cfg] if cfgs else \
-            np.zeros(0, np.int64)
+        if not cfgs:
+            empty = np.zeros(0, np.int64)
+            return empty, empty, grid_of_cfg, grids, empty
+        glens = np.array([len(g) for g in grids], np.int64)
+        lens = glens[grid_of_cfg]
         offset = np.cumsum(lens) - lens
         cfg_of = np.repeat(np.arange(len(cfgs)), lens)
-        split_of = np.concatenate([grids[g] for g in grid_of_cfg]) if cfgs else \
-            np.zeros(0, np.int64)
+        # split_of[p] = grids[grid_of_cfg[c]][p - offset[c]] for the pair's configuration c
+        gstart = np.cumsum(glens) - glens
+        split_of = np.concatenate(grids)[gstart[grid_of_cfg][cfg_of]
+                                         + np.arange(len(cfg_of)) - offset[cfg_of]]
         return cfg_of, split_of, grid_of_cfg, grids, offset
+
+    def _aligns(self, layer: Layer) -> dict[tuple[str, str], int]:
+        """The layer's memo of split alignments by (implementation, params JSON)."""
+        out = self._align_cache.get(layer)
+        if out is None:
+            if len(self._align_cache) > 1024:
+                self._align_cache.clear()
+            out = self._align_cache[layer] = {}
+        return out
+
+    def _split_grid(self, n_total: int, align: int) -> np.ndarray:
+        """``split_points`` without 0 (memoised)."""
+        key = (n_total, align)
+        g = self._grid_cache.get(key)
+        if g is None:
+            if len(self._grid_cache) > 4096:
+                self._grid_cache.clear()
+            g = self._grid_cache[key] = np.array(
+                split_points(n_total, self.options.steps, align)[1:], np.int64)
+        return g
 
     def _kernel_rows(self, layer: Layer, cfgs: list[KernelConfig], cfg_of: np.ndarray,
                      split_of: np.ndarray, fb: FrameBuilder, rows: _Rows,
@@ -303,7 +389,7 @@ class Planner:
         return rows.add(cid[cfg_of] if len(cfg_of) else cid[:0], shape)
 
     def _prune(self, items: list[tuple[str, int, Layer]], all_cfgs: list[list[KernelConfig]],
-               fb: FrameBuilder) -> list[list[KernelConfig]]:
+               fb: FrameBuilder, pred: _Predictions) -> list[list[KernelConfig]]:
         """Stage 1: keep, per anchor split, the top-k configurations by predicted GPU time
         (each configuration at its grid point nearest the anchor), and the best one of each
         split grid (alignment)."""
@@ -327,12 +413,10 @@ class Planner:
             spans.append(([row_of_pt[nr] for nr in near], grid_of_cfg))
         if not rows.n:
             return all_cfgs
-        df = rows.frame(fb)
         if self.gpu_mode == "total":
-            t = self.predictors.predict(GPU_TOTAL, df)
+            t = pred(GPU_TOTAL, rows)
         else:
-            t = (self.predictors.predict(GPU_COMPONENTS[0], df)
-                 + self.predictors.predict(GPU_COMPONENTS[1], df))
+            t = pred(GPU_COMPONENTS[0], rows) + pred(GPU_COMPONENTS[1], rows)
         out = []
         for span, cfgs in zip(spans, all_cfgs):
             if span is None:
@@ -352,8 +436,8 @@ class Planner:
         return out
 
     def _prune_cpu(self, items: list[tuple[str, int, Layer]],
-                   all_cfgs: list[list[tuple[KernelConfig, int]]], fb: FrameBuilder
-                   ) -> list[list[tuple[KernelConfig, int]]]:
+                   all_cfgs: list[list[tuple[KernelConfig, int]]], fb: FrameBuilder,
+                   pred: _Predictions) -> list[list[tuple[KernelConfig, int]]]:
         """CPU stage 1: keep the ``cpu_top_k`` fastest CPU configurations at each CPU
         share in ``cpu_anchors``."""
         k, anchors = self.options.cpu_top_k, self.options.cpu_anchors
@@ -375,7 +459,7 @@ class Planner:
             spans.append(idx.reshape(len(widths), len(cfgs)))
         if not rows.n:
             return all_cfgs
-        t = self.predictors.predict(CPU_TARGET, rows.frame(fb))
+        t = pred(CPU_TARGET, rows)
         out = []
         for span, cfgs in zip(spans, all_cfgs):
             if span is None:
@@ -443,26 +527,25 @@ class Planner:
     def plan_layers(self, items: list[tuple[str, int, Layer]]) -> list[PlanChoice]:
         """Plan layers given as (name, count, layer): every predictor is called once (twice
         with pruning) for the whole batch."""
-        fb = FrameBuilder()
+        if self._fb.size > _MAX_FRAME_ROWS:
+            self._fb = FrameBuilder()
+        fb = self._fb
+        pred = _Predictions(self.predictors, fb)
         all_cfgs = [self.space.gpu_configs(layer) for _n, _c, layer in items]
         if self.options.prune_top_k is not None:
-            all_cfgs = self._prune(items, all_cfgs, fb)
+            all_cfgs = self._prune(items, all_cfgs, fb, pred)
         cpu_cfgs = [self.space.cpu_configs(layer) for _n, _c, layer in items]
         if self.options.cpu_top_k is not None:
-            cpu_cfgs = self._prune_cpu(items, cpu_cfgs, fb)
+            cpu_cfgs = self._prune_cpu(items, cpu_cfgs, fb, pred)
         rows = {"gpu": _Rows(), "cpu": _Rows()}
         factor = self.options.prune_top_k is not None
         cands = [self._build(n, c, lay, cfgs, ccfgs, fb, rows, factor)
                  for (n, c, lay), cfgs, ccfgs in zip(items, all_cfgs, cpu_cfgs)]
-        p = self.predictors
         risk = self.options.risk == "p90"
 
         def run(target: str, which: str) -> tuple[np.ndarray, np.ndarray]:
-            if not rows[which].n:
-                return np.zeros(0), np.zeros(0)
-            df = rows[which].frame(fb)
-            point = p.predict(target, df)
-            return point, (p.predict_hi(target, df) if risk else point)
+            point = pred(target, rows[which])
+            return point, (pred(target, rows[which], hi=True) if risk else point)
 
         c_pt, c_hi = run(CPU_TARGET, "cpu")
         # one GPU frame: kernel rows (configuration, ref mode, s) and mode rows (c0, m, s)

@@ -8,7 +8,9 @@ The executor and the harness never ask which implementation they hold.
 
 from __future__ import annotations
 
+import functools
 import itertools
+import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -93,9 +95,18 @@ def fits_device(local: LocalSize, limits: DeviceLimits) -> bool:
     """True if a local size respects the device's work-group and work-item limits."""
     if local is None:
         return True
-    if int(np.prod(local)) > limits.max_work_group_size:
+    if math.prod(local) > limits.max_work_group_size:
         return False
     return all(v <= lim for v, lim in zip(local, limits.max_work_item_sizes))
+
+
+@functools.lru_cache(maxsize=256)
+def _free_local_sizes(candidates: tuple[tuple[int, ...], ...], max_work_group_size: int,
+                      max_work_item_sizes: tuple[int, ...]) -> tuple[LocalSize, ...]:
+    """None (the driver's choice) and every candidate (a, b) that fits, as (a, b, 1): it
+    depends only on the limits ``fits_device`` reads, so it is memoised on them."""
+    limits = DeviceLimits(max_work_group_size, max_work_item_sizes, 0)
+    return (None, *((a, b, 1) for a, b in candidates if fits_device((a, b, 1), limits)))
 
 
 class Implementation(ABC):
@@ -143,9 +154,9 @@ class Implementation(ABC):
         """
         if not self.free_local_size:
             raise NotImplementedError(f"{type(self).__name__} must define local_sizes")
-        out: list[LocalSize] = [None]
-        out += [(a, b, 1) for a, b in self.local_candidates if fits_device((a, b, 1), limits)]
-        return out
+        return list(_free_local_sizes(tuple(self.local_candidates),
+                                      int(limits.max_work_group_size),
+                                      tuple(limits.max_work_item_sizes)))
 
     @abstractmethod
     def launches(self, problem: Any, params: dict, local: LocalSize) -> list[Launch]:

@@ -9,6 +9,7 @@ launches re-bound to the conv's buffers (operands A/B/C and batch strides).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -140,6 +141,11 @@ def gemm_program(impl: Implementation, gparams: dict, gp: GemmProblem) -> str:
     return f"\n#define gemm {GEMM_KERNEL}\n" + impl.source(gp, gparams) + "\n#undef gemm\n"
 
 
+@functools.lru_cache(maxsize=4096)
+def _cached_binding(impl: GemmConv, problem: ConvLayer) -> GemmBinding:
+    return impl.binding(problem)
+
+
 class GemmConv(Implementation):
     """Base of convolutions computed (mostly) by one batched library GEMM.
 
@@ -186,37 +192,46 @@ class GemmConv(Implementation):
     def conv_scratch(self, problem: ConvLayer) -> dict[str, int]:
         return {}
 
+    def _bound(self, problem: ConvLayer) -> GemmBinding:
+        """``binding(problem)``: every method of the contract needs it, and building its
+        GemmProblem validates every field, so it is memoised for plain layers (a
+        ConvLayer of Python ints; array-valued or numpy-typed problems are not)."""
+        if type(problem) is ConvLayer and all(
+                type(v) is int or type(v) is str for v in vars(problem).values()):
+            return _cached_binding(self, problem)
+        return self.binding(problem)
+
     # -- the contract ----------------------------------------------------------------------
     def shape_reason(self, problem: Any, params: dict) -> str | None:
         reason = conv_reason(problem) or self.conv_reason(problem)
         if reason:
             return reason
         impl, gparams = split_gemm_params(params)
-        g_reason = impl.shape_reason(self.binding(problem).problem, gparams)
+        g_reason = impl.shape_reason(self._bound(problem).problem, gparams)
         if g_reason and not g_reason.startswith(impl.name):
             g_reason = f"{impl.name}: {g_reason}"
         return g_reason or None
 
     def source(self, problem: Any, params: dict) -> str:
         impl, gparams = split_gemm_params(params)
-        return self.conv_source() + gemm_program(impl, gparams, self.binding(problem).problem)
+        return self.conv_source() + gemm_program(impl, gparams, self._bound(problem).problem)
 
     def local_sizes(self, problem: Any, params: dict, limits: DeviceLimits) -> list[LocalSize]:
         """The GEMM's legal local sizes (the auxiliary launches use ``AUX_LOCAL``)."""
         if limits.max_work_group_size < AUX_LOCAL or limits.max_work_item_sizes[0] < AUX_LOCAL:
             return []
         impl, gparams = split_gemm_params(params)
-        return impl.local_sizes(self.binding(problem).problem, gparams, limits)
+        return impl.local_sizes(self._bound(problem).problem, gparams, limits)
 
     def launches(self, problem: Any, params: dict, local: LocalSize) -> list[Launch]:
         impl, gparams = split_gemm_params(params)
-        gemm = bind_gemm_launches(impl, gparams, self.binding(problem), local)
+        gemm = bind_gemm_launches(impl, gparams, self._bound(problem), local)
         return self.pre_launches(problem) + gemm + self.post_launches(problem)
 
     def scratch(self, problem: Any, params: dict) -> dict[str, int]:
         impl, gparams = split_gemm_params(params)
         out = dict(self.conv_scratch(problem))
-        for name, n in impl.scratch(self.binding(problem).problem, gparams).items():
+        for name, n in impl.scratch(self._bound(problem).problem, gparams).items():
             out[f"gemm_{name}"] = n
         return out
 
@@ -226,7 +241,7 @@ class GemmConv(Implementation):
 
     def work_per_item(self, problem: Any, params: dict) -> int:
         impl, gparams = split_gemm_params(params)
-        return impl.work_per_item(self.binding(problem).problem, gparams)
+        return impl.work_per_item(self._bound(problem).problem, gparams)
 
     def tile_multiples(self, params: dict) -> dict[str, int]:
         impl, gparams = split_gemm_params(params)
