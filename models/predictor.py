@@ -331,6 +331,15 @@ class LatencyPredictor(RegressorMixin, BaseEstimator):
                 seed=self.random_state if self.storage is None else None),
             pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1))
 
+        if not study.trials:  # a known-good first point per library, then TPE
+            for mt in types:
+                start = dict(boosters.start_params(mt, self.max_trees))
+                if len(types) > 1:
+                    start["model"] = mt
+                if len(modes) > 1:  # "feature" won on the H100 data (both targets)
+                    start["prior"] = "feature" if "feature" in modes else modes[0]
+                study.enqueue_trial(start)
+
         def objective(trial: optuna.Trial) -> float:
             mt = trial.suggest_categorical("model", list(types)) if len(types) > 1 else types[0]
             mode = trial.suggest_categorical("prior", list(modes)) if len(modes) > 1 \

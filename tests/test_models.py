@@ -159,6 +159,15 @@ def test_optuna_tuning_shares_a_sqlite_study(dataset, tmp_path):
     assert a.model_type_ in ("lightgbm", "xgboost") and a.study_["trials"] == 3
     b = LatencyPredictor(n_trials=1, **kw).fit(dataset)  # a second worker joins the study
     assert b.study_["trials"] == 4
+    import optuna
+    from latpred.models.boosters import start_params
+
+    trials = optuna.load_study(study_name="t", storage=url).trials
+    # a new study starts from one known-good point per library; a joining worker adds none
+    assert [t.params.get("model") for t in trials[:2]] == ["lightgbm", "xgboost"]
+    for t in trials[:2]:
+        want = start_params(t.params["model"], 60)
+        assert {k: t.params[k] for k in want} == want and t.params["prior"] == "feature"
 
 
 # -- persistence --------------------------------------------------------------------------------
