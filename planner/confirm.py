@@ -56,9 +56,9 @@ class _BlasThreads:
     """Sets the BLAS thread count before a run (the runs share one process-wide pool)."""
 
     def __init__(self) -> None:
-        from threadpoolctl import ThreadpoolController
+        from latpred.profiler.backends.blas import controller
 
-        self._libs = ThreadpoolController().select(user_api="blas").lib_controllers
+        self._libs = controller().select(user_api="blas").lib_controllers
         self._original = [lib.num_threads for lib in self._libs]
         self._now: int | None = None
 
