@@ -20,7 +20,7 @@ from latpred.features.geometry import RAW_FIELDS, parse_params, raw_geometry
 from latpred.errors import LatpredError, bad_value
 
 #: bump when a feature's meaning changes (a fitted model refuses a different version)
-FEATURES_VERSION = 1
+FEATURES_VERSION = 2  # 2: BLAS conv rows carry their workspace (im2col) as scratch
 
 #: implementation vocabulary, APPEND-ONLY: code = position + 1, 0 = not in the list
 IMPL_VOCAB = (
@@ -64,7 +64,8 @@ FEATURES: tuple[tuple[str, str], ...] = (
     ("local_mem_frac", "local memory per work-group / device local memory"),
     ("pad_waste", "share of computed outputs that are padding (tile / work-group rounding)"),
     ("k_pad_waste", "share of the reduction depth that is padding (K tile rounding)"),
-    ("log2_scratch_bytes", "log2(1 + scratch bytes: im2col columns, Winograd buffers)"),
+    ("log2_scratch_bytes", "log2(1 + scratch bytes: im2col columns, Winograd buffers; BLAS "
+                           "conv: the workspace's columns + padded input, 0 for 1x1 stride 1)"),
     ("log2_flops_per_item", "log2 flops per work-item (serial work of one work-item)"),
     ("tile_m", "tile multiple of the output rows / channels (tile_multiples M or O; 1 if none)"),
     ("tile_n", "tile multiple of the output columns / pixels (N, P or OW; 1 if none)"),

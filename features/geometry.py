@@ -37,7 +37,8 @@ RAW_FIELDS = (
     "l0", "l1", "l2",   # local size of the main launch (0 = driver's choice)
     "work_per_item",    # output elements per work-item (main launch)
     "local_mem_bytes",  # local memory per work-group (bytes)
-    "scratch_elems",    # float32 scratch elements (im2col columns, Winograd buffers)
+    "scratch_elems",    # float32 scratch elements (im2col columns, Winograd buffers; the
+                        # BLAS conv workspace)
     "tile_k",           # tile multiple of the reduction dimension (1 if none)
     "tile_m",           # tile multiple of the output rows / channels (M or O; 1 if none)
     "tile_n",           # tile multiple of the output columns / pixels (N, P or OW; 1 if none)
@@ -191,11 +192,12 @@ def _evaluate(impl: Any, problem: Any, params: dict, local: tuple | None, n: int
 
 # -- generic estimates -----------------------------------------------------------------------
 def generic_geometry(gm: np.ndarray, gn: np.ndarray, gb: np.ndarray, local: list,
-                     is_blas: np.ndarray) -> np.ndarray:
+                     is_blas: np.ndarray, scratch: np.ndarray | None = None) -> np.ndarray:
     """Raw geometry for rows without a registry implementation, shape (n, len(RAW_FIELDS)).
 
     One launch over the implicit-GEMM output (gn columns x gm rows x gb batches), padded to
     the local size; BLAS rows get notional BLAS_TILE x BLAS_TILE output tiles, one per group.
+    ``scratch``: float32 scratch elements per row (``blas_conv_scratch``), default 0.
     """
     n = len(gm)
     out = np.zeros((n, _NF))
@@ -226,7 +228,24 @@ def generic_geometry(gm: np.ndarray, gn: np.ndarray, gb: np.ndarray, local: list
     out[:, _IDX["tile_k"]] = 1.0
     out[:, _IDX["tile_m"]] = np.where(is_blas, tb, 1.0)
     out[:, _IDX["tile_n"]] = np.where(is_blas, tb, 1.0)
+    if scratch is not None:
+        out[:, _IDX["scratch_elems"]] = scratch
     return out
+
+
+def blas_conv_scratch(shapes: np.ndarray) -> np.ndarray:
+    """float32 elements of the BLAS conv backend's workspace (``blas.ConvWorkspace``) per
+    row of ConvLayer arguments (n, 11): the im2col columns (batch x C x kh x kw x out_h x
+    out_w) plus the zero-padded input, or 0 for a 1x1 stride-1 unpadded layer (no copy).
+    The copy is single-threaded: a cost the BLAS thread count does not divide."""
+    b, c, h, w, kh, kw, s, p, d = (shapes[:, i].astype(np.float64) for i in
+                                   (0, 1, 3, 4, 5, 6, 7, 8, 9))
+    oh = np.floor((h + 2 * p - d * (kh - 1) - 1) / np.maximum(s, 1)) + 1
+    ow = np.floor((w + 2 * p - d * (kw - 1) - 1) / np.maximum(s, 1)) + 1
+    direct = (kh == 1) & (kw == 1) & (s == 1) & (p == 0)
+    cols = b * c * kh * kw * np.maximum(oh, 0) * np.maximum(ow, 0)
+    padded = np.where(p > 0, b * c * (h + 2 * p) * (w + 2 * p), 0.0)
+    return np.where(direct, 0.0, cols + padded)
 
 
 # -- memo table ----------------------------------------------------------------------------
@@ -381,8 +400,10 @@ def _compute(reps: np.ndarray, ci: np.ndarray, iu: list[str], cp: np.ndarray, pu
     if bad.any():  # unknown implementations, BLAS, shapes a kernel cannot take
         rows = reps[bad]
         locs = [_parse_local(lu[c]) or None for c in cl[rows]]
+        conv = np.array([layouts[c][0] == "conv2d" for c in layout_code[rows]], bool)
+        scratch = np.where(is_blas[rows] & conv, blas_conv_scratch(shapes[rows]), 0.0)
         out[bad] = generic_geometry(gemm_eq[rows, 0], gemm_eq[rows, 1], gemm_eq[rows, 3],
-                                    locs, is_blas[rows])
+                                    locs, is_blas[rows], scratch)
     return out
 
 

@@ -177,3 +177,21 @@ def test_concurrent_callers_agree():
         parallel = list(pool.map(lambda f: feature_matrix(f, DEVICES), frames))
     for a, b in zip(serial, parallel):
         np.testing.assert_array_equal(a, b)
+
+
+def test_blas_conv_scratch_is_the_workspace():
+    """BLAS conv rows carry the bytes of the backend's workspace (im2col columns + padded
+    input) as scratch; a 1x1 stride-1 conv (no copy) and a linear layer carry none."""
+    from latpred.profiler.backends.blas import ConvWorkspace
+
+    layers = [ConvLayer(2, 8, 16, 10, 10, 3, 3, padding=1, groups=2),
+              ConvLayer(1, 16, 32, 14, 14, 1, 1, stride=2),
+              ConvLayer(1, 16, 32, 14, 14, 1, 1)]
+    base = {"backend": "cpu", "device": CPU_INFO["name"], "platform": "numpy", "impl": "blas",
+            "params": "{}", "local_size": "", "threads": 4, "mem_mode": "host"}
+    rows = [{**base, "op": "conv2d", **lay.shape_dict()} for lay in layers]
+    rows.append({**base, "op": "linear", "pass": "forward", "m": 8, "n": 16, "k": 32})
+    F = feature_matrix(pd.DataFrame(rows), DEVICES)
+    want = [ConvWorkspace(lay).nbytes for lay in layers] + [0]
+    assert want[0] > 0 and want[1] > 0 and want[2] == 0
+    np.testing.assert_allclose(F[:, _I["log2_scratch_bytes"]], np.log2(1.0 + np.array(want)))
