@@ -26,6 +26,7 @@ from latpred.profiler.backends.opencl import (
     ConfigError,
     OpenCLDevice,
     OpenCLRun,
+    _cl,
     release_shared,
 )
 from latpred.profiler.devices import cl_device_info, cpu_info
@@ -117,10 +118,13 @@ class Sweeper:
         if cfg.pocl_device is not None and cfg.pocl_threads:
             meta["devices"][self._name("pocl")] = cl_device_info(cfg.pocl_device)
         self._live: OpenCLDevice | None = None
+        self._touch_buf: Any = None
         if cfg.context_device is not None:
             # co-execution conditions: the GPU driver's host threads share the cores
             meta["gpu_context"] = str(cfg.context_device.name).strip()
             self._live = OpenCLDevice(cfg.context_device)
+            cl = _cl()
+            self._touch_buf = cl.Buffer(self._live.context, cl.mem_flags.READ_WRITE, 4096)
         self.meta = meta
         self.writer = DatasetWriter(out_dir, meta)
 
@@ -274,11 +278,8 @@ class Sweeper:
     def _touch_gpu(self) -> None:
         """One small write + wait on the live GPU, so that its driver is as awake as in
         co-execution when the CPU configuration is measured."""
-        cl = _cl()
-        buf = getattr(self, "_touch_buf", None)
-        if buf is None:
-            buf = self._touch_buf = cl.Buffer(self._live.context, cl.mem_flags.READ_WRITE, 4096)
-        cl.enqueue_fill_buffer(self._live.queue, buf, np.float32(0), 0, 4096).wait()
+        _cl().enqueue_fill_buffer(self._live.queue, self._touch_buf, np.float32(0), 0,
+                                  4096).wait()
 
     def _measure(self, task: Task, problem: Any, arrays: dict[str, np.ndarray],
                  ref: np.ndarray | None, shared: dict[str, dict]) -> dict[str, Any]:
@@ -315,12 +316,6 @@ class Sweeper:
         finally:
             if run is not None:
                 run.release()
-
-
-def _cl() -> Any:
-    import pyopencl as cl
-
-    return cl
 
 
 def failure_row(err: Exception) -> dict[str, str]:
