@@ -228,9 +228,9 @@ class _CpuWorker:
         self._pool.submit(self._limit).result()
 
     def _limit(self) -> None:
-        from threadpoolctl import ThreadpoolController
+        from latpred.profiler.backends.blas import controller
 
-        self._limiter = ThreadpoolController().limit(limits=self.threads, user_api="blas")
+        self._limiter = controller().limit(limits=self.threads, user_api="blas")
 
     def submit(self, fn: Any) -> Any:
         return self._pool.submit(fn)
@@ -325,7 +325,7 @@ class CoexecRun:
         assert cfg is not None
         s, n = self.plan.split_n, self.plan.n_total
         if cfg.engine == "blas":
-            from latpred.profiler.backends.blas import ConvWorkspace
+            from latpred.profiler.backends.blas import ConvWorkspace, controller
 
             self.cpu_part = make_part(self.problem, self.arrays, s, n, target="numpy",
                                       out_full=self.result)
@@ -335,10 +335,7 @@ class CoexecRun:
             if concurrent:
                 self._worker = _CpuWorker(cfg.threads)
             else:
-                from threadpoolctl import ThreadpoolController
-
-                self._limiter = ThreadpoolController().limit(limits=cfg.threads,
-                                                             user_api="blas")
+                self._limiter = controller().limit(limits=cfg.threads, user_api="blas")
         else:
             dev = cpu_dev if isinstance(cpu_dev, OpenCLDevice) and cpu_dev.threads == cfg.threads \
                 else OpenCLDevice(getattr(cpu_dev, "root_device", cpu_dev), threads=cfg.threads)
