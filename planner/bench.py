@@ -38,12 +38,15 @@ import pandas as pd
 from latpred.datasets.store import DatasetWriter, load
 from latpred.planner.confirm import ConfirmPolicy, confirm_layer
 from latpred.planner.oracle import (
+    BACKEND_SIDES,
     GridConfig,
     LayerItem,
     OracleGrid,
     describe_row,
     load_grid,
+    plan_backend,
     plan_of_row,
+    split_params,
     summarize,
 )
 from latpred.planner.planner import PlanChoice, Planner
@@ -76,7 +79,7 @@ def measure_plans(choices: list[PlanChoice], items: list[LayerItem], gpu: OpenCL
     try:
         for ch, item in zip(choices, items):
             plan = ch.plan
-            backend = {"cpu": "cpu", "gpu": "gpu", "split": "coexec"}[plan.kind]
+            backend = plan_backend(plan)
             row = grid._row(item, backend, plan.split_n, plan.gpu,
                             plan.cpu.threads if plan.cpu else None)
             key = row["config_key"]
@@ -88,8 +91,7 @@ def measure_plans(choices: list[PlanChoice], items: list[LayerItem], gpu: OpenCL
                 out[item.name] = {**stored[key], "t_plan_source": "plans"}
                 continue
             arrays = grid_arrays(item, grid)
-            sides = {"cpu": "cpu", "gpu": "gpu", "coexec": "both"}[backend]
-            row.update(grid._measure(item, arrays, plan, sides))
+            row.update(grid._measure(item, arrays, plan, BACKEND_SIDES[backend]))
             writer.append(row)
             out[item.name] = {**row, "t_plan_source": "plans"}
     finally:
@@ -116,7 +118,7 @@ def _finalists(grid_rows: pd.DataFrame, item: LayerItem, plan: Plan, top: int
     picks = [ok.head(top)]
     picks.append(ok[ok["backend"] == "cpu"].head(1))
     picks.append(ok[(ok["backend"] == "gpu") & (ok["split_n"] == n)].head(1))
-    out: list[tuple[str, Plan]] = [(_backend(plan), plan)]
+    out: list[tuple[str, Plan]] = [(plan_backend(plan), plan)]
     seen = {plan.describe()}
     for part in picks:
         for _, r in part.iterrows():
@@ -125,10 +127,6 @@ def _finalists(grid_rows: pd.DataFrame, item: LayerItem, plan: Plan, top: int
                 seen.add(p.describe())
                 out.append((str(r["backend"]), p))
     return out
-
-
-def _backend(plan: Plan) -> str:
-    return {"cpu": "cpu", "gpu": "gpu", "split": "coexec"}[plan.kind]
 
 
 def confirm_finalists(choices: list[PlanChoice], items: list[LayerItem], gpu: OpenCLDevice,
@@ -167,8 +165,9 @@ def confirm_finalists(choices: list[PlanChoice], items: list[LayerItem], gpu: Op
                     writer.append(r)
                     got.append(r)
             for i, r in enumerate(got):
-                split = int(json.loads(str(r["params"])).get("_split_n", 0))
-                rows.append({**r, "split_n": split, "finalist": "plan" if i == 0 else "grid"})
+                split, gparams = split_params(str(r["params"]))
+                rows.append({**r, "split_n": int(split or 0), "gpu_params": gparams,
+                             "finalist": "plan" if i == 0 else "grid"})
     finally:
         writer.close()
     return pd.DataFrame(rows)
@@ -229,7 +228,7 @@ def run_bench(planner: Planner, items: list[LayerItem], gpu: OpenCLDevice,
                 t_plan, t_oracle = float(pl["total_us"].iloc[0]), float(best["total_us"])
                 t_single = float(sb["total_us"])
                 row.update(confirmed=True, single_kind=str(sb["backend"]),
-                           oracle_config=_describe_confirm(best),
+                           oracle_config=describe_row(best),
                            oracle_ratio=float(best["split_n"]) / ch.plan.n_total)
         row.update({
             "t_plan_us": t_plan, "t_single_us": t_single, "t_oracle_us": t_oracle,
@@ -243,12 +242,6 @@ def run_bench(planner: Planner, items: list[LayerItem], gpu: OpenCLDevice,
     summary["planning_ms"] = plan_ms
     summary["confirmed_layers"] = int(table["confirmed"].sum()) if len(table) else 0
     return table, summary
-
-
-def _describe_confirm(r: Any) -> str:
-    p = json.loads(str(r["params"]))
-    p.pop("_split_n", None)
-    return describe_row({**r, "gpu_params": json.dumps(p, sort_keys=True)})
 
 
 def summarize_bench(table: pd.DataFrame) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from latpred.planner.oracle import BACKEND_SIDES, plan_backend
 from latpred.planner.runtime import CoexecRun, Plan
 from latpred.profiler.backends.opencl import OpenCLDevice
 from latpred.profiler.harness import median_halfwidth
@@ -45,11 +46,6 @@ class ConfirmPolicy:
         if self.burst < 1 or self.max_seconds <= 0 or self.rel_halfwidth <= 0:
             raise bad_value("confirm policy", self, "burst >= 1, positive seconds and width")
         return self
-
-
-#: a short policy for tests and --quick
-QUICK_CONFIRM = ConfirmPolicy(min_rounds=5, max_rounds=20, max_seconds=0.5,
-                              rel_halfwidth=0.05, burst=2)
 
 
 class _BlasThreads:
@@ -100,7 +96,7 @@ def confirm_layer(layer: Any, arrays: dict[str, np.ndarray], plans: list[Plan],
     out: list[dict[str, Any]] = []
     try:
         for plan in plans:
-            sides = {"cpu": "cpu", "gpu": "gpu", "split": "both"}[plan.kind]
+            sides = BACKEND_SIDES[plan_backend(plan)]
             try:
                 if plan.cpu is not None and plan.kind != "gpu":
                     blas.set(plan.cpu.threads)
@@ -158,4 +154,4 @@ def _stable(samples: list[dict[str, Any]], rel: float) -> bool:
     return med > 0 and median_halfwidth(v) / med <= rel
 
 
-__all__ = ["ConfirmPolicy", "QUICK_CONFIRM", "confirm_layer"]
+__all__ = ["ConfirmPolicy", "confirm_layer"]

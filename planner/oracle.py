@@ -59,6 +59,15 @@ log = logging.getLogger(__name__)
 
 Layer = LinearLayer | ConvLayer
 
+#: a grid row's ``backend`` -> the ``sides`` a CoexecRun runs for it ("gpu" with split_n < N
+#: times the GPU part alone)
+BACKEND_SIDES = {"cpu": "cpu", "gpu": "gpu", "coexec": "both"}
+
+
+def plan_backend(plan: Plan) -> str:
+    """The ``backend`` of a whole plan's row: "cpu" (CPU only), "gpu" (GPU only), "coexec"."""
+    return {"cpu": "cpu", "gpu": "gpu", "split": "coexec"}[plan.kind]
+
 
 def default_threads(cores: int | None = None) -> list[int]:
     """1, 2, 4, ... up to the core count, the core count, and cores - 1 (co-execution
@@ -217,8 +226,7 @@ class OracleGrid:
         if key in stored:
             bar.update(1)
             return stored[key]
-        sides = {"cpu": "cpu", "gpu": "gpu", "coexec": "both"}[backend]
-        row.update(self._measure(item, arrays, plan, sides))
+        row.update(self._measure(item, arrays, plan, BACKEND_SIDES[backend]))
         self.writer.append(row)
         stored[key] = row
         bar.update(1)
@@ -298,18 +306,22 @@ class OracleGrid:
 
 
 # -- reading ------------------------------------------------------------------------------
+def split_params(ptxt: str) -> tuple[int | None, str]:
+    """A grid row's ``params`` JSON -> (its ``_split_n``, the GPU implementation's params
+    JSON without it)."""
+    p = json.loads(ptxt)
+    split = p.pop("_split_n", None)
+    return split, json.dumps(p, sort_keys=True)
+
+
 def load_grid(path: str | os.PathLike) -> pd.DataFrame:
     """A grid dataset with the co-execution fields as columns: ``split_n``, ``n_total``,
     ``ratio``, ``cpu_us``, ``gpu_total_us``, ``sync_us``, ``merge_us``, ``sync``,
     ``gpu_params`` (the implementation's parameters, without ``_split_n``)."""
     df = load(path)
-    split, gparams = [], []
-    for ptxt in df["params"].fillna("{}").astype(str):
-        p = json.loads(ptxt)
-        split.append(p.pop("_split_n", None))
-        gparams.append(json.dumps(p, sort_keys=True))
-    df["split_n"] = pd.array(split, dtype="Int64")
-    df["gpu_params"] = gparams
+    pairs = [split_params(t) for t in df["params"].fillna("{}").astype(str)]
+    df["split_n"] = pd.array([sp for sp, _ in pairs], dtype="Int64")
+    df["gpu_params"] = [gp for _, gp in pairs]
     extras: dict[str, list] = {k: [] for k in ("n_total", "cpu_us", "gpu_total_us", "sync_us",
                                                "merge_us", "sync")}
     for txt in df["kernel_breakdown_us"].fillna("").astype(str):
@@ -383,5 +395,6 @@ def plan_of_row(layer: Layer, r: Any) -> Plan:
     return Plan(s, n, gpu, cpu)
 
 
-__all__ = ["GridConfig", "LayerItem", "OracleGrid", "default_threads", "describe_row",
-           "load_grid", "local_size_str", "plan_of_row", "summarize"]
+__all__ = ["BACKEND_SIDES", "GridConfig", "LayerItem", "OracleGrid", "default_threads",
+           "describe_row", "load_grid", "local_size_str", "plan_backend", "plan_of_row",
+           "split_params", "summarize"]
