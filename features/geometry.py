@@ -233,17 +233,16 @@ def generic_geometry(gm: np.ndarray, gn: np.ndarray, gb: np.ndarray, local: list
     return out
 
 
-def blas_conv_scratch(shapes: np.ndarray) -> np.ndarray:
+def blas_conv_scratch(shapes: np.ndarray, gemm_eq: np.ndarray) -> np.ndarray:
     """float32 elements of the BLAS conv backend's workspace (``blas.ConvWorkspace``) per
-    row of ConvLayer arguments (n, 11): the im2col columns (batch x C x kh x kw x out_h x
-    out_w) plus the zero-padded input, or 0 for a 1x1 stride-1 unpadded layer (no copy).
-    The copy is single-threaded: a cost the BLAS thread count does not divide."""
-    b, c, h, w, kh, kw, s, p, d = (shapes[:, i].astype(np.float64) for i in
-                                   (0, 1, 3, 4, 5, 6, 7, 8, 9))
-    oh = np.floor((h + 2 * p - d * (kh - 1) - 1) / np.maximum(s, 1)) + 1
-    ow = np.floor((w + 2 * p - d * (kw - 1) - 1) / np.maximum(s, 1)) + 1
+    row of ConvLayer arguments ``shapes`` (n, 11) with their implicit GEMM ``gemm_eq``
+    (n, 4): the im2col columns (K x N x batch = batch x C x kh x kw x out_h x out_w) plus
+    the zero-padded input, or 0 for a 1x1 stride-1 unpadded layer (no copy). The copy is
+    single-threaded: a cost the BLAS thread count does not divide."""
+    b, c, h, w, kh, kw, s, p = (shapes[:, i].astype(np.float64) for i in
+                                (0, 1, 3, 4, 5, 6, 7, 8))
     direct = (kh == 1) & (kw == 1) & (s == 1) & (p == 0)
-    cols = b * c * kh * kw * np.maximum(oh, 0) * np.maximum(ow, 0)
+    cols = gemm_eq[:, 2] * gemm_eq[:, 1] * gemm_eq[:, 3]
     padded = np.where(p > 0, b * c * (h + 2 * p) * (w + 2 * p), 0.0)
     return np.where(direct, 0.0, cols + padded)
 
@@ -401,7 +400,8 @@ def _compute(reps: np.ndarray, ci: np.ndarray, iu: list[str], cp: np.ndarray, pu
         rows = reps[bad]
         locs = [_parse_local(lu[c]) or None for c in cl[rows]]
         conv = np.array([layouts[c][0] == "conv2d" for c in layout_code[rows]], bool)
-        scratch = np.where(is_blas[rows] & conv, blas_conv_scratch(shapes[rows]), 0.0)
+        scratch = np.where(is_blas[rows] & conv,
+                           blas_conv_scratch(shapes[rows], gemm_eq[rows]), 0.0)
         out[bad] = generic_geometry(gemm_eq[rows, 0], gemm_eq[rows, 1], gemm_eq[rows, 3],
                                     locs, is_blas[rows], scratch)
     return out

@@ -220,18 +220,24 @@ class ConvLayer:
         return d
 
 
+def im2col_view(xp: np.ndarray, layer: ConvLayer) -> np.ndarray:
+    """The already padded input xp (batch, C, H + 2p, W + 2p) seen as columns
+    (batch, C, kh, kw, out_h, out_w): a read-only strided view, no copy."""
+    s, d = layer.stride, layer.dilation
+    sb, sc, sh, sw = xp.strides
+    shape = (xp.shape[0], xp.shape[1], layer.kernel_h, layer.kernel_w, layer.out_h, layer.out_w)
+    return np.lib.stride_tricks.as_strided(
+        xp, shape, (sb, sc, sh * d, sw * d, sh * s, sw * s), writeable=False)
+
+
 def im2col(x: np.ndarray, layer: ConvLayer) -> np.ndarray:
     """x (batch, C, H, W) -> columns (batch, groups, C/g*kh*kw, out_h*out_w), a strided copy."""
-    p, s, d = layer.padding, layer.stride, layer.dilation
+    p = layer.padding
     xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p))) if p else x
     b, c = x.shape[:2]
-    kh, kw, oh, ow = layer.kernel_h, layer.kernel_w, layer.out_h, layer.out_w
-    sb, sc, sh, sw = xp.strides
-    view = np.lib.stride_tricks.as_strided(
-        xp, (b, c, kh, kw, oh, ow), (sb, sc, sh * d, sw * d, sh * s, sw * s), writeable=False
-    )
     g = layer.groups
-    return np.ascontiguousarray(view).reshape(b, g, (c // g) * kh * kw, oh * ow)
+    return np.ascontiguousarray(im2col_view(xp, layer)).reshape(
+        b, g, (c // g) * layer.kernel_h * layer.kernel_w, layer.out_h * layer.out_w)
 
 
 def as_dict(obj) -> dict:

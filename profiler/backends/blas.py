@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from latpred.profiler.problems import ConvLayer, GemmProblem
+from latpred.profiler.problems import ConvLayer, GemmProblem, im2col_view
 from threadpoolctl import ThreadpoolController, threadpool_info
 
 
@@ -73,15 +73,12 @@ class ConvWorkspace:
         b, c, g = lay.batch, lay.in_channels, lay.groups
         if self.direct:
             return np.ascontiguousarray(x).reshape(b, g, c // g, lay.height * lay.width)
-        p, s, d = lay.padding, lay.stride, lay.dilation
+        p = lay.padding
         xp = x
         if self.padded is not None:
             self.padded[:, :, p:p + lay.height, p:p + lay.width] = x
             xp = self.padded
-        sb, sc, sh, sw = xp.strides
-        view = np.lib.stride_tricks.as_strided(
-            xp, self.cols.shape, (sb, sc, sh * d, sw * d, sh * s, sw * s), writeable=False)
-        np.copyto(self.cols, view)
+        np.copyto(self.cols, im2col_view(xp, lay))
         return self.cols.reshape(b, g, (c // g) * lay.kernel_h * lay.kernel_w,
                                  lay.out_h * lay.out_w)
 
