@@ -399,7 +399,8 @@ def _compute(reps: np.ndarray, ci: np.ndarray, iu: list[str], cp: np.ndarray, pu
     if bad.any():  # unknown implementations, BLAS, shapes a kernel cannot take
         rows = reps[bad]
         locs = [_parse_local(lu[c]) or None for c in cl[rows]]
-        conv = np.array([layouts[c][0] == "conv2d" for c in layout_code[rows]], bool)
+        conv = np.isin(layout_code[rows], [i for i, lay in enumerate(layouts)
+                                           if lay[0] == "conv2d"])
         scratch = np.where(is_blas[rows] & conv,
                            blas_conv_scratch(shapes[rows], gemm_eq[rows]), 0.0)
         out[bad] = generic_geometry(gemm_eq[rows, 0], gemm_eq[rows, 1], gemm_eq[rows, 3],

@@ -190,7 +190,7 @@ def build_sweep(args: argparse.Namespace) -> Any:
     if not use_gpu and args.device is not None:
         select_device(args.device)  # still validate the selector
     live = None
-    if getattr(args, "gpu_context", False):
+    if args.gpu_context:
         if args.device is None:
             raise bad_value("gpu-context", True, "needs --device SELECTOR (the GPU to hold)")
         if not use_cpu:
