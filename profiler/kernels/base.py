@@ -166,6 +166,16 @@ class Implementation(ABC):
         """Local memory one work-group uses (bytes), for the legality rule and features."""
         return 0
 
+    def fixed_local(self, local: tuple[int, int, int], params: dict,
+                    limits: DeviceLimits) -> list[LocalSize]:
+        """The legality rule of a kernel whose parameters fix its work-group: ``[local]`` if
+        it fits the device's work-group limits and local memory, else ``[]``."""
+        if not fits_device(local, limits):
+            return []
+        if self.local_mem_bytes(params, local) > limits.local_mem_bytes:
+            return []
+        return [local]
+
     def scratch(self, problem: Any, params: dict) -> dict[str, int]:
         """Scratch buffers: name -> number of float32 elements."""
         return {}

@@ -27,7 +27,6 @@ from latpred.profiler.kernels.base import (
     Implementation,
     Launch,
     LocalSize,
-    fits_device,
 )
 from latpred.profiler.kernels.gemm_common import OPERAND_MACROS, STORE4_EDGE, defines, gemm_args
 
@@ -198,12 +197,7 @@ class GemmRegBlock(Implementation):
                 int(params["TSM"]) // int(params["WPTM"]), 1)
 
     def local_sizes(self, problem: Any, params: dict, limits: DeviceLimits) -> list[LocalSize]:
-        local = self._local(params)
-        if not fits_device(local, limits):
-            return []
-        if self.local_mem_bytes(params, local) > limits.local_mem_bytes:
-            return []
-        return [local]
+        return self.fixed_local(self._local(params), params, limits)
 
     def launches(self, problem: Any, params: dict, local: LocalSize) -> list[Launch]:
         tsm, tsn = int(params["TSM"]), int(params["TSN"])

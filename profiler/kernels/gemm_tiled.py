@@ -15,7 +15,6 @@ from latpred.profiler.kernels.base import (
     Implementation,
     Launch,
     LocalSize,
-    fits_device,
     round_up,
 )
 from latpred.profiler.kernels.gemm_common import OPERAND_MACROS, defines, gemm_args
@@ -79,12 +78,7 @@ class GemmTiled(Implementation):
 
     def local_sizes(self, problem: Any, params: dict, limits: DeviceLimits) -> list[LocalSize]:
         ts = int(params["TS"])
-        local = (ts, ts, 1)
-        if not fits_device(local, limits):
-            return []
-        if self.local_mem_bytes(params, local) > limits.local_mem_bytes:
-            return []
-        return [local]
+        return self.fixed_local((ts, ts, 1), params, limits)
 
     def launches(self, problem: Any, params: dict, local: LocalSize) -> list[Launch]:
         ts = int(params["TS"])
