@@ -55,6 +55,10 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--gpu-context", action="store_true",
                    help="hold a live context on --device while measuring CPU backends "
                         "(co-execution conditions; with --backend cpu)")
+    p.add_argument("--gpu-touch", choices=("config", "run"), default="config",
+                   help="with --gpu-context: one small GPU command (and wait) before each CPU "
+                        "configuration (config), or before every timed run (run: as when CPU "
+                        "and GPU layers alternate)")
     p.add_argument("--quick", action="store_true", help="a small sweep (< 2 min on 2 cores)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--out", required=True, help="dataset directory (created; resumable)")
@@ -196,6 +200,8 @@ def build_sweep(args: argparse.Namespace) -> Any:
         if not use_cpu:
             raise bad_value("gpu-context", True, "applies to CPU backends (--backend cpu|all)")
         live = gpu if gpu is not None else select_device(args.device)
+    elif args.gpu_touch != "config":
+        raise bad_value("gpu-touch", args.gpu_touch, "needs --gpu-context")
     pocl = pocl_cpu_device() if (use_cpu and pocl_threads) else None
     if pocl is not None:
         limit = int(pocl.max_compute_units)
@@ -246,7 +252,7 @@ def build_sweep(args: argparse.Namespace) -> Any:
         pocl_device=pocl, pocl_threads=pocl_threads if pocl is not None else [],
         impls=args.impl, mem_modes=mem_modes,
         max_local_sizes=args.max_local_sizes or (3 if args.quick else None),
-        policy=policy, seed=args.seed, context_device=live,
+        policy=policy, seed=args.seed, context_device=live, gpu_touch=args.gpu_touch,
     )
 
 

@@ -98,6 +98,7 @@ def test_conv_sweep_resumes(tmp_path, capsys):
     (["--op", "linear", "--backend", "cpu", "--gpu-context"], "gpu-context=True"),
     (["--op", "linear", "--backend", "gpu", "--device", "portable", "--gpu-context"],
      "gpu-context=True"),
+    (["--op", "linear", "--backend", "cpu", "--gpu-touch", "run"], "gpu-touch='run'"),
 ])
 def test_bad_arguments_one_line_exit_2_nothing_written(tmp_path, capsys, args, field):
     out = tmp_path / "never"
@@ -120,6 +121,24 @@ def test_cpu_sweep_with_a_live_gpu_context(tmp_path, capsys):
     held = str(select_device("portable").name).strip()
     assert df.attrs["meta"]["gpu_context"] == held
     assert json.loads((out / "meta.json").read_text())["gpu_context"] == held
+    assert df.attrs["meta"]["gpu_touch"] == "config"
+
+
+def test_gpu_touch_before_every_timed_run(tmp_path, monkeypatch):
+    from latpred.profiler.sweep import Sweeper
+
+    touches = []
+    real = Sweeper._touch_gpu
+    monkeypatch.setattr(Sweeper, "_touch_gpu", lambda self: (touches.append(1), real(self)))
+    out = tmp_path / "ds"
+    assert main(["profile", "--op", "linear", "--backend", "cpu", "--device", "portable",
+                 "--gpu-context", "--gpu-touch", "run", "--threads", "1", "--pocl-threads",
+                 "none", "--suite", "mnist_mlp", "--quick", "--no-progress",
+                 "--out", str(out)]) == 0
+    df = load(out)
+    assert (df["status"] == "ok").all() and df.attrs["meta"]["gpu_touch"] == "run"
+    # one touch per configuration, then one before every timed run
+    assert len(touches) == len(df) + int(df["repeats"].sum())
 
 
 def test_unwritable_output(tmp_path, capsys):
