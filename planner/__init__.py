@@ -5,7 +5,8 @@ measurement, the oracle grid, the planner and their CLI (``latpred plan``,
 Modules: ``split`` (which part each device computes), ``runtime`` (CoexecRun, Plan),
 ``sync`` (overhead per sync mechanism, sync.json), ``predictors`` (the models directory),
 ``candidates`` (candidate configurations and prediction frames), ``planner`` (Planner),
-``oracle`` (the measured grid), ``bench`` (T_single / T_oracle / T_plan), ``cli``,
+``tune`` (measure a shortlist, keep the fastest), ``oracle`` (the measured grid),
+``bench`` (T_single / T_oracle / T_plan), ``cli``,
 ``benchmark`` (planner speed).
 """
 
@@ -19,6 +20,7 @@ _EXPORTS = {
     "Planner": "planner", "PlannerOptions": "planner", "PlanChoice": "planner",
     "Predictors": "predictors", "SyncModel": "sync", "measure_sync": "sync",
     "OracleGrid": "oracle", "GridConfig": "oracle", "load_grid": "oracle",
+    "tune_layer": "tune", "TuneResult": "tune",
 }
 
 __all__ = sorted(_EXPORTS)

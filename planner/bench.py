@@ -7,7 +7,10 @@ Per layer of a suite (metric definitions: /work/shared/metrics.md, "Co-execution
 - T_oracle: the best measured co-execution time over the oracle grid (``planner.oracle``:
   split x CPU threads x GPU configuration, the GPU axis searched as "every configuration
   alone at that split, then the top-K of them in co-execution"), 0 and 1 included;
-- T_plan: the measured time of the plan the planner chose from predictions alone.
+- T_plan: the measured time of the plan the planner chose from predictions alone;
+- T_tuned (with a planner ``shortlist`` > 1): the fastest confirmed plan of the planner's
+  shortlist, i.e. what ``planner.tune`` (measure the shortlist, keep the fastest) reaches.
+  It is chosen and scored on the same confirmed medians, as T_oracle is.
 
 With confirmation (default, ``confirm_top`` > 0), the finalists of each layer (the plan,
 the grid's ``confirm_top`` fastest configurations, its best CPU-only and GPU-only ones)
@@ -104,10 +107,11 @@ def grid_arrays(item: LayerItem, grid: OracleGrid) -> dict[str, np.ndarray]:
     return problem.arrays(np.random.default_rng(grid.cfg.seed))
 
 
-def _finalists(grid_rows: pd.DataFrame, item: LayerItem, plan: Plan, top: int
-               ) -> list[tuple[str, Plan]]:
-    """(backend, plan) of a layer's finalists: the plan, the ``top`` fastest grid rows, the
-    fastest CPU-only and GPU-only rows (deduplicated, plan first)."""
+def _finalists(grid_rows: pd.DataFrame, item: LayerItem, choice: PlanChoice, top: int
+               ) -> list[tuple[str, Plan, str]]:
+    """(backend, plan, role) of a layer's finalists: the plan ("plan"), the rest of its
+    shortlist ("shortlist"), the ``top`` fastest grid rows, the fastest CPU-only and
+    GPU-only rows ("grid"); deduplicated, in that order."""
     from latpred.planner.split import layer_extent
 
     n = layer_extent(item.layer)
@@ -118,14 +122,18 @@ def _finalists(grid_rows: pd.DataFrame, item: LayerItem, plan: Plan, top: int
     picks = [ok.head(top)]
     picks.append(ok[ok["backend"] == "cpu"].head(1))
     picks.append(ok[(ok["backend"] == "gpu") & (ok["split_n"] == n)].head(1))
-    out: list[tuple[str, Plan]] = [(plan_backend(plan), plan)]
-    seen = {plan.describe()}
+    out: list[tuple[str, Plan, str]] = [(plan_backend(choice.plan), choice.plan, "plan")]
+    seen = {choice.plan.describe()}
+    for p, _us in choice.shortlist:
+        if p.describe() not in seen:
+            seen.add(p.describe())
+            out.append((plan_backend(p), p, "shortlist"))
     for part in picks:
         for _, r in part.iterrows():
             p = plan_of_row(item.layer, r)
             if p.describe() not in seen:
                 seen.add(p.describe())
-                out.append((str(r["backend"]), p))
+                out.append((str(r["backend"]), p, "grid"))
     return out
 
 
@@ -145,9 +153,9 @@ def confirm_finalists(choices: list[PlanChoice], items: list[LayerItem], gpu: Op
     rows = []
     try:
         for ch, item in zip(choices, items):
-            fin = _finalists(grid_df[grid_df["layer"] == item.name], item, ch.plan, top)
+            fin = _finalists(grid_df[grid_df["layer"] == item.name], item, ch, top)
             base = []
-            for backend, plan in fin:
+            for backend, plan, _role in fin:
                 r = grid._row(item, backend, plan.split_n, plan.gpu,
                               plan.cpu.threads if plan.cpu and backend != "gpu" else None)
                 base.append(r)
@@ -156,7 +164,7 @@ def confirm_finalists(choices: list[PlanChoice], items: list[LayerItem], gpu: Op
                 got = [stored[k] for k in keys]
             else:
                 arrays = grid_arrays(item, grid)
-                res = confirm_layer(item.layer, arrays, [p for _, p in fin], gpu, policy,
+                res = confirm_layer(item.layer, arrays, [p for _, p, _r in fin], gpu, policy,
                                     grid.cfg.seed)
                 got = []
                 for r, m in zip(base, res):
@@ -167,7 +175,7 @@ def confirm_finalists(choices: list[PlanChoice], items: list[LayerItem], gpu: Op
             for i, r in enumerate(got):
                 split, gparams = split_params(str(r["params"]))
                 rows.append({**r, "split_n": int(split or 0), "gpu_params": gparams,
-                             "finalist": "plan" if i == 0 else "grid"})
+                             "finalist": fin[i][2]})
     finally:
         writer.close()
     return pd.DataFrame(rows)
@@ -215,7 +223,8 @@ def run_bench(planner: Planner, items: list[LayerItem], gpu: OpenCLDevice,
             "single_kind": o["single_kind"] if o is not None else "",
             "oracle_ratio": float(o["oracle_ratio"]) if o is not None else math.nan,
             "oracle_config": o["oracle_config"] if o is not None else "",
-            "confirmed": False,
+            "confirmed": False, "n_shortlist": len(ch.shortlist),
+            "t_tuned_us": math.nan, "tuned_config": "",
         }
         if conf is not None and len(conf):
             c = conf[(conf["layer"] == it.name) & (conf["status"] == "ok")]
@@ -230,11 +239,18 @@ def run_bench(planner: Planner, items: list[LayerItem], gpu: OpenCLDevice,
                 row.update(confirmed=True, single_kind=str(sb["backend"]),
                            oracle_config=describe_row(best),
                            oracle_ratio=float(best["split_n"]) / ch.plan.n_total)
+                # measure-and-pick over the shortlist (planner.tune): its fastest finalist
+                sl = c[c["finalist"].isin(["plan", "shortlist"])]
+                tb = sl.loc[sl["total_us"].idxmin()]
+                row.update(t_tuned_us=float(tb["total_us"]), tuned_config=describe_row(tb))
         row.update({
             "t_plan_us": t_plan, "t_single_us": t_single, "t_oracle_us": t_oracle,
             "speedup_plan": t_single / t_plan, "speedup_oracle": t_single / t_oracle,
             "efficiency": t_oracle / t_plan,
             "slower_than_single": t_plan > (1 + SLOWDOWN_TOLERANCE) * t_single,
+            "efficiency_tuned": t_oracle / row["t_tuned_us"],
+            "tuned_slower_than_single":
+                bool(row["t_tuned_us"] > (1 + SLOWDOWN_TOLERANCE) * t_single),
         })
         rows.append(row)
     table = pd.DataFrame(rows)
@@ -259,7 +275,22 @@ def summarize_bench(table: pd.DataFrame) -> dict[str, Any]:
         "network_single_us": float((w * ok["t_single_us"]).sum()),
         "network_plan_us": float((w * ok["t_plan_us"]).sum()),
         "network_oracle_us": float((w * ok["t_oracle_us"]).sum()),
+        **_tuned_summary(ok),
     }
+
+
+def _tuned_summary(ok: pd.DataFrame) -> dict[str, Any]:
+    """The measure-and-pick columns' summary (layers whose shortlist was confirmed)."""
+    if "t_tuned_us" not in ok:
+        return {}
+    t = ok[np.isfinite(ok["t_tuned_us"])]
+    if not len(t):
+        return {"tuned_layers": 0}
+    return {"tuned_layers": int(len(t)),
+            "shortlist_mean": float(t["n_shortlist"].mean()),
+            "efficiency_tuned_geomean_pct": 100 * geomean(t["efficiency_tuned"]),
+            "layers_tuned_slower_than_single": int(t["tuned_slower_than_single"].sum()),
+            "worst_tuned_vs_single": float((t["t_tuned_us"] / t["t_single_us"]).max())}
 
 
 def write_outputs(table: pd.DataFrame, summary: dict[str, Any], out_dir: str | os.PathLike,
@@ -319,6 +350,13 @@ def format_table(table: pd.DataFrame, summary: dict[str, Any]) -> str:
     lines.append(f"layers > {100 * SLOWDOWN_TOLERANCE:.0f}% slower than T_single: "
                  f"{s['layers_slower_than_single']} (worst T_plan/T_single "
                  f"{s['worst_plan_vs_single']:.3f})")
+    if s.get("tuned_layers"):
+        lines.append(f"measure-and-pick over the planner's shortlist (mean "
+                     f"{s['shortlist_mean']:.1f} plans, {s['tuned_layers']} layers): "
+                     f"efficiency {s['efficiency_tuned_geomean_pct']:.1f}%, "
+                     f"{s['layers_tuned_slower_than_single']} layers > "
+                     f"{100 * SLOWDOWN_TOLERANCE:.0f}% slower than T_single (worst "
+                     f"{s['worst_tuned_vs_single']:.3f})")
     if s["network_single_us"] > 0:
         lines.append(f"network (count-weighted): single {s['network_single_us']:.0f} us, "
                      f"plan {s['network_plan_us']:.0f} us, oracle "

@@ -172,6 +172,9 @@ def _planner_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--gpu-model", default="auto", help="auto, components or total")
     g.add_argument("--exhaustive", action="store_true",
                    help="predict every GPU configuration at every split (no top-k pruning)")
+    g.add_argument("--shortlist", type=int, default=1,
+                   help="plans per layer to measure and pick from (planner.tune): the plan "
+                        "and its best alternatives (default 1: the plan alone)")
     g.add_argument("--sync-us", type=float, default=None,
                    help="assume this co-execution overhead (us) instead of sync.json")
     if not any(a.dest == "threads" for a in p._actions):
@@ -328,6 +331,7 @@ def make_planner(args: argparse.Namespace, gpu_dev: Any = None) -> Any:
         max_local_sizes=args.max_local_sizes,
         prune_top_k=None if args.exhaustive else PlannerOptions.prune_top_k,
         cpu_top_k=None if args.exhaustive else PlannerOptions.cpu_top_k,
+        shortlist=args.shortlist,
     )
     return Planner(preds, gpu, cpu, sync, opts)
 
@@ -372,6 +376,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
         print(f"    predicted {ch.plan_us:.1f} us (CPU {ch.cpu_us:.1f}, GPU {ch.gpu_us:.1f}, "
               f"sync {ch.sync_us:.1f}); best single device: {ch.single.describe()} "
               f"{ch.single_us:.1f} us; speedup {ch.predicted_speedup:.3f}x ({ch.reason})")
+        for alt, us in ch.shortlist[1:]:
+            print(f"    alternative: {alt.describe()} predicted {us:.1f} us")
     if len(choices) > 1:
         s = network_summary(choices)
         print(f"network ({s['layers']} layers, {s['split_layers']} split, count-weighted): "

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -80,6 +80,14 @@ class PlannerOptions:
             a core to the host thread that feeds and waits for the GPU; CPU-only plans may
             use every core). On the H100 host, 16 BLAS threads beside the GPU's host
             thread ran several times slower than 15.
+        shortlist: plans per layer to hand to a measurement (``planner.tune``): the chosen
+            plan first, then alternatives (1: the plan alone). The alternatives are
+            predicted within ``shortlist_tol`` of the best and spread out: the best plan of
+            each other kind (CPU only, GPU only, split) first, CPU-only thread counts
+            at least ``thread_gap`` apart (relative), then the next best by prediction.
+        shortlist_tol: alternatives' predicted time is at most (1 + tol) x the best's.
+        thread_gap: CPU-only alternatives differ from each other by more than this share of
+            the larger thread count (0.2: 16 and 12 threads, not 16 and 15).
     """
 
     steps: int = 16
@@ -95,6 +103,9 @@ class PlannerOptions:
     cpu_top_k: int | None = 2
     cpu_anchors: tuple[float, ...] = (1.0, 0.25)
     coexec_max_threads: int | None = None
+    shortlist: int = 1
+    shortlist_tol: float = 0.5
+    thread_gap: float = 0.2
 
     def validate(self) -> PlannerOptions:
         if not isinstance(self.steps, int) or self.steps < 1:
@@ -111,6 +122,12 @@ class PlannerOptions:
             raise bad_value("cpu_top_k", self.cpu_top_k, "must be >= 1 (or None)")
         if not self.cpu_anchors or not all(0.0 < r <= 1.0 for r in self.cpu_anchors):
             raise bad_value("cpu_anchors", self.cpu_anchors, "ratios must be in (0, 1]")
+        if not isinstance(self.shortlist, int) or self.shortlist < 1:
+            raise bad_value("shortlist", self.shortlist, "must be an integer >= 1")
+        if self.shortlist_tol < 0:
+            raise bad_value("shortlist_tol", self.shortlist_tol, "must be >= 0")
+        if not 0.0 <= self.thread_gap < 1.0:
+            raise bad_value("thread_gap", self.thread_gap, "must be in [0, 1)")
         return self
 
 
@@ -133,6 +150,8 @@ class PlanChoice:
     risk_us: float = math.nan
     reason: str = ""
     n_candidates: int = 0
+    #: the shortlist (``PlannerOptions.shortlist``): (plan, predicted us), the plan first
+    shortlist: list[tuple[Plan, float]] = field(default_factory=list)
 
     @property
     def predicted_speedup(self) -> float:
@@ -468,6 +487,10 @@ class Planner:
             kept: set[int] = set()
             for r in span:
                 kept.update(np.argsort(t[r], kind="stable")[:k].tolist())
+            if self.options.shortlist > 1:  # CPU-only alternatives: spread thread counts
+                order = np.argsort(t[span[-1]], kind="stable")  # widest share: the layer
+                kept.update(spread_threads(order, [tc for _kc, tc in cfgs],
+                                           self.options.shortlist, self.options.thread_gap))
             out.append([cfgs[c] for c in sorted(kept)])
         return out
 
@@ -642,9 +665,32 @@ class Planner:
                 reason = (f"best split predicted {100 * gain:.1f}% faster, below the "
                           f"{100 * o.margin:.1f}% margin" if gain > 0 else
                           f"best split predicted {-100 * gain:.1f}% slower")
-        return PlanChoice(lc.name, lc.count, lc.layer, plan, plan_us, parts[0], parts[1],
-                          parts[2], single, single_pt, best_split, split_us,
-                          risk_us if risk else math.nan, reason, n_cands)
+        choice = PlanChoice(lc.name, lc.count, lc.layer, plan, plan_us, parts[0], parts[1],
+                            parts[2], single, single_pt, best_split, split_us,
+                            risk_us if risk else math.nan, reason, n_cands)
+        choice.shortlist = [(plan, plan_us)]
+        if o.shortlist > 1:
+            best = min(single_score, float(score[si]) if si is not None else math.inf)
+            c_only = np.flatnonzero((lc.c_split == 0) & np.isfinite(c_score))
+            c_only = c_only[np.argsort(c_score[c_only], kind="stable")]
+            c_only = c_only[spread_threads(np.arange(len(c_only)),
+                                           [lc.cpu_cfgs[int(lc.c_cfg[j])][1] for j in c_only],
+                                           o.shortlist, o.thread_gap)]
+            cands = [(float(c_score[j]), "cpu", Plan(0, n, None, self._cpu_cfg(lc, j)),
+                      float(c_pt[j])) for j in c_only]
+            g_order = gpu_only[np.argsort(score[gpu_only], kind="stable")]
+            for i in g_order[np.isfinite(score[g_order])]:
+                if len([c for c in cands if c[1] == "gpu"]) >= o.shortlist:
+                    break
+                if float(score[i]) <= best * (1.0 + o.shortlist_tol) and \
+                        self._first_legal(lc, np.array([i])) is not None:
+                    cands.append((float(score[i]), "gpu", Plan(n, n, self._gpu_cfg(lc, i), None),
+                                  float(t_pt[i])))
+            if best_split is not None:
+                cands.append((float(score[si]), "split", best_split, split_us))
+            choice.shortlist = pick_shortlist(plan, plan_us, cands, o.shortlist,
+                                              best * (1.0 + o.shortlist_tol))
+        return choice
 
     # -- helpers ---------------------------------------------------------------------------
     def _first_legal(self, lc: _LayerCands, order: np.ndarray) -> int | None:
@@ -685,6 +731,43 @@ class Planner:
 
 
 # -- helpers ---------------------------------------------------------------------------------
+def spread_threads(order: np.ndarray, threads: list[int], k: int, gap: float) -> list[int]:
+    """The first ``k`` entries of ``order`` (indices into ``threads``, best first) whose
+    thread counts differ from every one taken before by more than ``gap`` x the larger."""
+    taken: list[int] = []
+    for i in order:
+        t = threads[int(i)]
+        if all(abs(t - threads[j]) > gap * max(t, threads[j]) for j in taken):
+            taken.append(int(i))
+            if len(taken) == k:
+                break
+    return taken
+
+
+def pick_shortlist(plan: Plan, plan_us: float, cands: list[tuple[float, str, Plan, float]],
+                   k: int, limit: float) -> list[tuple[Plan, float]]:
+    """``k`` plans (with predicted us): ``plan`` first, then the best candidate of each
+    other kind, then the rest by score; candidates scoring above ``limit`` are dropped.
+    ``cands``: (score, kind, plan, predicted us)."""
+    out = [(plan, plan_us)]
+    seen = {plan.describe()}
+    ok = sorted((c for c in cands if c[0] <= limit), key=lambda c: c[0])
+    kinds = {plan.kind}
+    firsts = []
+    for c in ok:
+        if c[1] not in kinds:
+            kinds.add(c[1])
+            firsts.append(c)
+    for c in firsts + ok:
+        if len(out) >= k:
+            break
+        d = c[2].describe()
+        if d not in seen:
+            seen.add(d)
+            out.append((c[2], c[3]))
+    return out
+
+
 def _out_bytes(layer: Layer, s: int) -> int:
     """Bytes of the GPU's output block for split ``s``."""
     if isinstance(layer, ConvLayer):

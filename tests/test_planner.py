@@ -191,11 +191,59 @@ def test_planned_split_runs_correctly(infos, gpu, rng):
                                    atol=layer.tolerance())
 
 
+def test_shortlist_spreads_kinds_and_thread_counts(infos):
+    cpu_info = {**infos[1], "cpu_cores": 8, "compute_units": 8}
+    # CPU only is best (8 threads), the GPU 40 % slower: both kinds, distinct thread counts
+    t8 = LAYER.gemm().flops / (1e3 * 8)
+    preds = Predictors({"cpu_us": Linear(1e3, per_thread=True),
+                        "gpu_total_us": Linear(1e9, base=1.4 * t8)})
+    opts = dict(cpu_threads=(1, 2, 4, 6, 7, 8), mem_modes=("buffer",), margin=0.5)
+    p = Planner(preds, infos[0], cpu_info, SyncModel.constant(1e6),
+                PlannerOptions(shortlist=4, **opts))
+    ch = p.plan_layer(LAYER)
+    assert ch.plan.kind == "cpu" and ch.plan.cpu.threads == 8
+    plans = [pl for pl, _us in ch.shortlist]
+    assert plans[0] == ch.plan and len(plans) == 4
+    assert plans[1].kind == "gpu"  # the best plan of the other kind comes next
+    assert plans[2].kind == "cpu" and plans[3].kind == "gpu"  # then by prediction
+    # 7 threads are within 20 % of 8: no distinct alternative; 4 are predicted 2x slower
+    assert [pl.cpu.threads for pl in plans if pl.kind == "cpu"] == [8, 6]
+    assert len({pl.describe() for pl in plans}) == len(plans)
+    best = min(us for _pl, us in ch.shortlist)
+    assert all(us <= 1.5 * best for _pl, us in ch.shortlist)
+    # the default: the plan alone; a tight tolerance drops the GPU (40 % slower)
+    assert [pl for pl, _ in Planner(preds, infos[0], cpu_info, SyncModel.constant(1e6),
+                                    PlannerOptions(**opts)).plan_layer(LAYER).shortlist] \
+        == [ch.plan]
+    tight = Planner(preds, infos[0], cpu_info, SyncModel.constant(1e6),
+                    PlannerOptions(shortlist=4, shortlist_tol=0.35, **opts)).plan_layer(LAYER)
+    assert all(pl.kind == "cpu" for pl, _ in tight.shortlist)
+
+
+def test_tune_layer_keeps_the_fastest_measured_plan(infos, gpu):
+    from latpred.planner.tune import TUNE_POLICY, tune_layer
+
+    # predictions rank the 1-unit PoCL "GPU" first; numpy/BLAS (1 thread: no contention
+    # with the PoCL threads on a 2-core box) is several times faster in fact
+    layer = LinearLayer(32, 512, 512)
+    preds = Predictors({"cpu_us": Linear(1e5, per_thread=True), "gpu_total_us": Linear(1e6)})
+    ch = Planner(preds, *infos, SyncModel.constant(1e6), PlannerOptions(
+        cpu_threads=(1,), mem_modes=("buffer",), impls=("gemm_naive",), shortlist=2,
+        shortlist_tol=10.0)).plan_layer(layer)
+    assert ch.plan.kind == "gpu" and [pl.kind for pl, _ in ch.shortlist] == ["gpu", "cpu"]
+    res = tune_layer(ch, gpu, policy=TUNE_POLICY)
+    assert res.plan.kind == "cpu" and res.changed and res.index == 1
+    assert [r["status"] for r in res.rows] == ["ok", "ok"]
+    assert res.total_us == min(r["total_us"] for r in res.rows) < res.rows[0]["total_us"]
+
+
 def test_options_are_validated(infos):
     with pytest.raises(LatpredError, match="risk"):
         planner(infos, Linear(1.0), Linear(1.0), risk="p99")
     with pytest.raises(LatpredError, match="margin"):
         planner(infos, Linear(1.0), Linear(1.0), margin=1.5)
+    with pytest.raises(LatpredError, match="shortlist=0"):
+        planner(infos, Linear(1.0), Linear(1.0), shortlist=0)
     with pytest.raises(LatpredError, match="gpu_model"):
         Planner(Predictors({"cpu_us": Linear(1.0), "gpu_total_us": Linear(1.0)}), *infos,
                 options=PlannerOptions(gpu_model="components"))
@@ -287,7 +335,7 @@ def test_cli_coexec_bench(models_dir, tmp_path, capsys):
             "--limit-layers", "1", "--device", "pocl", "--gpu-threads", "1", "--quick",
             "--steps", "2", "--threads", "1", "--top-k", "1", "--impl", "gemm_naive",
             "--max-local-sizes", "1", "--mem-modes", "buffer", "--no-progress",
-            "--confirm-seconds", "0.3", "--out", str(out)]
+            "--confirm-seconds", "0.3", "--shortlist", "2", "--out", str(out)]
     assert main(argv) == 0
     text = capsys.readouterr().out
     assert "efficiency" in text and "speedup_plan" in text
@@ -307,6 +355,10 @@ def test_cli_coexec_bench(models_dir, tmp_path, capsys):
     assert r["t_plan_us"] in set(conf["total_us"]) and r["t_oracle_us"] == conf["total_us"].min()
     assert r["t_oracle_us"] <= r["t_plan_us"] and r["t_oracle_us"] <= r["t_single_us"]
     assert np.isfinite(r["t_plan_grid_us"]) and np.isfinite(r["t_oracle_grid_us"])
+    # measure-and-pick over the shortlist: never slower than the plan it starts from
+    assert r["n_shortlist"] >= 1 and r["t_tuned_us"] <= r["t_plan_us"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["efficiency_tuned_geomean_pct"] >= summary["efficiency_geomean_pct"]
     # resumable: a second run re-uses the stored confirmation
     assert main(argv) == 0
     assert len(load(out / "confirm")) == len(conf)

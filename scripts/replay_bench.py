@@ -1,0 +1,103 @@
+"""Replay the planner against measured co-execution benches, with no device.
+
+    python scripts/replay_bench.py --models DIR [--shortlist 4] [--bench datasets/h100/coexec]
+
+For every suite directory under ``--bench`` (``bench.csv`` + ``grid/`` + ``confirm/`` from
+``latpred coexec bench``), plans each layer with the predictors in ``--models`` on the
+bench's candidate space (its thread counts and work-group limit) and looks the chosen plan
+(and its shortlist) up in the measurements: the confirmed median where the plan was a
+finalist, else the grid's single quick median. T_oracle and T_single are the bench's
+confirmed ones. A plan the bench never measured counts as missing. This is a development
+guide to compare planner policies and models, not a benchmark result: grid medians are
+noisier than confirmed ones, and the replayed plans were not measured side by side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from latpred.datasets.store import load
+from latpred.datasets.suites import suite_layers
+from latpred.planner.bench import SLOWDOWN_TOLERANCE, geomean
+from latpred.planner.cli import device_pair
+from latpred.planner.oracle import load_grid, plan_of_row, split_params
+from latpred.planner.planner import Planner, PlannerOptions
+from latpred.planner.predictors import Predictors
+from latpred.planner.sync import SyncModel
+
+
+def measured_times(suite_dir: Path, layers: dict) -> dict[str, dict[str, float]]:
+    """layer -> plan description -> measured total_us (confirmed medians win over grid's)."""
+    out: dict[str, dict[str, float]] = {}
+    grid = load_grid(suite_dir / "grid")
+    conf = load(suite_dir / "confirm")
+    pairs = [split_params(t) for t in conf["params"].fillna("{}").astype(str)]
+    conf["split_n"] = [sp or 0 for sp, _ in pairs]
+    conf["gpu_params"] = [gp for _, gp in pairs]
+    for src in (grid, conf):  # confirmed second: it overwrites
+        ok = src[src["status"] == "ok"]
+        for r in ok.to_dict("records"):
+            layer = layers.get(r["layer"])
+            if layer is None:
+                continue
+            n = (layer.out_channels if hasattr(layer, "out_channels") else layer.n)
+            if r["backend"] == "gpu" and int(r["split_n"] or 0) != n:
+                continue  # the GPU part of a split, timed alone
+            out.setdefault(r["layer"], {})[plan_of_row(layer, r).describe()] = \
+                float(r["total_us"])
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--models", required=True)
+    ap.add_argument("--bench", default="datasets/h100/coexec")
+    ap.add_argument("--shortlist", type=int, default=4)
+    ap.add_argument("--threads", default="4,8,12,15,16", help="the bench's thread counts")
+    ap.add_argument("--max-local-sizes", type=int, default=2)
+    ap.add_argument("--steps", type=int, default=8)
+    ap.add_argument("--risk", default="none")
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.ERROR)
+    preds = Predictors.load(args.models)
+    gpu, cpu = device_pair(preds, None)
+    sync = SyncModel.load(args.models, gpu.get("name"), cpu.get("name"))
+    opts = PlannerOptions(steps=args.steps, risk=args.risk,
+                          cpu_threads=tuple(int(t) for t in args.threads.split(",")),
+                          max_local_sizes=args.max_local_sizes, shortlist=args.shortlist)
+    planner = Planner(preds, gpu, cpu, sync, opts)
+    rows = []
+    for d in sorted(p for p in Path(args.bench).iterdir() if (p / "bench.csv").exists()):
+        items = suite_layers(d.name)
+        layers = {name: layer for name, _c, layer in items}
+        bench = pd.read_csv(d / "bench.csv").set_index("layer")
+        times = measured_times(d, layers)
+        for ch in planner.plan_layers(items):
+            t = times.get(ch.name, {})
+            b = bench.loc[ch.name]
+            short = [t.get(p.describe(), np.nan) for p, _us in ch.shortlist]
+            rows.append({"suite": d.name, "layer": ch.name, "plan": ch.plan.describe(),
+                         "t_plan_us": short[0], "t_short_us": np.nanmin(short)
+                         if np.isfinite(short).any() else np.nan,
+                         "n_short": len(short), "t_oracle_us": b["t_oracle_us"],
+                         "t_single_us": b["t_single_us"]})
+    df = pd.DataFrame(rows)
+    print(f"replayed {len(df)} layers; models {args.models}; shortlist {args.shortlist}")
+    print(f"{'suite':20s} {'layers':>6s} {'found':>5s} {'eff plan':>8s} {'slower':>6s} "
+          f"{'eff short':>9s} {'slower':>6s}")
+    for suite, g in list(df.groupby("suite")) + [("all", df)]:
+        found = g[np.isfinite(g["t_plan_us"])]
+        eff = np.minimum(found["t_oracle_us"] / found["t_plan_us"], 1.0)
+        effs = np.minimum(g["t_oracle_us"] / g["t_short_us"], 1.0)
+        slow = (found["t_plan_us"] > (1 + SLOWDOWN_TOLERANCE) * found["t_single_us"]).sum()
+        slows = (g["t_short_us"] > (1 + SLOWDOWN_TOLERANCE) * g["t_single_us"]).sum()
+        print(f"{suite:20s} {len(g):6d} {len(found):5d} {100 * geomean(eff):7.1f}% {slow:6d} "
+              f"{100 * geomean(effs):8.1f}% {slows:6d}")
+
+
+if __name__ == "__main__":
+    main()
