@@ -31,6 +31,9 @@ def add_subcommands(sub: Any) -> None:
                    help="dataset directory or .parquet (repeatable)")
     p.add_argument("--target", required=True, choices=sorted(TARGETS))
     p.add_argument("--device", help="only rows of devices whose name contains this")
+    p.add_argument("--exclude-suite", action="append", metavar="SUITE",
+                   help="leave out every layer shape of this suite (repeatable): a model "
+                        "for networks it has never seen")
     p.add_argument("--model", choices=["lightgbm", "xgboost", "auto"], default="auto",
                    help="booster library (auto: chosen by cross-validation)")
     p.add_argument("--n-trials", type=int, default=30, help="optuna trials (0: defaults)")
@@ -106,6 +109,29 @@ def _load_data(paths: list[str]) -> Any:
     return df
 
 
+def _exclude_suites(df: Any, suites: list[str]) -> Any:
+    """``df`` without every row of a layer shape that a row of ``suites`` has (rows are
+    tagged with their suite): a model that never saw those networks' layers."""
+    from latpred.datasets.schema import shape_id
+
+    if not suites:
+        return df
+    known = set(df["suite"].dropna().astype(str))
+    for s in suites:
+        if s not in known:
+            raise bad_value("exclude-suite", s, f"no rows of that suite in --data (have: "
+                                                f"{', '.join(sorted(known))})")
+    sid = shape_id(df)
+    drop = sid.isin(set(sid[df["suite"].isin(suites)]))
+    out = df[~drop.to_numpy()].reset_index(drop=True)
+    out.attrs = df.attrs
+    if out.empty:
+        raise bad_value("exclude-suite", suites, "no rows left")
+    log.info("excluded %d rows of %d shapes of %s", int(drop.sum()),
+             sid[drop].nunique(), ", ".join(suites))
+    return out
+
+
 def _check_out(path: str) -> Path:
     out = Path(path)
     parent = out.parent if str(out.parent) else Path(".")
@@ -137,7 +163,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     storage = args.storage
     if storage is None and args.n_trials > 0:
         storage = f"sqlite:///{out.with_suffix('.optuna.db').resolve()}"
-    df = _load_data(args.data)
+    df = _exclude_suites(_load_data(args.data), args.exclude_suite or [])
     pred = LatencyPredictor(
         target=args.target, model=args.model, n_trials=args.n_trials, timeout=args.timeout,
         storage=storage, study_name=args.study_name, cv_splits=args.cv_splits,

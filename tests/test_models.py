@@ -270,3 +270,16 @@ def test_cli_train_evaluate_predict(dataset, tmp_path, capsys):
     assert main(["predict", "--model", str(model), "--op", "linear", "--m", "4"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and all(line.startswith("latpred ") for line in err)
+
+
+def test_exclude_suite_drops_every_row_of_its_shapes(dataset):
+    from latpred.datasets.schema import shape_id
+    from latpred.models.cli import _exclude_suites
+
+    bert = set(shape_id(dataset[dataset["suite"] == "bert"]))
+    out = _exclude_suites(dataset, ["bert"])
+    assert bert and not (set(shape_id(out)) & bert)
+    assert len(out) == (~shape_id(dataset).isin(bert)).sum() and "suite" in out
+    assert _exclude_suites(dataset, []) is dataset
+    with pytest.raises(LatpredError, match="exclude-suite='vgg'"):
+        _exclude_suites(dataset, ["vgg"])
