@@ -6,8 +6,9 @@
 # SKIP_SWEEP=1 trains the CPU predictor on the committed datasets/h100/*_cpu_live instead.
 # SKIP_TRAIN=1 uses the predictors already in $MODELS. REUSE_GRID=1 starts each suite's oracle
 # grid from the committed datasets/h100/coexec/<suite>/grid (only new configurations are
-# measured; plans and confirmations always are). SUITES picks suites; SHORTLIST (default 4)
-# is the planner's shortlist measured next to the plan (T_tuned). EXCLUDE="vgg16 bert_base"
+# measured; plans and confirmations always are). SUITES picks suites ("" none); SHORTLIST
+# (default 6) is the planner's shortlist measured next to the plan (T_tuned). BUDGET_MS: the
+# tuning's latency penalty (ms per 1,000 rows, default 0: accuracy only). EXCLUDE="vgg16 bert_base"
 # trains the predictors without those networks' layer shapes (networks never seen).
 set -u
 R=${RUNS:-/tmp/runs}; M=${MODELS:-models_h100}; GPU=${GPU:-nvidia}
@@ -32,13 +33,13 @@ if [ -z "${SKIP_SWEEP:-}" ]; then
 fi
 # 2. predictors (optuna time-boxed)
 X=""; for s in ${EXCLUDE:-}; do X="$X --exclude-suite $s"; done
-[ -n "${SKIP_TRAIN:-}" ] || run 0 python3 -m latpred train --data datasets/h100/linear --data datasets/h100/conv --target gpu_total_us $X --model xgboost --n-trials 8 --timeout 70 --n-jobs 16 --out "$M/gpu_total_us.pkl"
-[ -n "${SKIP_TRAIN:-}" ] || run 0 python3 -m latpred train --data "$CPU_LIN" --data "$CPU_CONV" --target cpu_us $X --model xgboost --n-trials 8 --timeout 30 --n-jobs 16 --out "$M/cpu_us.pkl"
+[ -n "${SKIP_TRAIN:-}" ] || run 0 python3 -m latpred train --data datasets/h100/linear --data datasets/h100/conv --target gpu_total_us $X --model xgboost --n-trials 8 --timeout 70 --booster-budget-ms ${BUDGET_MS:-0} --n-jobs 16 --out "$M/gpu_total_us.pkl"
+[ -n "${SKIP_TRAIN:-}" ] || run 0 python3 -m latpred train --data "$CPU_LIN" --data "$CPU_CONV" --target cpu_us $X --model xgboost --n-trials 8 --timeout 30 --booster-budget-ms ${BUDGET_MS:-0} --n-jobs 16 --out "$M/cpu_us.pkl"
 # 3. sync overhead per memory mode
 [ -s "$M/sync.json" ] || run 0 python3 -m latpred coexec sync --device "$GPU" --threads 15 --models "$M"
 # 4. the bench, batch 1, every layer of each suite (resumable)
-B="--models $M --device $GPU --steps 8 --threads 4,8,12,15,16 --top-k 2 --max-local-sizes 2 --quick --confirm-seconds 2 --shortlist ${SHORTLIST:-4} --no-progress"
-for s in ${SUITES:-gpt2_small_decode vgg16_fc resnet50_fc mobilenetv2_fc resnet50 mobilenetv2}; do
+B="--models $M --device $GPU --steps 8 --threads 4,8,12,15,16 --top-k 2 --max-local-sizes 2 --quick --confirm-seconds 2 --shortlist ${SHORTLIST:-6} --no-progress"
+for s in ${SUITES-gpt2_small_decode vgg16_fc resnet50_fc mobilenetv2_fc resnet50 mobilenetv2}; do
   if [ -n "${REUSE_GRID:-}" ] && [ -d "datasets/h100/coexec/$s/grid" ] && [ ! -d "$R/bench/$s/grid" ]; then
     mkdir -p "$R/bench/$s" && cp -r "datasets/h100/coexec/$s/grid" "$R/bench/$s/"
   fi

@@ -61,6 +61,8 @@ def main() -> None:
     ap.add_argument("--max-local-sizes", type=int, default=2)
     ap.add_argument("--steps", type=int, default=8)
     ap.add_argument("--risk", default="none")
+    ap.add_argument("--shortlist-tol", type=float, default=0.5)
+    ap.add_argument("--thread-gap", type=float, default=0.2)
     args = ap.parse_args()
     logging.basicConfig(level=logging.ERROR)
     preds = Predictors.load(args.models)
@@ -68,7 +70,8 @@ def main() -> None:
     sync = SyncModel.load(args.models, gpu.get("name"), cpu.get("name"))
     opts = PlannerOptions(steps=args.steps, risk=args.risk,
                           cpu_threads=tuple(int(t) for t in args.threads.split(",")),
-                          max_local_sizes=args.max_local_sizes, shortlist=args.shortlist)
+                          max_local_sizes=args.max_local_sizes, shortlist=args.shortlist,
+                          shortlist_tol=args.shortlist_tol, thread_gap=args.thread_gap)
     planner = Planner(preds, gpu, cpu, sync, opts)
     rows = []
     for d in sorted(p for p in Path(args.bench).iterdir() if (p / "bench.csv").exists()):
@@ -86,7 +89,8 @@ def main() -> None:
                          "n_short": len(short), "t_oracle_us": b["t_oracle_us"],
                          "t_single_us": b["t_single_us"]})
     df = pd.DataFrame(rows)
-    print(f"replayed {len(df)} layers; models {args.models}; shortlist {args.shortlist}")
+    print(f"replayed {len(df)} layers; models {args.models}; shortlist {args.shortlist} "
+          f"(tol {args.shortlist_tol}, thread gap {args.thread_gap})")
     print(f"{'suite':20s} {'layers':>6s} {'found':>5s} {'eff plan':>8s} {'slower':>6s} "
           f"{'eff short':>9s} {'slower':>6s}")
     for suite, g in list(df.groupby("suite")) + [("all", df)]:

@@ -197,7 +197,8 @@ def test_shortlist_spreads_kinds_and_thread_counts(infos):
     t8 = LAYER.gemm().flops / (1e3 * 8)
     preds = Predictors({"cpu_us": Linear(1e3, per_thread=True),
                         "gpu_total_us": Linear(1e9, base=1.4 * t8)})
-    opts = dict(cpu_threads=(1, 2, 4, 6, 7, 8), mem_modes=("buffer",), margin=0.5)
+    opts = dict(cpu_threads=(1, 2, 4, 6, 7, 8), mem_modes=("buffer",), margin=0.5,
+                thread_gap=0.2)
     p = Planner(preds, infos[0], cpu_info, SyncModel.constant(1e6),
                 PlannerOptions(shortlist=4, **opts))
     ch = p.plan_layer(LAYER)
