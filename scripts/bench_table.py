@@ -1,0 +1,59 @@
+"""The co-execution table of BENCHMARKS.md section 5, from committed bench.csv files.
+
+    python scripts/bench_table.py [--coexec datasets/h100/coexec]
+
+Geometric means over layers; "slower" counts layers more than 2 % slower than T_single.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ALL = ["gpt2_small_decode", "vgg16_fc", "resnet50_fc", "mobilenetv2_fc", "resnet50",
+       "mobilenetv2", "bert_base", "vgg16"]
+SESSION2 = ALL[:6]
+
+
+def geomean(x: pd.Series) -> float:
+    return float(np.exp(np.log(np.asarray(x, float)).mean()))
+
+
+def line(who: str, suite: str, d: pd.DataFrame) -> str:
+    return (f"| {who} | {suite} | {len(d)} | {geomean(d.speedup_plan):.3f}x | "
+            f"{100 * geomean(d.efficiency):.1f} % | {int(d.slower_than_single.sum())} | "
+            f"{(d.t_plan_us / d.t_single_us).max():.3f} | {d.n_shortlist.mean():.1f} | "
+            f"{100 * geomean(d.efficiency_tuned):.1f} % | "
+            f"{int(d.tuned_slower_than_single.sum())} | "
+            f"{(d.t_tuned_us / d.t_single_us).max():.3f} |")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--coexec", default="datasets/h100/coexec")
+    root = Path(ap.parse_args().coexec)
+    print("| predictors | suite (batch 1) | layers | speedup_plan | efficiency (plan) | layers "
+          "> 2 % slower than T_single | worst T_plan / T_single | shortlist (mean plans) | "
+          "efficiency, measure-and-pick | layers > 2 % slower | worst T_tuned / T_single |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    groups = [("all-data predictors", root, ALL),
+              ("held-out predictors (trained without vgg16 and bert_base shapes)",
+               root / "heldout", ["bert_base", "vgg16"])]
+    for who, base, suites in groups:
+        frames = {s: pd.read_csv(base / s / "bench.csv") for s in suites
+                  if (base / s / "bench.csv").exists()}
+        for s, d in frames.items():
+            print(line(who, s, d))
+        if set(SESSION2) <= set(frames) and len(frames) > len(SESSION2):
+            six = pd.concat([frames[s] for s in SESSION2])
+            print(line(who, "**the six suites of session 2**", six))
+        if frames:
+            d = pd.concat(frames.values())
+            print(line(who, f"**all {len(d)} layers**", d))
+
+
+if __name__ == "__main__":
+    main()
