@@ -82,9 +82,10 @@ class PlannerOptions:
             thread ran several times slower than 15.
         shortlist: plans per layer to hand to a measurement (``planner.tune``): the chosen
             plan first, then alternatives (1: the plan alone). The alternatives are
-            predicted within ``shortlist_tol`` of the best and spread out: the best plan of
-            each other kind (CPU only, GPU only, split) first, CPU-only thread counts
-            at least ``thread_gap`` apart (relative), then the next best by prediction.
+            spread out: the best CPU-only and GPU-only plans always (a measurement sees
+            both devices), then the best split and the next best by prediction within
+            ``shortlist_tol`` of the best, CPU-only thread counts more than
+            ``thread_gap`` apart (relative).
         shortlist_tol: alternatives' predicted time is at most (1 + tol) x the best's.
         thread_gap: CPU-only alternatives differ from each other by more than this share of
             the larger thread count (0.05: 16 and 15 threads, not 32 and 31; 0.2: 16 and
@@ -683,8 +684,7 @@ class Planner:
             for i in g_order[np.isfinite(score[g_order])]:
                 if len([c for c in cands if c[1] == "gpu"]) >= o.shortlist:
                     break
-                if float(score[i]) <= best * (1.0 + o.shortlist_tol) and \
-                        self._first_legal(lc, np.array([i])) is not None:
+                if self._first_legal(lc, np.array([i])) is not None:
                     cands.append((float(score[i]), "gpu", Plan(n, n, self._gpu_cfg(lc, i), None),
                                   float(t_pt[i])))
             if best_split is not None:
@@ -748,17 +748,19 @@ def spread_threads(order: np.ndarray, threads: list[int], k: int, gap: float) ->
 def pick_shortlist(plan: Plan, plan_us: float, cands: list[tuple[float, str, Plan, float]],
                    k: int, limit: float) -> list[tuple[Plan, float]]:
     """``k`` plans (with predicted us): ``plan`` first, then the best candidate of each
-    other kind, then the rest by score; candidates scoring above ``limit`` are dropped.
-    ``cands``: (score, kind, plan, predicted us)."""
+    other single-device kind ("cpu", "gpu": whatever its score, so that a measurement
+    always sees both devices), then the best split and the rest by score, those scoring
+    above ``limit`` dropped. ``cands``: (score, kind, plan, predicted us)."""
     out = [(plan, plan_us)]
     seen = {plan.describe()}
-    ok = sorted((c for c in cands if c[0] <= limit), key=lambda c: c[0])
+    ranked = sorted(cands, key=lambda c: c[0])
     kinds = {plan.kind}
     firsts = []
-    for c in ok:
-        if c[1] not in kinds:
+    for c in ranked:
+        if c[1] not in kinds and (c[1] in ("cpu", "gpu") or c[0] <= limit):
             kinds.add(c[1])
             firsts.append(c)
+    ok = [c for c in ranked if c[0] <= limit]
     for c in firsts + ok:
         if len(out) >= k:
             break
