@@ -115,6 +115,11 @@ _LAYOUTS: list[tuple] = [
 _CONV_COLS = ("batch", "in_channels", "out_channels", "height", "width", "kernel_h",
               "kernel_w", "stride", "padding", "dilation", "groups")
 _CONV_DEFAULTS = {"batch": 1, "stride": 1, "padding": 0, "dilation": 1, "groups": 1}
+#: per _CONV_COLS row, shape (11, 1): value of a missing entry (NaN: none), smallest legal
+#: value, and the value of linear-only batches
+_CONV_FILL = np.array([[float(_CONV_DEFAULTS.get(c, np.nan))] for c in _CONV_COLS])
+_CONV_MIN = np.array([[0.0 if c == "padding" else 1.0] for c in _CONV_COLS])
+_CONV_LINEAR = np.array([[float(_CONV_DEFAULTS.get(c, 1))] for c in _CONV_COLS])
 
 
 def feature_schema() -> dict[str, Any]:
@@ -179,32 +184,96 @@ def _num(df: pd.DataFrame, col: str, n: int) -> np.ndarray:
         .to_numpy(dtype=np.float64, na_value=np.nan)
 
 
+def _nums(df: pd.DataFrame, cols: tuple[str, ...], n: int) -> np.ndarray:
+    """Columns as float64 rows, shape (len(cols), n), like ``_num``; numeric columns (numpy
+    or pandas' masked Int64 / Float64) are converted in one pass."""
+    datas, masks = [], []
+    for j, col in enumerate(cols):
+        arr = _column(df, col)
+        data, mask = getattr(arr, "_data", None), getattr(arr, "_mask", None)
+        if isinstance(data, np.ndarray) and isinstance(mask, np.ndarray):
+            datas.append(data)
+            masks.append((j, mask))
+        elif isinstance(arr, np.ndarray) and arr.dtype.kind in "iufb":
+            datas.append(arr)
+        else:  # absent, object, arrow-backed, ...: column by column
+            return np.stack([_num(df, c, n) for c in cols])
+    out = np.array(datas, dtype=np.float64)
+    if masks:
+        rows = [j for j, _ in masks]
+        missing = np.array([mask for _, mask in masks])
+        if missing.any():
+            out[rows] = np.where(missing, np.nan, out[rows])
+    return out
+
+
 def _cat(df: pd.DataFrame, col: str, n: int, default: str = "") -> tuple[np.ndarray, list[str]]:
-    """String column as (codes (n,), uniques): missing values and non-strings -> ``default``."""
+    """String column as (codes (n,) int64, uniques in order of appearance): missing values
+    and non-strings -> ``default``."""
     arr = _column(df, col)
     if arr is None:
         return np.zeros(n, np.int64), [default]
     pa_arr = getattr(arr, "_pa_array", None)  # pyarrow-backed strings: encode in arrow
-    codes = uniques = None
     if pa_arr is not None:
         try:
-            chunk = pa_arr.chunk(0) if pa_arr.num_chunks == 1 else pa_arr.combine_chunks()
-            enc = chunk.dictionary_encode()
-            codes = enc.indices.to_numpy(zero_copy_only=False)
-            if enc.indices.null_count:
-                codes = np.where(np.asarray(enc.indices.is_null()), -1, codes)
-            uniques = enc.dictionary.to_pylist()
+            return _arrow_cat(pa_arr, n, default)
         except Exception:  # pragma: no cover - unusual arrow layouts
-            codes = None
-    if codes is None:
-        codes, uniq = pd.factorize(np.asarray(arr, dtype=object), use_na_sentinel=True)
-        uniques = list(uniq)
+            pass
+    codes, uniques = pd.factorize(np.asarray(arr, dtype=object), use_na_sentinel=True)
+    return _with_default(codes, list(uniques), default)
+
+
+def _arrow_cat(pa_arr: Any, n: int, default: str) -> tuple[np.ndarray, list[str]]:
+    """``_cat`` of a pyarrow ChunkedArray of n rows."""
+    chunk = pa_arr.chunk(0) if pa_arr.num_chunks == 1 else pa_arr.combine_chunks()
+    same = _arrow_constant(chunk)
+    if same is not None:
+        return np.zeros(n, np.int64), [same]
+    enc = chunk.dictionary_encode()
+    codes = enc.indices.to_numpy(zero_copy_only=False)
+    if enc.indices.null_count:
+        codes = np.where(np.asarray(enc.indices.is_null()), -1, codes)
+    return _with_default(codes, enc.dictionary.to_pylist(), default)
+
+
+def _with_default(codes: Any, uniques: list, default: str) -> tuple[np.ndarray, list[str]]:
+    """(codes, uniques) with non-string uniques and missing values (code < 0) -> ``default``."""
     codes = np.asarray(codes, dtype=np.int64)
     uniques = [u if isinstance(u, str) else default for u in uniques]
     if (codes < 0).any():
         codes = np.where(codes < 0, len(uniques), codes)
         uniques.append(default)
     return codes, uniques
+
+
+def _arrow_constant(chunk: Any) -> str | None:
+    """The string in every row of a pyarrow string array, else None (also for nulls and no
+    rows). Compares the raw offset and data buffers in numpy: cheaper than hashing
+    (``dictionary_encode``), and configuration columns are mostly constant."""
+    import pyarrow.types as pat
+
+    n = len(chunk)
+    if n == 0 or chunk.null_count:
+        return None
+    if pat.is_large_string(chunk.type):
+        dtype = np.int64
+    elif pat.is_string(chunk.type):
+        dtype = np.int32
+    else:
+        return None
+    first = chunk[0].as_py()
+    if chunk[n - 1].as_py() != first:  # early exit for most varying columns
+        return None
+    _, offsets, data = chunk.buffers()
+    off = np.frombuffer(offsets, dtype, n + 1, chunk.offset * np.dtype(dtype).itemsize)
+    start, width = int(off[0]), int(off[1] - off[0])
+    if off[n] - start != n * width or ((off[1:] - off[:-1]) != width).any():
+        return None
+    if width and n > 1:  # n equal rows <=> the bytes repeat with period `width`
+        text = np.frombuffer(data, np.uint8, n * width, start)
+        if (text[width:] != text[:-width]).any():
+            return None
+    return first
 
 
 def column_codes(df: pd.DataFrame, col: str, default: str = "") -> tuple[np.ndarray, list[str]]:
@@ -234,10 +303,6 @@ def _fill(x: np.ndarray, value: float) -> np.ndarray:
     return np.where(bad, value, x) if bad.any() else x
 
 
-def _log2(x: np.ndarray) -> np.ndarray:
-    return np.log2(np.maximum(x, 1.0))
-
-
 # -- devices -----------------------------------------------------------------------------------
 _DEV_FIELDS = ("is_gpu", "compute_units", "clock_mhz", "local_mem", "max_wg", "unified",
                "is_numpy")
@@ -261,11 +326,12 @@ def device_vector(info: Mapping[str, Any]) -> np.ndarray:
 
 def _device_rows(df: pd.DataFrame, n: int, devices: Mapping[str, Mapping[str, Any]],
                  default_device: str | None) -> tuple[np.ndarray, tuple[np.ndarray, list[str]]]:
-    """Per-row device vectors, shape (n, len(_DEV_FIELDS)), and the device labels."""
+    """Per-row device vectors, field-major: shape (len(_DEV_FIELDS), n), and the device
+    labels."""
     if not devices:
         raise LatpredError("no device metadata: pass devices={name: info} (df.attrs['meta'])")
     names = list(devices)
-    table = np.stack([device_vector(devices[d]) for d in names])
+    table = np.array([device_vector(devices[d]) for d in names]).T  # (fields, devices)
     if default_device is None and len(names) == 1:
         default_device = names[0]
     codes, uniques = _cat(df, "device", n)
@@ -277,7 +343,8 @@ def _device_rows(df: pd.DataFrame, n: int, devices: Mapping[str, Mapping[str, An
         if name is None:
             raise bad_value("device", u, f"no metadata for this device (known: {', '.join(names)})")
         idx[i] = names.index(name)
-    return table[idx[codes]], (idx[codes], names)
+    rows = idx[codes]
+    return table.take(rows, axis=1), (rows, names)
 
 
 # -- the feature function ------------------------------------------------------------------------
@@ -317,93 +384,83 @@ def feature_matrix_and_labels(
         if u not in ("linear", "conv2d"):
             raise bad_value("op", u, "must be 'linear' or 'conv2d'")
     is_conv = _cat_eq(op, "conv2d")
+    any_conv, any_lin = "conv2d" in op[1], "linear" in op[1]  # uniques are the values present
     pas = _cat(df, "pass", n, "forward")
-    pass_code = _cat_lookup(pas, _PASS_CODES, -1)
-    if (pass_code < 0).any():
-        raise bad_value("pass", pas[1][pas[0][pass_code < 0][0]],
+    pass_table = np.array([_PASS_CODES.get(u, -1) for u in pas[1]])
+    if (pass_table < 0).any():
+        raise bad_value("pass", pas[1][int(np.argmin(pass_table))],
                         f"must be one of {', '.join(PASS_VOCAB)}")
-    pass_code = np.where(is_conv, 0, pass_code)
+    pass_code = pass_table[pas[0]]
+    if any_conv:
+        pass_code = np.where(is_conv, 0, pass_code)
 
     # -- shapes ------------------------------------------------------------------------------
-    m, nn, k = (_num(df, c, n) for c in ("m", "n", "k"))
-    if is_conv.any():
-        conv = {c: _num(df, c, n) for c in _CONV_COLS}
-        for c, d in _CONV_DEFAULTS.items():
-            conv[c] = _fill(conv[c], d)
-    else:  # linear rows only: skip the conv columns (speed)
-        conv = {c: np.full(n, float(_CONV_DEFAULTS.get(c, 1))) for c in _CONV_COLS}
-    lin = ~is_conv
-    for name, arr in (("m", m), ("n", nn), ("k", k)):
-        bad = lin & ~(arr >= 1)
+    if any_lin:
+        mnk = _nums(df, ("m", "n", "k"), n)
+        bad = ~is_conv & ~(mnk >= 1)
         if bad.any():
-            raise bad_value(name, arr[bad][0], "linear layers need a positive integer")
-    if is_conv.any():
-        for c in _CONV_COLS:
-            lo = 0 if c == "padding" else 1
-            bad = is_conv & ~(conv[c] >= lo)
-            if bad.any():
-                raise bad_value(c, conv[c][bad][0], "missing or out of range for conv2d")
-    bsz, cin, cout = conv["batch"], conv["in_channels"], conv["out_channels"]
-    kh, kw, st, pad, dil, grp = (conv[c] for c in ("kernel_h", "kernel_w", "stride", "padding",
-                                                   "dilation", "groups"))
-    if is_conv.any():
-        oh = _num(df, "out_h", n)
-        ow = _num(df, "out_w", n)
+            j = int(bad.any(axis=1).argmax())
+            raise bad_value(("m", "n", "k")[j], mnk[j][bad[j]][0],
+                            "linear layers need a positive integer")
+    if any_conv:
+        vals = _nums(df, (*_CONV_COLS, "out_h", "out_w"), n)  # (13, n)
+        conv = np.where(np.isnan(vals[:-2]), _CONV_FILL, vals[:-2])  # (11, n)
+        bad = is_conv & ~(conv >= _CONV_MIN)
+        if bad.any():
+            j = int(bad.any(axis=1).argmax())
+            raise bad_value(_CONV_COLS[j], conv[j][bad[j]][0], "missing or out of range for conv2d")
+        _, _, _, height, width, kh, kw, st, pad, dil, _ = conv
+        oh, ow = vals[-2:]
         with np.errstate(invalid="ignore"):
-            oh_c = np.floor((conv["height"] + 2 * pad - dil * (kh - 1) - 1) / st) + 1
-            ow_c = np.floor((conv["width"] + 2 * pad - dil * (kw - 1) - 1) / st) + 1
+            oh_c = np.floor((height + 2 * pad - dil * (kh - 1) - 1) / st) + 1
+            ow_c = np.floor((width + 2 * pad - dil * (kw - 1) - 1) / st) + 1
         oh = np.where(np.isnan(oh), oh_c, oh)
         ow = np.where(np.isnan(ow), ow_c, ow)
-    else:
+        if (is_conv & ~((oh >= 1) & (ow >= 1))).any():
+            raise bad_value("kernel_h", "", "conv2d output is empty (kernel larger than the input)")
+    else:  # linear rows only: skip the conv columns (speed)
+        conv = np.broadcast_to(_CONV_LINEAR, (len(_CONV_COLS), n))
         oh = ow = np.ones(n)
-    if is_conv.any() and not (np.all(oh[is_conv] >= 1) and np.all(ow[is_conv] >= 1)):
-        raise bad_value("kernel_h", "", "conv2d output is empty (kernel larger than the input)")
-    grp_c = np.where(is_conv, grp, 1.0)
+    cin, grp = conv[1], conv[10]
+    grp_c = np.where(is_conv, grp, 1.0) if any_lin else grp
 
-    # implicit GEMM (M, N, K, batch) and bytes
-    mm = np.where(pass_code == 2, nn, m)
-    gn_lin = np.where(pass_code == 0, nn, k)
-    gk_lin = np.where(pass_code == 0, k, np.where(pass_code == 1, nn, m))
-    gm = np.where(is_conv, cout / grp_c, mm)
-    gn = np.where(is_conv, oh * ow, gn_lin)
-    gk = np.where(is_conv, cin / grp_c * kh * kw, gk_lin)
-    gb = np.where(is_conv, bsz * grp_c, 1.0)
-    gm, gn, gk, gb = (_fill(a, 1.0) for a in (gm, gn, gk, gb))
+    # implicit GEMM (M, N, K, batch) and bytes (in, weight, out)
+    if not any_conv:
+        terms = _linear_terms(mnk, pass_code, pas[1])
+    elif not any_lin:
+        terms = _conv_terms(conv, oh, ow)
+    else:
+        terms = np.where(is_conv, _conv_terms(conv, oh, ow), _linear_terms(mnk, pass_code, pas[1]))
+    gemm = _fill(terms[:4], 1.0)
+    gm, gn, gk, gb = gemm
     flops = 2.0 * gm * gn * gk * gb
-    b_in_lin = np.where(pass_code == 0, m * k, np.where(pass_code == 1, m * nn, m * nn + m * k))
-    b_w_lin = np.where(pass_code == 2, 0.0, nn * k)
-    b_out_lin = np.where(pass_code == 0, m * nn, np.where(pass_code == 1, m * k, nn * k))
-    b_in = 4.0 * np.where(is_conv, bsz * cin * conv["height"] * conv["width"], b_in_lin)
-    b_w = 4.0 * np.where(is_conv, cout * cin / grp_c * kh * kw, b_w_lin)
-    b_out = 4.0 * np.where(is_conv, bsz * cout * oh * ow, b_out_lin)
-    b_in, b_w, b_out = (_fill(a, 4.0) for a in (b_in, b_w, b_out))
+    b_in, b_w, b_out = _fill(4.0 * terms[4:], 4.0)
     b_tot = b_in + b_w + b_out
 
     # -- configuration -------------------------------------------------------------------------
     impl = _cat(df, "impl", n)
     mode = _cat(df, "mem_mode", n)
     dev, dev_labels = _device_rows(df, n, devices, default_device)
-    dev_is_gpu, dev_cu, dev_clock, dev_lmem, dev_maxwg, dev_unified, dev_numpy = dev.T
+    dev_is_gpu, dev_cu, dev_clock, dev_lmem, dev_maxwg, dev_unified, dev_numpy = dev
     is_blas = _cat_eq(impl, "blas") | (dev_numpy > 0)
     threads = _num(df, "threads", n)
-    has_threads = ~np.isnan(threads) & (threads > 0)
+    has_threads = threads > 0  # False for NaN
     threads = np.where(has_threads, threads, 0.0)
     units = np.where(has_threads, threads, dev_cu)
 
     # -- launch geometry ---------------------------------------------------------------------
     layout_code = np.where(is_conv, 3, pass_code).astype(np.int64)
-    shapes = np.zeros((n, 11), np.int64)
-    if lin.any():
-        shapes[lin, 0] = m[lin]
-        shapes[lin, 1] = nn[lin]
-        shapes[lin, 2] = k[lin]
-    if is_conv.any():
-        for j, c in enumerate(_CONV_COLS):
-            shapes[is_conv, j] = conv[c][is_conv]
-    gemm_eq = np.stack([gm, gn, gk, gb], axis=1)
+    # ConvLayer arguments of conv rows, (m, n, k, 0, ...) of linear rows, (11, n)
+    if any_lin:
+        shape_t = np.zeros((len(_CONV_COLS), n))
+        shape_t[:3] = mnk
+        if any_conv:
+            shape_t = np.where(is_conv, conv, shape_t)
+    else:
+        shape_t = conv
     params = _cat(df, "params", n, "{}")
-    raw = raw_geometry(impl, params, _cat(df, "local_size", n),
-                       layout_code, _LAYOUTS, shapes, gemm_eq, is_blas)
+    raw = raw_geometry(impl, params, _cat(df, "local_size", n), layout_code, _LAYOUTS,
+                       shape_t.astype(np.int64).T, gemm.T, is_blas)
     r = {name: raw[:, i] for i, name in enumerate(RAW_FIELDS)}
     g0, g1, g2 = r["g0"], r["g1"], r["g2"]
     driver = r["l0"] <= 0
@@ -415,52 +472,80 @@ def feature_matrix_and_labels(
     l2 = np.where(driver, 1.0, np.maximum(r["l2"], 1.0))
     group_items = l0 * l1 * l2
     wg_main = np.ceil(g0 / l0) * np.ceil(g1 / l1) * np.ceil(g2 / l2)
-    wg_total = r["wg_known"] + np.ceil(r["items_driver"] / group_items)
-    wg_total = np.maximum(wg_total, 1.0)
-    items_main = g0 * g1 * g2
-    useful = gm * gn * gb
-    computed = np.maximum(items_main * r["work_per_item"], 1.0)
-    pad_waste = np.clip(1.0 - useful / computed, 0.0, 1.0)
+    wg_total = np.maximum(r["wg_known"] + np.ceil(r["items_driver"] / group_items), 1.0)
+    computed = np.maximum(g0 * g1 * g2 * r["work_per_item"], 1.0)
+    pad_waste = np.minimum(np.maximum(1.0 - gm * gn * gb / computed, 0.0), 1.0)  # np.clip: slower
     tile_k = np.maximum(r["tile_k"], 1.0)
     k_pad_waste = 1.0 - gk / (np.ceil(gk / tile_k) * tile_k)
     waves = wg_main / units
     full = np.ceil(waves)
-    tail = waves - (full - 1.0)
-    clock = np.maximum(dev_clock, 1.0)
-    t_compute = flops / (units * clock)
+    t_compute = flops / (units * np.maximum(dev_clock, 1.0))
     b_transfer = np.where(is_blas | _cat_eq(mode, "host"), 0.0, b_in + b_out)
 
+    # -- assembly: one log2 call per group (numpy's per-call overhead dominates at n ~ 1,000)
+    at_least_1 = np.maximum(np.stack([flops, b_in, b_out, b_tot, gm, gn, gk, gb, grp_c,
+                                      r["items_total"], wg_total, wg_main, r["work_per_item"],
+                                      flops / units]), 1.0)
+    (lg_flops, lg_in, lg_out, lg_tot, lg_m, lg_n, lg_k, lg_b, lg_grp, lg_items, lg_wg_total,
+     lg_wg_main, lg_wpi, lg_flops_unit) = np.log2(at_least_1)
+    lg1_w, lg1_scratch, lg1_transfer, lg1_lmem = np.log2(  # log2(1 + x)
+        1.0 + np.stack([b_w, 4.0 * r["scratch_elems"], b_transfer, dev_lmem]))
     cols = [
-        _log2(flops), _log2(b_in), np.log2(1.0 + b_w), _log2(b_out), _log2(b_tot),
-        np.log2(np.maximum(flops, 1.0) / np.maximum(b_tot, 1.0)),
-        _log2(gm), _log2(gn), _log2(gk), _log2(gb),
-        pass_code.astype(np.float64), is_conv.astype(np.float64),
-        np.where(is_conv, kh * kw, 0.0), np.where(is_conv, st, 0.0), _log2(grp_c),
-        (is_conv & (grp_c == cin) & (grp_c > 1)).astype(np.float64),
-        r["n_launches"], _log2(r["items_total"]), _log2(wg_total), _log2(wg_main),
-        group_items, l0, l1, driver.astype(np.float64), _log2(r["work_per_item"]),
+        lg_flops, lg_in, lg1_w, lg_out, lg_tot, np.log2(at_least_1[0] / at_least_1[3]),
+        lg_m, lg_n, lg_k, lg_b,
+        pass_code, is_conv, np.where(is_conv, conv[5] * conv[6], 0.0),
+        np.where(is_conv, conv[7], 0.0), lg_grp, is_conv & (grp_c == cin) & (grp_c > 1),
+        r["n_launches"], lg_items, lg_wg_total, lg_wg_main,
+        group_items, l0, l1, driver, lg_wpi,
         r["local_mem_bytes"] / 1024.0,
         np.where(dev_lmem > 0, r["local_mem_bytes"] / np.maximum(dev_lmem, 1.0), 0.0),
-        pad_waste, k_pad_waste, np.log2(1.0 + 4.0 * r["scratch_elems"]),
+        pad_waste, k_pad_waste, lg1_scratch,
         np.log2(np.maximum(flops / np.maximum(r["items_total"], 1.0), 1e-3)),
         r["tile_m"], r["tile_n"], tile_k,
-        threads, units, waves, np.log2(np.maximum(waves, 1e-6)), tail, waves / full,
-        _log2(flops / units), np.log2(1.0 + b_transfer),
-        dev_is_gpu, dev_cu, dev_clock, np.log2(1.0 + dev_lmem), dev_maxwg, dev_unified,
-        dev_numpy,
+        threads, units, waves, np.log2(np.maximum(waves, 1e-6)), waves - (full - 1.0),
+        waves / full, lg_flops_unit, lg1_transfer,
+        dev_is_gpu, dev_cu, dev_clock, lg1_lmem, dev_maxwg, dev_unified, dev_numpy,
         np.log2(np.maximum(t_compute, 1e-9)), np.log2(np.maximum(t_compute * full / waves, 1e-9)),
-        _cat_lookup(impl, _IMPL_CODES, 0).astype(np.float64),
-        _cat_lookup(mode, _MODE_CODES, 0).astype(np.float64),
+        _cat_lookup(impl, _IMPL_CODES, 0), _cat_lookup(mode, _MODE_CODES, 0),
         _sub_impl_codes(params),
     ]
     out_t = np.empty((len(cols), n))  # feature-major: contiguous writes; .T is (n, F)
     for j, col in enumerate(cols):
         out_t[j] = col
-    out = out_t.T
-    if not np.all(np.isfinite(out)):  # defensive: never hand a model NaN/inf
-        bad = np.argwhere(~np.isfinite(out))[0]
+    if not np.isfinite(out_t).all():  # defensive: never hand a model NaN/inf
+        bad = np.argwhere(~np.isfinite(out_t.T))[0]
         raise LatpredError(f"feature {FEATURE_NAMES[bad[1]]} is not finite for row {bad[0]}")
-    return out, {"device": dev_labels, "impl": impl}
+    return out_t.T, {"device": dev_labels, "impl": impl}
+
+
+def _linear_terms(mnk: np.ndarray, pass_code: np.ndarray, passes: list[str]) -> np.ndarray:
+    """Implicit GEMM (M, N, K, batch) and bytes / 4 (in, weight, out) of linear layers,
+    shape (7, n), from their (m, n, k) ``mnk`` (3, n) and pass; ``passes``: the pass names
+    present (only those are computed)."""
+    m, nn, k = mnk
+    one = np.ones(len(m))
+
+    def terms(p: int) -> np.ndarray:
+        if p == 0:  # forward: y (m, n) = x (m, k) W^T
+            return np.stack([m, nn, k, one, m * k, nn * k, m * nn])
+        if p == 1:  # backward_input: dx (m, k) = dy (m, n) W
+            return np.stack([m, k, nn, one, m * nn, nn * k, m * k])
+        # backward_weight: dW (n, k) = dy^T (n, m) x (m, k), no resident weight
+        return np.stack([nn, k, m, one, m * nn + m * k, np.zeros(len(m)), nn * k])
+
+    present = sorted({_PASS_CODES[u] for u in passes})
+    if len(present) == 1:
+        return terms(present[0])
+    return np.choose(pass_code, [terms(p) if p in present else one for p in range(3)])
+
+
+def _conv_terms(conv: np.ndarray, oh: np.ndarray, ow: np.ndarray) -> np.ndarray:
+    """Implicit GEMM (M, N, K, batch) and bytes / 4 (in, weight, out) of conv layers,
+    shape (7, n), from their ConvLayer arguments ``conv`` (11, n) and output size."""
+    bsz, cin, cout, height, width, kh, kw, _, _, _, grp = conv
+    return np.stack([cout / grp, oh * ow, cin / grp * kh * kw, bsz * grp,
+                     bsz * cin * height * width, cout * cin / grp * kh * kw,
+                     bsz * cout * oh * ow])
 
 
 def make_features(

@@ -249,10 +249,12 @@ def blas_conv_scratch(shapes: np.ndarray, gemm_eq: np.ndarray) -> np.ndarray:
 
 # -- memo table ----------------------------------------------------------------------------
 class _Memo:
-    """(configuration, shape) hash -> raw geometry row; lookups are vectorised.
+    """(configuration, shape) hash -> raw geometry row; lookups are vectorised (a binary
+    search of the sorted keys: cheaper than a hash index for ~1,000 keys).
 
-    The state is one (keys, values, index) tuple swapped atomically, so concurrent predict
-    calls from several threads never see an index that runs ahead of its values.
+    The state is one (keys, values) pair swapped atomically, so concurrent predict calls
+    from several threads never see keys that run ahead of their values: keys sorted and
+    unique, uint64 (N,); values field-major, float64 (len(RAW_FIELDS), N).
     """
 
     def __init__(self, max_rows: int = 200_000):
@@ -260,33 +262,30 @@ class _Memo:
         self.clear()
 
     def clear(self) -> None:
-        import pandas as pd
-
-        keys = np.empty(0, np.uint64)
-        self._state = (keys, np.empty((0, _NF)), pd.Index(keys))
+        self._state = (np.empty(0, np.uint64), np.empty((_NF, 0)))
 
     def __len__(self) -> int:
         return len(self._state[0])
 
     def lookup(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(positions, values): positions in ``values`` for each key, -1 where unknown."""
-        _, values, index = self._state
-        return index.get_indexer(keys), values
+        """(positions, values): column of ``values`` (field-major) for each key, -1 where
+        unknown."""
+        known, values = self._state
+        if not len(known):
+            return np.full(len(keys), -1, np.intp), values
+        pos = np.minimum(np.searchsorted(known, keys), len(known) - 1)
+        return np.where(known[pos] == keys, pos, -1), values
 
     def insert(self, keys: np.ndarray, vals: np.ndarray) -> None:
-        import pandas as pd
-
-        old_keys, old_vals, _ = self._state
-        if len(old_keys) + len(keys) > self.max_rows:
-            old_keys, old_vals = old_keys[:0], old_vals[:0]
-        new_keys = np.concatenate([old_keys, keys])
-        new_vals = np.concatenate([old_vals, vals])
-        index = pd.Index(new_keys)
-        if not index.is_unique:  # another thread inserted the same keys meanwhile
-            keep = ~index.duplicated()
-            new_keys, new_vals = new_keys[keep], new_vals[keep]
-            index = pd.Index(new_keys)
-        self._state = (new_keys, new_vals, index)
+        """Add sorted unique ``keys`` (k,) with their rows ``vals`` (k, len(RAW_FIELDS))."""
+        known, values = self._state
+        if len(known) + len(keys) > self.max_rows:
+            known, values = known[:0], values[:, :0]
+        at = np.searchsorted(known, keys)
+        if len(known):  # another thread may have inserted some keys meanwhile
+            new = known[np.minimum(at, len(known) - 1)] != keys
+            keys, vals, at = keys[new], vals[new], at[new]
+        self._state = (np.insert(known, at, keys), np.insert(values, at, vals.T, axis=1))
 
 
 _memo = _Memo()
@@ -306,10 +305,11 @@ def _finish(h: np.ndarray) -> np.ndarray:
         return h ^ (h >> np.uint64(32))
 
 
-def _hash_columns(cols: np.ndarray, offset: int = 0) -> np.ndarray:
-    """Hash of the rows of an integer matrix (n, c): a wrapping dot product, then a mix."""
+def _hash_columns(rows: np.ndarray, offset: int = 0) -> np.ndarray:
+    """Hash of the columns of an integer matrix (c, n), shape (n,): a wrapping dot product
+    with ``_P[offset:offset + c]``, then a mix."""
     with np.errstate(over="ignore"):
-        h = cols.astype(np.uint64) @ _P[offset:offset + cols.shape[1]]
+        h = _P[offset:offset + len(rows)] @ rows.astype(np.uint64, copy=False)
     return _finish(h)
 
 
@@ -329,7 +329,8 @@ def raw_geometry(
     gemm_eq: np.ndarray,
     is_blas: np.ndarray,
 ) -> np.ndarray:
-    """Raw launch geometry of n rows, shape (n, len(RAW_FIELDS)), float64, finite.
+    """Raw launch geometry of n rows, shape (n, len(RAW_FIELDS)), float64, finite (a view
+    of a field-major array: each field's column is contiguous).
 
     Args:
         impl, params, local_size: the dataset columns as (codes (n,), uniques list[str]).
@@ -343,23 +344,23 @@ def raw_geometry(
     (ci, iu), (cp, pu), (cl, lu) = impl, params, local_size
     conf = _hash_columns(np.stack([_str_hashes(iu)[ci], _str_hashes(pu)[cp],
                                    _str_hashes(lu)[cl],
-                                   (layout_code * 2 + is_blas).astype(np.uint64)], axis=1))
-    key = _finish(conf ^ _hash_columns(shapes, 4))
+                                   (layout_code * 2 + is_blas).astype(np.uint64)]))
+    key = _finish(conf ^ _hash_columns(shapes.T, 4))
     pos, values = _memo.lookup(key)
     miss = pos < 0
     if not miss.any():
-        return values[pos]
+        return values.take(pos, axis=1).T
     mrows = np.flatnonzero(miss)
     ukeys, first, inv = np.unique(key[mrows], return_index=True, return_inverse=True)
     reps = mrows[first]  # one row per missing (configuration, shape)
     vals = _compute(reps, ci, iu, cp, pu, cl, lu, conf, layout_code, layouts, shapes,
                     gemm_eq, is_blas)
     _memo.insert(ukeys, vals)
-    out = np.empty((len(key), _NF))
-    hit = ~miss
-    out[hit] = values[pos[hit]]
-    out[mrows] = vals[inv.reshape(-1)]
-    return out
+    out = np.empty((_NF, len(key)))
+    hit = np.flatnonzero(~miss)
+    out[:, hit] = values.take(pos[hit], axis=1)
+    out[:, mrows] = vals[inv.reshape(-1)].T
+    return out.T
 
 
 def _compute(reps: np.ndarray, ci: np.ndarray, iu: list[str], cp: np.ndarray, pu: list[str],

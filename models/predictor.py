@@ -247,6 +247,18 @@ class LatencyPredictor(RegressorMixin, BaseEstimator):
         Z[:, -1] = lp / np.log(2.0)  # log2 of the prior in us, like the other log features
         return Z
 
+    def _booster_input(self, F: np.ndarray, lp: np.ndarray | None) -> np.ndarray:
+        """``_design(F, lp)`` for ``booster_.predict``, shape (n, features [+ 1]). XGBoost
+        gets float32, what its trees compare (a float64 input is rounded the same way inside,
+        more slowly), filled feature-major (``F.T`` is contiguous, see feature_matrix)."""
+        if self.booster_.model_type != "xgboost":
+            return self._design(F, lp)
+        Zt = np.empty((F.shape[1] + (lp is not None), F.shape[0]), np.float32)
+        Zt[:F.shape[1]] = F.T
+        if lp is not None:
+            Zt[-1] = lp / np.log(2.0)
+        return Zt.T
+
     @staticmethod
     def _response(ly: np.ndarray, lp: np.ndarray | None, mode: str) -> np.ndarray:
         return ly - lp if (mode == "residual" and lp is not None) else ly
@@ -368,7 +380,8 @@ class LatencyPredictor(RegressorMixin, BaseEstimator):
 
     # -- predict ---------------------------------------------------------------------------------
     def _log_predict(self, X: pd.DataFrame) -> np.ndarray:
-        check_is_fitted(self, "booster_")
+        if "booster_" not in self.__dict__:  # sklearn's check only when needed (~2-20 us)
+            check_is_fitted(self, "booster_")
         if not isinstance(X, pd.DataFrame):
             raise bad_value("X", type(X).__name__, "must be a DataFrame of configuration rows")
         if len(X) == 0:
@@ -386,7 +399,8 @@ class LatencyPredictor(RegressorMixin, BaseEstimator):
             prior_by = get_target(self.target).prior_by
             by = labels[prior_by] if prior_by in labels else column_codes(X, prior_by)
             lp = self.roofline_.log_predict(F, labels["device"], by)
-        return self._unresponse(self.booster_.predict(self._design(F, lp)), lp, self.prior_)
+        return self._unresponse(self.booster_.predict(self._booster_input(F, lp)), lp,
+                                self.prior_)
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Predicted time of each configuration row.

@@ -11,6 +11,7 @@ import pytest
 from latpred.features import (
     FEATURE_NAMES,
     IMPL_VOCAB,
+    column_codes,
     feature_matrix,
     feature_schema,
     geometry,
@@ -133,6 +134,29 @@ def test_user_errors():
         feature_matrix(pd.DataFrame([{**row, "device": "nope"}]), DEVICES)
     with pytest.raises(LatpredError, match="m"):
         feature_matrix(pd.DataFrame([{**row, "m": 0}]), DEVICES)
+
+
+@pytest.mark.parametrize("values", [
+    ["conv2d"] * 5,                       # constant: the buffer comparison
+    ["ab", "ab", "ba", "ab", "ab"],       # same length, first == last, not constant
+    ["a", "bb", "a", "bb", "a"],          # lengths differ, first == last
+    ["", "", ""],                         # empty strings
+    ["x", None, "x"],                     # missing -> the default
+    [None, None],
+])
+def test_column_codes_of_arrow_strings(values):
+    """pyarrow-backed strings (several chunks, sliced) give the same codes as plain ones."""
+    import pyarrow as pa
+
+    want = column_codes(pd.DataFrame({"c": pd.Series(values, dtype=object)}), "c", "dflt")
+    large = pa.large_string()
+    chunked = pa.chunked_array([pa.array(["pad", *values[:2]], large)[1:],  # sliced: offset 1
+                                pa.array(values[2:], large)])
+    for arr in (chunked, pa.chunked_array([pa.array(values, pa.string())])):
+        col = pd.Series(pd.arrays.ArrowStringArray(arr))
+        codes, uniques = column_codes(pd.DataFrame({"c": col}), "c", "dflt")
+        assert codes.dtype == np.int64 and uniques == want[1]
+        np.testing.assert_array_equal(codes, want[0])
 
 
 def test_schema_compatibility():
