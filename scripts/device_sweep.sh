@@ -37,8 +37,8 @@ want 2 && P profile --op conv2d --backend cpu --threads 1-16 --pocl-threads none
 #    swept the first 100 with every work-group size and $H; session 3 the rest as below)
 want 3 && P profile --op linear --device "$GPU" --backend all --threads 1,2,4,8,16 --pocl-threads none $LIN_SUITES --samples "$SAMPLES" --passes backward_input,backward_weight --max-local-sizes 4 --max-seconds 0.1 --repeats 5:30 --out "$R/linear"
 # 4. the OpenCL CPU device (PoCL) through sub-devices, a subset of kernels and shapes
-want 4 && P profile --op linear --backend cpu --threads none --pocl-threads 1,2,4,8,16 --suite mnist_mlp --suite bert_base --suite gpt2_small_decode --samples 30 --passes forward --impl gemm_naive --impl gemm_tiled --impl gemm_vec4 --impl gemv --max-local-sizes 2 $H --out "$R/linear"
-want 4 && P profile --op conv2d --backend cpu --threads none --pocl-threads 1,2,4,8,16 --suite mobilenetv2 --samples 20 --impl conv_direct --impl conv_depthwise --impl conv_1x1 --max-local-sizes 2 $H --out "$R/conv"
+want 4 && P profile --op linear --backend cpu --threads none --pocl-threads 1,2,4,8,16 --suite mnist_mlp --suite bert_base --suite gpt2_small_decode --samples "${POCL_LIN_SAMPLES:-30}" --passes forward --impl gemm_naive --impl gemm_tiled --impl gemm_vec4 --impl gemv --max-local-sizes 2 $H --out "$R/linear"
+want 4 && P profile --op conv2d --backend cpu --threads none --pocl-threads 1,2,4,8,16 --suite mobilenetv2 --samples "${POCL_CONV_SAMPLES:-20}" --impl conv_direct --impl conv_depthwise --impl conv_1x1 --max-local-sizes 2 $H --out "$R/conv"
 # 5. numpy/BLAS threads 1..16 with a live GPU context (co-execution conditions), suites first
 # (committed as h100/linear_cpu_live and h100/conv_cpu_live)
 want 5 && P profile --op linear --backend cpu --device "$GPU" --gpu-context --threads 1-16 --pocl-threads none $LIN_SUITES --samples 120 --passes forward --max-seconds 0.05 --repeats 5:30 --out "$R/cpu_live_linear"
