@@ -1,0 +1,70 @@
+"""scripts/bench_table.py and scripts/replay_bench.py on the committed H100 benches."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+COEXEC = ROOT / "datasets" / "h100" / "coexec"
+
+
+def _rows(text: str) -> dict[tuple[str, str], list[str]]:
+    out = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) == 11 and cells[2].isdigit():
+            out[(cells[0][:8], cells[1])] = cells
+    return out
+
+
+@pytest.mark.skipif(not COEXEC.is_dir(), reason="no committed H100 bench")
+def test_bench_table_matches_each_suites_summary():
+    res = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench_table.py"),
+                          "--coexec", str(COEXEC)], capture_output=True, text=True, check=True)
+    rows = _rows(res.stdout)
+    checked = 0
+    for (who, suite), cells in rows.items():
+        base = COEXEC / ("heldout" if who.startswith("held") else "") / suite
+        if not (base / "summary.json").exists():
+            continue  # the aggregate rows
+        s = json.loads((base / "summary.json").read_text())
+        assert int(cells[2]) == s["layers"]
+        assert float(cells[4].rstrip(" %")) == pytest.approx(s["efficiency_geomean_pct"], abs=0.06)
+        assert int(cells[5]) == s["layers_slower_than_single"]
+        assert float(cells[8].rstrip(" %")) == pytest.approx(
+            s["efficiency_tuned_geomean_pct"], abs=0.06)
+        checked += 1
+    assert checked >= 8
+
+
+@pytest.mark.skipif(not COEXEC.is_dir(), reason="no committed H100 bench")
+def test_replay_bench_runs_a_planner_against_the_committed_measurements(tmp_path):
+    """Stub predictors whose GPU is the committed bench's own (its device metadata): every
+    layer is planned and looked up; measure-and-pick is never worse than the plan."""
+    import joblib
+    from latpred.datasets import load
+    from latpred.planner.benchmark import StubPredictor
+
+    meta = load(COEXEC / "resnet50_fc" / "grid").attrs["meta"]["devices"]
+    gpu = next(v for v in meta.values() if str(v.get("type", "")).upper().endswith("GPU"))
+    cpu = next(v for v in meta.values() if v is not gpu)
+    d = tmp_path / "models"
+    d.mkdir()
+    joblib.dump(StubPredictor(2e4, 5.0, True), d / "cpu_us.pkl")
+    joblib.dump(StubPredictor(2e5, 30.0, False), d / "gpu_total_us.pkl")
+    (d / "manifest.json").write_text(json.dumps({"devices": {"gpu": gpu, "cpu": cpu}}))
+    res = subprocess.run([sys.executable, str(ROOT / "scripts" / "replay_bench.py"),
+                          "--models", str(d), "--shortlist", "4"],
+                         capture_output=True, text=True, check=True, cwd=ROOT)
+    last = res.stdout.strip().splitlines()[-1].split()
+    n_layers = sum(len(pd.read_csv(p / "bench.csv"))
+                   for p in COEXEC.iterdir() if (p / "bench.csv").exists())
+    assert last[0] == "all" and int(last[1]) == n_layers
+    eff_plan, eff_short = float(last[3].rstrip("%")), float(last[5].rstrip("%"))
+    assert 0 < eff_plan <= eff_short <= 100
