@@ -3,13 +3,16 @@
 Per group (device, implementation) -- (device, memory mode) for transfer times -- the time
 of a configuration is modelled as
 
-    t = t0 + n_launches * t_launch + smoothmax(F / P, B / W) + X / W_x
+    t = t0 + n_launches * t_launch + smoothmax(F / P, B / W) + X / W_x + S / W_s
 
 with F = flops scaled by the share of the device's units in use (flops * device units /
 units, so P is the whole device's peak), B = bytes of inputs + weights + output,
-X = bytes moved host <-> device, P the peak FLOP/s, W the memory bandwidth, W_x the transfer
-bandwidth. The five positive parameters are fitted by least squares on log time. Groups
-with fewer than ``min_rows`` rows fall back to the device, then to all rows.
+X = bytes moved host <-> device, S = scratch bytes (im2col columns, Winograd buffers; the
+BLAS conv workspace, filled by one thread: S / W_s is not divided by the units), P the peak
+FLOP/s, W the memory bandwidth, W_x the transfer and W_s the scratch bandwidth. The six
+positive parameters are fitted by least squares on log time. Groups with fewer than
+``min_rows`` rows fall back to the device, then to all rows. Rooflines fitted before the
+scratch term (five parameters) load with no scratch cost.
 """
 
 from __future__ import annotations
@@ -25,11 +28,13 @@ log = logging.getLogger(__name__)
 
 _I = {name: i for i, name in enumerate(FEATURE_NAMES)}
 _SOFT = 4.0  # smooth-max exponent
-N_PARAMS = 5  # log t0, log t_launch, log P, log W, log W_x
+N_PARAMS = 6  # log t0, log t_launch, log P, log W, log W_x, log W_s
+_NO_SCRATCH = 200.0  # log W_s of a roofline fitted before the scratch term: S / W_s ~ 0
 
 
 def cost_drivers(F: np.ndarray) -> np.ndarray:
-    """(flops_eff, bytes, bytes_transfer, n_launches) per row from a feature matrix, (n, 4)."""
+    """(flops_eff, bytes, bytes_transfer, n_launches, bytes_scratch) per row from a feature
+    matrix, (n, 5)."""
     flops = 2.0 ** F[:, _I["log2_flops"]]
     flops_eff = flops * F[:, _I["dev_compute_units"]] / np.maximum(F[:, _I["units"]], 1.0)
     return np.column_stack([
@@ -37,21 +42,23 @@ def cost_drivers(F: np.ndarray) -> np.ndarray:
         2.0 ** F[:, _I["log2_bytes_total"]],
         2.0 ** F[:, _I["log2_bytes_transfer"]] - 1.0,
         F[:, _I["n_launches"]],
+        2.0 ** F[:, _I["log2_scratch_bytes"]] - 1.0,
     ])
 
 
 def _log_model(theta: np.ndarray, D: np.ndarray) -> np.ndarray:
-    """log t for parameters theta, shape (5,) or (n, 5), and drivers D (n, 4)."""
-    lt0, ltl, lp, lw, lx = (theta[..., j] for j in range(N_PARAMS))
+    """log t for parameters theta, shape (6,) or (n, 6), and drivers D (n, 5)."""
+    lt0, ltl, lp, lw, lx, ls = (theta[..., j] for j in range(N_PARAMS))
     lD = np.log(np.maximum(D, 1e-30))
     roof = np.logaddexp(_SOFT * (lD[:, 0] - lp), _SOFT * (lD[:, 1] - lw)) / _SOFT
     out = np.logaddexp(np.broadcast_to(lt0, roof.shape), lD[:, 3] + ltl)
     out = np.logaddexp(out, roof)
-    return np.logaddexp(out, lD[:, 2] - lx)
+    out = np.logaddexp(out, lD[:, 2] - lx)
+    return np.logaddexp(out, lD[:, 4] - ls)
 
 
 def fit_group(D: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Least-squares fit of the five log-parameters on log(y)."""
+    """Least-squares fit of the six log-parameters on log(y)."""
     from scipy.optimize import least_squares
 
     ly = np.log(y)
@@ -60,6 +67,7 @@ def fit_group(D: np.ndarray, y: np.ndarray) -> np.ndarray:
         np.log(max(np.quantile(y, 0.05) * 0.5, 1e-3)),
         np.log(max(np.quantile(y, 0.05) * 0.1, 1e-3)),
         q(D[:, 0] / y), q(D[:, 1] / y), q(np.maximum(D[:, 2], 1.0) / y) + 1.0,
+        q(np.maximum(D[:, 4], 1.0) / y) + 1.0,
     ])
     lo, hi = theta0 - 25.0, theta0 + 25.0
     try:
@@ -121,7 +129,8 @@ class Roofline:
         return _log_model(theta, cost_drivers(F))
 
     def _theta(self, dev: str, impl: str) -> list[float]:
-        return self.params_.get(f"{dev}|{impl}") or self.params_.get(dev) or self.params_["*"]
+        p = self.params_.get(f"{dev}|{impl}") or self.params_.get(dev) or self.params_["*"]
+        return list(p) + [_NO_SCRATCH] * (N_PARAMS - len(p))
 
     def predict(self, F: np.ndarray, device: np.ndarray, impl: np.ndarray) -> np.ndarray:
         """Predicted time (us), shape (n,)."""

@@ -283,3 +283,34 @@ def test_exclude_suite_drops_every_row_of_its_shapes(dataset):
     assert _exclude_suites(dataset, []) is dataset
     with pytest.raises(LatpredError, match="exclude-suite='vgg'"):
         _exclude_suites(dataset, ["vgg"])
+
+
+def test_roofline_scratch_term_and_five_parameter_rooflines():
+    """The scratch bytes (the BLAS conv workspace, filled by one thread) add S / W_s, which
+    more threads do not divide; a roofline saved before that term predicts without it."""
+    from latpred.features import FEATURE_NAMES
+    from latpred.models.roofline import Roofline
+
+    i = {n: j for j, n in enumerate(FEATURE_NAMES)}
+    rng = np.random.default_rng(0)
+    n = 400
+    F = np.zeros((n, len(FEATURE_NAMES)))
+    flops = 2.0 ** rng.uniform(16, 30, n)
+    scratch = np.where(rng.random(n) < 0.5, 2.0 ** rng.uniform(16, 26, n), 0.0)
+    threads = rng.choice([1, 2, 4, 8, 16], n).astype(float)
+    F[:, i["log2_flops"]] = np.log2(flops)
+    F[:, i["log2_bytes_total"]] = np.log2(flops / 50)
+    F[:, i["log2_scratch_bytes"]] = np.log2(1 + scratch)
+    F[:, i["dev_compute_units"]] = 16
+    F[:, i["units"]] = threads
+    F[:, i["n_launches"]] = 1
+    y = 2.0 + flops * 16 / threads / 3e5 + scratch / 2e3  # us
+    dev, impl = np.array(["cpu"] * n), np.array(["blas"] * n)
+    roof = Roofline().fit(F, y, dev, impl)
+    err = np.abs(np.log(roof.predict(F, dev, impl) / y))
+    assert np.median(err) < 0.05
+    old = Roofline.from_json({"min_rows": 12,
+                              "params": {k: v[:5] for k, v in roof.params_.items()}})
+    no_scratch = F.copy()
+    no_scratch[:, i["log2_scratch_bytes"]] = 0.0
+    np.testing.assert_allclose(old.predict(F, dev, impl), old.predict(no_scratch, dev, impl))
