@@ -41,7 +41,9 @@ def main() -> None:
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     groups = [("all-data predictors", root, ALL),
               ("held-out predictors (trained without vgg16 and bert_base shapes)",
-               root / "heldout", ["bert_base", "vgg16"])]
+               root / "heldout", ["bert_base", "vgg16"]),
+              ("held-out predictors, scratch-term roofline (113bcff)",
+               root / "heldout_scratch", ["bert_base", "vgg16"])]
     for who, base, suites in groups:
         frames = {s: pd.read_csv(base / s / "bench.csv") for s in suites
                   if (base / s / "bench.csv").exists()}
