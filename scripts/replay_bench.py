@@ -61,14 +61,16 @@ def main() -> None:
     ap.add_argument("--max-local-sizes", type=int, default=2)
     ap.add_argument("--steps", type=int, default=8)
     ap.add_argument("--risk", default="none")
-    ap.add_argument("--shortlist-tol", type=float, default=0.5)
-    ap.add_argument("--thread-gap", type=float, default=0.2)
+    ap.add_argument("--margin", type=float, default=PlannerOptions.margin,
+                    help="split margin (fraction)")
+    ap.add_argument("--shortlist-tol", type=float, default=PlannerOptions.shortlist_tol)
+    ap.add_argument("--thread-gap", type=float, default=PlannerOptions.thread_gap)
     args = ap.parse_args()
     logging.basicConfig(level=logging.ERROR)
     preds = Predictors.load(args.models)
     gpu, cpu = device_pair(preds, None)
     sync = SyncModel.load(args.models, gpu.get("name"), cpu.get("name"))
-    opts = PlannerOptions(steps=args.steps, risk=args.risk,
+    opts = PlannerOptions(steps=args.steps, risk=args.risk, margin=args.margin,
                           cpu_threads=tuple(int(t) for t in args.threads.split(",")),
                           max_local_sizes=args.max_local_sizes, shortlist=args.shortlist,
                           shortlist_tol=args.shortlist_tol, thread_gap=args.thread_gap)
