@@ -123,7 +123,7 @@ class DatasetWriter:
         jpath = self.path / JOURNAL
         rows = _read_journal(jpath)
         if not rows.empty:
-            part = self.path / f"part-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}.parquet"
+            part = self.path / f"part-{_stamp()}-{uuid.uuid4().hex[:6]}.parquet"
             write_parquet(rows, part, self._full_meta())
         if self._journal is not None:
             self._journal.close()
@@ -200,6 +200,13 @@ def load(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> pd.DataFrame
         df = df.drop_duplicates("config_key", keep="last").reset_index(drop=True)
     df.attrs["meta"] = meta
     return df
+
+
+def _stamp() -> str:
+    """Local time to the nanosecond, from one clock reading: part names sort in write order
+    (``load`` keeps the last row of a configuration stored twice)."""
+    ns = time.time_ns()
+    return time.strftime("%Y%m%dT%H%M%S", time.localtime(ns // 10**9)) + f".{ns % 10**9:09d}"
 
 
 def consolidate(src: str | os.PathLike, dst: str | os.PathLike | None = None) -> Path:

@@ -94,3 +94,16 @@ def test_unknown_column_refused(tmp_path):
     w = DatasetWriter(tmp_path / "d", {})
     with pytest.raises(LatpredError, match="row="):
         w.append({"op": "linear", "bogus": 1})
+
+
+def test_a_configuration_stored_twice_keeps_its_newest_row(tmp_path):
+    """Parts written within one second still sort in write order, so the re-measured row
+    wins whatever the parts' random suffixes."""
+    with DatasetWriter(tmp_path / "d", {}, chunk_rows=1) as w:
+        for v in range(6):
+            w.append(_row(0, total_us=100.0 + v))
+    parts = sorted((tmp_path / "d").glob("part-*.parquet"))
+    assert len(parts) == 6
+    assert [load(p)["total_us"].iloc[0] for p in parts] == [100.0 + v for v in range(6)]
+    df = load(tmp_path / "d")
+    assert len(df) == 1 and df["total_us"].iloc[0] == 105.0
