@@ -52,6 +52,9 @@ log = logging.getLogger(__name__)
 RISKS = ("none", "p90")
 #: configurations + shapes a Planner's FrameBuilder keeps between calls before a reset
 _MAX_FRAME_ROWS = 200_000
+#: CPU stage 1 runs only when the batch would otherwise predict more CPU rows than this (a
+#: predict call costs ~1 ms whatever its size; one layer has ~16 thread counts x ~17 splits)
+CPU_PRUNE_MIN_ROWS = 2_000
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,8 @@ class PlannerOptions:
             None: one exhaustive stage (every configuration x every split).
         anchors: GPU shares (split ratios) of the first stage.
         cpu_top_k: likewise for the CPU: keep the k fastest CPU configurations (thread
-            counts) at each of ``cpu_anchors`` (CPU shares), None: every one.
+            counts) at each of ``cpu_anchors`` (CPU shares), None: every one. Only for
+            batches with more than CPU_PRUNE_MIN_ROWS CPU rows (a network, not a layer).
         cpu_anchors: CPU shares of the CPU's first stage.
         coexec_max_threads: most CPU threads of a split plan (default: cores - 1, leaving
             a core to the host thread that feeds and waits for the GPU; CPU-only plans may
@@ -560,7 +564,8 @@ class Planner:
         if self.options.prune_top_k is not None:
             all_cfgs = self._prune(items, all_cfgs, fb, pred)
         cpu_cfgs = [self.space.cpu_configs(layer) for _n, _c, layer in items]
-        if self.options.cpu_top_k is not None:
+        cpu_rows = sum(len(c) for c in cpu_cfgs) * (self.options.steps + 1)
+        if self.options.cpu_top_k is not None and cpu_rows > CPU_PRUNE_MIN_ROWS:
             cpu_cfgs = self._prune_cpu(items, cpu_cfgs, fb, pred)
         rows = {"gpu": _Rows(), "cpu": _Rows()}
         factor = self.options.prune_top_k is not None

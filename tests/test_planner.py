@@ -157,6 +157,15 @@ def test_one_batched_predict_per_predictor(infos):
     p = planner(infos, cpu, gpu)  # two-stage pruning: one extra GPU call for the batch
     p.plan_layers(items)
     assert cpu.calls == 1 and gpu.calls == 2
+    # CPU stage 1 only for batches with many CPU rows (a network, not a layer)
+    many = Planner(Predictors({"cpu_us": cpu, "gpu_total_us": gpu}), *infos,
+                   SyncModel.constant(10.0), PlannerOptions(cpu_threads=tuple(range(1, 17))))
+    cpu.calls = 0
+    many.plan_layers(items[:1])
+    assert cpu.calls == 1
+    cpu.calls = 0
+    many.plan_layers(items * 4)
+    assert cpu.calls == 2
 
 
 def test_components_mode(infos):
