@@ -686,12 +686,10 @@ class Planner:
             cands = [(float(c_score[j]), "cpu", Plan(0, n, None, self._cpu_cfg(lc, j)),
                       float(c_pt[j])) for j in c_only]
             g_order = gpu_only[np.argsort(score[gpu_only], kind="stable")]
-            for i in g_order[np.isfinite(score[g_order])]:
-                if len([c for c in cands if c[1] == "gpu"]) >= o.shortlist:
-                    break
-                if self._first_legal(lc, np.array([i])) is not None:
-                    cands.append((float(score[i]), "gpu", Plan(n, n, self._gpu_cfg(lc, i), None),
-                                  float(t_pt[i])))
+            # GPU-only options are legal as enumerated (_first_legal checks split parts only)
+            cands += [(float(score[i]), "gpu", Plan(n, n, self._gpu_cfg(lc, i), None),
+                       float(t_pt[i]))
+                      for i in g_order[np.isfinite(score[g_order])][:o.shortlist]]
             if best_split is not None:
                 cands.append((float(score[si]), "split", best_split, split_us))
             choice.shortlist = pick_shortlist(plan, plan_us, cands, o.shortlist,
