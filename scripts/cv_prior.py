@@ -19,7 +19,7 @@ from latpred.features import CATEGORICAL, FEATURE_NAMES, feature_matrix
 from latpred.models import boosters
 from latpred.models.metrics import all_metrics
 from latpred.models.roofline import Roofline
-from latpred.models.splits import Split, group_kfold, shape_groups
+from latpred.models.splits import Split, group_kfold, leave_one_network_out, shape_groups
 from latpred.models.targets import target_rows
 
 NETWORKS = ("resnet50", "mobilenetv2", "vgg16", "bert_base", "gpt2_small", "mnist_mlp")
@@ -27,14 +27,9 @@ MODES = ("roof", "none", "residual", "feature")
 
 
 def lono_splits(groups: np.ndarray, suite: np.ndarray) -> list[Split]:
-    """One split per network of NETWORKS present: its shapes (from any row) held out."""
-    out = []
-    for net in NETWORKS:
-        held = set(groups[suite == net].tolist())
-        if held:
-            te = np.isin(groups, list(held))
-            out.append((np.flatnonzero(~te), np.flatnonzero(te)))
-    return out
+    """``models.splits.leave_one_network_out``, for the networks of NETWORKS present."""
+    folds = dict(leave_one_network_out(suite, groups))
+    return [folds[net] for net in NETWORKS if net in folds]
 
 
 def main() -> None:
