@@ -20,32 +20,27 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from latpred.datasets.store import load
 from latpred.datasets.suites import suite_layers
 from latpred.planner.bench import SLOWDOWN_TOLERANCE, geomean
 from latpred.planner.cli import device_pair
-from latpred.planner.oracle import load_grid, plan_of_row, split_params
+from latpred.planner.oracle import load_grid, plan_of_row
 from latpred.planner.planner import Planner, PlannerOptions
 from latpred.planner.predictors import Predictors
+from latpred.planner.split import layer_extent
 from latpred.planner.sync import SyncModel
 
 
 def measured_times(suite_dir: Path, layers: dict) -> dict[str, dict[str, float]]:
     """layer -> plan description -> measured total_us (confirmed medians win over grid's)."""
     out: dict[str, dict[str, float]] = {}
-    grid = load_grid(suite_dir / "grid")
-    conf = load(suite_dir / "confirm")
-    pairs = [split_params(t) for t in conf["params"].fillna("{}").astype(str)]
-    conf["split_n"] = [sp or 0 for sp, _ in pairs]
-    conf["gpu_params"] = [gp for _, gp in pairs]
-    for src in (grid, conf):  # confirmed second: it overwrites
-        ok = src[src["status"] == "ok"]
+    # confirmation rows are grid rows re-measured (same params with "_split_n")
+    for src in (load_grid(suite_dir / "grid"), load_grid(suite_dir / "confirm")):
+        ok = src[src["status"] == "ok"]  # confirmed second: it overwrites
         for r in ok.to_dict("records"):
             layer = layers.get(r["layer"])
             if layer is None:
                 continue
-            n = (layer.out_channels if hasattr(layer, "out_channels") else layer.n)
-            if r["backend"] == "gpu" and int(r["split_n"] or 0) != n:
+            if r["backend"] == "gpu" and int(r["split_n"] or 0) != layer_extent(layer):
                 continue  # the GPU part of a split, timed alone
             out.setdefault(r["layer"], {})[plan_of_row(layer, r).describe()] = \
                 float(r["total_us"])
