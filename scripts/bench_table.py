@@ -10,16 +10,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
+from latpred.planner.bench import geomean
 
 ALL = ["gpt2_small_decode", "vgg16_fc", "resnet50_fc", "mobilenetv2_fc", "resnet50",
        "mobilenetv2", "bert_base", "vgg16"]
 SESSION2 = ALL[:6]
-
-
-def geomean(x: pd.Series) -> float:
-    return float(np.exp(np.log(np.asarray(x, float)).mean()))
 
 
 def line(who: str, suite: str, d: pd.DataFrame) -> str:
