@@ -16,6 +16,18 @@ from latpred.planner.bench import geomean
 ALL = ["gpt2_small_decode", "vgg16_fc", "resnet50_fc", "mobilenetv2_fc", "resnet50",
        "mobilenetv2", "bert_base", "vgg16"]
 SESSION2 = ALL[:6]
+HELDOUT = ["bert_base", "vgg16"]
+# (predictors, folder under --coexec, suites): one table block each
+GROUPS = [
+    ("session 3, all-data predictors", "", ALL),
+    ("session 3, held-out predictors (trained without vgg16 and bert_base shapes)", "heldout",
+     HELDOUT),
+    ("session 3, held-out predictors, scratch-term roofline (113bcff)", "heldout_scratch",
+     HELDOUT),
+    ("session 4, all-data predictors, run 1", "session4/run1", ALL),
+    ("session 4, same predictors, run 2", "session4/run2", ALL),
+    ("session 4, held-out predictors", "session4/heldout", HELDOUT),
+]
 
 
 def line(who: str, suite: str, d: pd.DataFrame) -> str:
@@ -35,11 +47,7 @@ def main() -> None:
           "> 2 % slower than T_single | worst T_plan / T_single | shortlist (mean plans) | "
           "efficiency, measure-and-pick | layers > 2 % slower | worst T_tuned / T_single |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    groups = [("all-data predictors", root, ALL),
-              ("held-out predictors (trained without vgg16 and bert_base shapes)",
-               root / "heldout", ["bert_base", "vgg16"]),
-              ("held-out predictors, scratch-term roofline (113bcff)",
-               root / "heldout_scratch", ["bert_base", "vgg16"])]
+    groups = [(who, root / sub, suites) for who, sub, suites in GROUPS]
     for who, base, suites in groups:
         frames = {s: pd.read_csv(base / s / "bench.csv") for s in suites
                   if (base / s / "bench.csv").exists()}

@@ -30,11 +30,16 @@ from latpred.planner.split import layer_extent
 from latpred.planner.sync import SyncModel
 
 
-def measured_times(suite_dir: Path, layers: dict) -> dict[str, dict[str, float]]:
-    """layer -> plan description -> measured total_us (confirmed medians win over grid's)."""
+def measured_times(suite_dir: Path, layers: dict, grid_root: Path
+                   ) -> dict[str, dict[str, float]]:
+    """layer -> plan description -> measured total_us (confirmed medians win over grid's).
+    A bench stored without its grid (one reused unchanged from ``grid_root``) reads that."""
     out: dict[str, dict[str, float]] = {}
+    grid = suite_dir / "grid"
+    if not grid.is_dir():
+        grid = grid_root / suite_dir.name / "grid"
     # confirmation rows are grid rows re-measured (same params with "_split_n")
-    for src in (load_grid(suite_dir / "grid"), load_grid(suite_dir / "confirm")):
+    for src in (load_grid(grid), load_grid(suite_dir / "confirm")):
         ok = src[src["status"] == "ok"]  # confirmed second: it overwrites
         for r in ok.to_dict("records"):
             layer = layers.get(r["layer"])
@@ -51,6 +56,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", required=True)
     ap.add_argument("--bench", default="datasets/h100/coexec")
+    ap.add_argument("--grid-root", default="datasets/h100/coexec",
+                    help="where a bench without grid/ finds its suite's grid")
     ap.add_argument("--shortlist", type=int, default=4)
     ap.add_argument("--threads", default="4,8,12,15,16", help="the bench's thread counts")
     ap.add_argument("--max-local-sizes", type=int, default=2)
@@ -75,7 +82,7 @@ def main() -> None:
         items = suite_layers(d.name)
         layers = {name: layer for name, _c, layer in items}
         bench = pd.read_csv(d / "bench.csv").set_index("layer")
-        times = measured_times(d, layers)
+        times = measured_times(d, layers, Path(args.grid_root))
         for ch in planner.plan_layers(items):
             t = times.get(ch.name, {})
             b = bench.loc[ch.name]
