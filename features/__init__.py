@@ -12,6 +12,7 @@ from latpred.features.core import (
     IMPL_VOCAB,
     INPUT_COLUMNS,
     MEM_MODE_VOCAB,
+    Configs,
     column_codes,
     device_vector,
     feature_matrix,
@@ -22,7 +23,7 @@ from latpred.features.core import (
 )
 
 __all__ = [
-    "CATEGORICAL", "FEATURES", "FEATURES_VERSION", "FEATURE_NAMES", "IMPL_VOCAB",
+    "CATEGORICAL", "Configs", "FEATURES", "FEATURES_VERSION", "FEATURE_NAMES", "IMPL_VOCAB",
     "INPUT_COLUMNS", "MEM_MODE_VOCAB", "column_codes", "device_vector", "feature_matrix", "feature_matrix_and_labels", "feature_schema",
     "make_features", "schema_compatible",
 ]

@@ -149,9 +149,23 @@ def schema_compatible(stored: Mapping[str, Any]) -> str | None:
     return None
 
 
+#: configuration rows: a DataFrame, or a column mapping (name -> array of one value per row:
+#: numbers as a numpy array, NaN for missing; strings as a pandas Categorical, or any array)
+Configs = pd.DataFrame | Mapping[str, Any]
+
+
 # -- column access (fast paths: this runs on every predict call) ---------------------------------
-def _column(df: pd.DataFrame, col: str) -> Any:
+def _n_rows(df: Configs) -> int:
+    """Rows of a DataFrame or of a column mapping (the length of its columns)."""
+    if isinstance(df, pd.DataFrame):
+        return len(df)
+    return len(next(iter(df.values()))) if len(df) else 0
+
+
+def _column(df: Configs, col: str) -> Any:
     """The column's backing array (pandas ExtensionArray or ndarray), or None if absent."""
+    if not isinstance(df, pd.DataFrame):
+        return df.get(col)
     try:
         loc = df.columns.get_loc(col)
     except KeyError:
@@ -167,7 +181,7 @@ def _column(df: pd.DataFrame, col: str) -> Any:
     return df.loc[:, col].iloc[:, 0].array  # duplicated name: the first
 
 
-def _num(df: pd.DataFrame, col: str, n: int) -> np.ndarray:
+def _num(df: Configs, col: str, n: int) -> np.ndarray:
     """Column as float64 (NaN for missing); all-NaN if the column is absent."""
     arr = _column(df, col)
     if arr is None:
@@ -184,7 +198,7 @@ def _num(df: pd.DataFrame, col: str, n: int) -> np.ndarray:
         .to_numpy(dtype=np.float64, na_value=np.nan)
 
 
-def _nums(df: pd.DataFrame, cols: tuple[str, ...], n: int) -> np.ndarray:
+def _nums(df: Configs, cols: tuple[str, ...], n: int) -> np.ndarray:
     """Columns as float64 rows, shape (len(cols), n), like ``_num``; numeric columns (numpy
     or pandas' masked Int64 / Float64) are converted in one pass."""
     datas, masks = [], []
@@ -207,12 +221,14 @@ def _nums(df: pd.DataFrame, cols: tuple[str, ...], n: int) -> np.ndarray:
     return out
 
 
-def _cat(df: pd.DataFrame, col: str, n: int, default: str = "") -> tuple[np.ndarray, list[str]]:
-    """String column as (codes (n,) int64, uniques in order of appearance): missing values
-    and non-strings -> ``default``."""
+def _cat(df: Configs, col: str, n: int, default: str = "") -> tuple[np.ndarray, list[str]]:
+    """String column as (codes (n,) int64, uniques: the values present, in order of appearance
+    (of a Categorical: in category order)): missing values and non-strings -> ``default``."""
     arr = _column(df, col)
     if arr is None:
         return np.zeros(n, np.int64), [default]
+    if isinstance(arr, pd.Categorical):  # already encoded: keep the categories in use
+        return _categorical_cat(arr, default)
     pa_arr = getattr(arr, "_pa_array", None)  # pyarrow-backed strings: encode in arrow
     if pa_arr is not None:
         try:
@@ -234,6 +250,18 @@ def _arrow_cat(pa_arr: Any, n: int, default: str) -> tuple[np.ndarray, list[str]
     if enc.indices.null_count:
         codes = np.where(np.asarray(enc.indices.is_null()), -1, codes)
     return _with_default(codes, enc.dictionary.to_pylist(), default)
+
+
+def _categorical_cat(arr: pd.Categorical, default: str) -> tuple[np.ndarray, list[str]]:
+    """``_cat`` of a pandas Categorical: its codes, with the unused categories dropped."""
+    codes = arr.codes.astype(np.int64)  # -1: missing
+    uniques = arr.categories.to_numpy()
+    used = np.bincount(codes + 1, minlength=len(uniques) + 1)[1:] > 0
+    if not used.all():
+        remap = np.full(len(used) + 1, -1)  # code -> position among the used; -1 -> -1
+        remap[:-1] = np.cumsum(used) - 1
+        codes, uniques = remap[codes], uniques[used]
+    return _with_default(codes, uniques.tolist(), default)
 
 
 def _with_default(codes: Any, uniques: list, default: str) -> tuple[np.ndarray, list[str]]:
@@ -276,9 +304,9 @@ def _arrow_constant(chunk: Any) -> str | None:
     return first
 
 
-def column_codes(df: pd.DataFrame, col: str, default: str = "") -> tuple[np.ndarray, list[str]]:
+def column_codes(df: Configs, col: str, default: str = "") -> tuple[np.ndarray, list[str]]:
     """A string column as (codes (n,), uniques list[str]); missing values -> ``default``."""
-    return _cat(df, col, len(df), default)
+    return _cat(df, col, _n_rows(df), default)
 
 
 def _cat_lookup(cat: tuple[np.ndarray, list[str]], table: Mapping[str, int],
@@ -324,7 +352,7 @@ def device_vector(info: Mapping[str, Any]) -> np.ndarray:
     ])
 
 
-def _device_rows(df: pd.DataFrame, n: int, devices: Mapping[str, Mapping[str, Any]],
+def _device_rows(df: Configs, n: int, devices: Mapping[str, Mapping[str, Any]],
                  default_device: str | None) -> tuple[np.ndarray, tuple[np.ndarray, list[str]]]:
     """Per-row device vectors, field-major: shape (len(_DEV_FIELDS), n), and the device
     labels."""
@@ -349,14 +377,15 @@ def _device_rows(df: pd.DataFrame, n: int, devices: Mapping[str, Mapping[str, An
 
 # -- the feature function ------------------------------------------------------------------------
 def feature_matrix(
-    configs: pd.DataFrame,
+    configs: Configs,
     devices: Mapping[str, Mapping[str, Any]],
     default_device: str | None = None,
 ) -> np.ndarray:
     """Features of configuration rows as a float64 array of shape (n_rows, len(FEATURE_NAMES)).
 
     Args:
-        configs: dataset rows or layer specs (INPUT_COLUMNS; timing columns are ignored).
+        configs: dataset rows or layer specs (INPUT_COLUMNS; timing columns are ignored), a
+            DataFrame or a column mapping (``Configs``).
         devices: device name -> metadata dict (``df.attrs["meta"]["devices"]``).
         default_device: device for rows whose ``device`` is missing or empty (default: the
             only device in ``devices``, if there is one).
@@ -368,16 +397,22 @@ def feature_matrix(
 
 
 def feature_matrix_and_labels(
-    configs: pd.DataFrame,
+    configs: Configs,
     devices: Mapping[str, Mapping[str, Any]],
     default_device: str | None = None,
 ) -> tuple[np.ndarray, dict[str, tuple[np.ndarray, list[str]]]]:
     """``feature_matrix`` plus the rows' labels used on the way: {"device": (codes,
-    uniques with missing names resolved to the default device), "impl": (codes, uniques)}."""
-    n = len(configs)
+    uniques with missing names resolved to the default device), "impl": (codes, uniques),
+    "mem_mode": (codes, uniques)}.
+
+    ``configs`` may also be a column mapping (see ``Configs``): the same features, without
+    building a DataFrame.
+    """
+    n = _n_rows(configs)
     if n == 0:
         empty = (np.zeros(0, np.int64), [""])
-        return np.zeros((0, len(FEATURE_NAMES))), {"device": empty, "impl": empty}
+        return np.zeros((0, len(FEATURE_NAMES))), {"device": empty, "impl": empty,
+                                                   "mem_mode": empty}
     df = configs
     op = _cat(df, "op", n, "linear")
     for u in op[1]:
@@ -515,7 +550,7 @@ def feature_matrix_and_labels(
     if not np.isfinite(out_t).all():  # defensive: never hand a model NaN/inf
         bad = np.argwhere(~np.isfinite(out_t.T))[0]
         raise LatpredError(f"feature {FEATURE_NAMES[bad[1]]} is not finite for row {bad[0]}")
-    return out_t.T, {"device": dev_labels, "impl": impl}
+    return out_t.T, {"device": dev_labels, "impl": impl, "mem_mode": mode}
 
 
 def _linear_terms(mnk: np.ndarray, pass_code: np.ndarray, passes: list[str]) -> np.ndarray:

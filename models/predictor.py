@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -30,6 +30,7 @@ import pandas as pd
 from latpred.features import (
     CATEGORICAL,
     FEATURE_NAMES,
+    Configs,
     column_codes,
     feature_matrix,
     feature_matrix_and_labels,
@@ -380,27 +381,45 @@ class LatencyPredictor(RegressorMixin, BaseEstimator):
 
     # -- predict ---------------------------------------------------------------------------------
     def _log_predict(self, X: pd.DataFrame) -> np.ndarray:
-        if "booster_" not in self.__dict__:  # sklearn's check only when needed (~2-20 us)
-            check_is_fitted(self, "booster_")
+        self._check_fitted()
         if not isinstance(X, pd.DataFrame):
             raise bad_value("X", type(X).__name__, "must be a DataFrame of configuration rows")
         if len(X) == 0:
             return np.zeros(0)
         if "backend" in X.columns:
-            backends = set(column_codes(X, "backend")[1]) - {""}
-            want = get_target(self.target).backend
-            if backends - {want}:
-                raise bad_value("backend", sorted(backends - {want})[0],
-                                f"this model predicts {self.target} ({want} rows only)")
-        F, labels = feature_matrix_and_labels(X, self.devices_, self.default_device_)
+            self._check_backends(column_codes(X, "backend")[1])
+        return self._log_predict_features(
+            *feature_matrix_and_labels(X, self.devices_, self.default_device_))
+
+    def _check_fitted(self) -> None:
+        if "booster_" not in self.__dict__:  # sklearn's check only when needed (~2-20 us)
+            check_is_fitted(self, "booster_")
+
+    def _check_backends(self, backends: Iterable[str]) -> None:
+        """Refuse rows of another backend than the target's (``backends``: the rows' values,
+        "" = unknown)."""
+        want = get_target(self.target).backend
+        other = set(backends) - {"", want}
+        if other:
+            raise bad_value("backend", sorted(other)[0],
+                            f"this model predicts {self.target} ({want} rows only)")
+
+    def _log_predict_features(self, F: np.ndarray,
+                              labels: Mapping[str, tuple[np.ndarray, list[str]]]) -> np.ndarray:
+        """Log of the predicted time (us), shape (n,), of rows given by their features F
+        (n, len(FEATURE_NAMES)) and labels (both from ``feature_matrix_and_labels``)."""
         if self.roofline_ is None:
             lp = None
         else:
-            prior_by = get_target(self.target).prior_by
-            by = labels[prior_by] if prior_by in labels else column_codes(X, prior_by)
+            by = labels[get_target(self.target).prior_by]
             lp = self.roofline_.log_predict(F, labels["device"], by)
         return self._unresponse(self.booster_.predict(self._booster_input(F, lp)), lp,
                                 self.prior_)
+
+    def _interval_from_log(self, lt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(lo, hi) interval (us) of log predictions ``lt`` (n,)."""
+        q_lo, q_hi = self.interval_log_q_
+        return np.exp(lt + q_lo), np.exp(lt + q_hi)
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Predicted time of each configuration row.
@@ -419,9 +438,7 @@ class LatencyPredictor(RegressorMixin, BaseEstimator):
 
         Split-conformal on out-of-fold log residuals of a group split by shape.
         """
-        lt = self._log_predict(X)
-        q_lo, q_hi = self.interval_log_q_
-        return np.exp(lt + q_lo), np.exp(lt + q_hi)
+        return self._interval_from_log(self._log_predict(X))
 
     def score(self, X: pd.DataFrame, y: Any = None, sample_weight: Any = None) -> float:
         """R^2 of log time (higher is better). ``y`` None: times from X's timing columns."""
@@ -472,3 +489,88 @@ def _cv_column(rows: pd.DataFrame, target: str) -> np.ndarray | None:
     if col not in rows.columns:
         return None
     return pd.to_numeric(rows[col], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+# -- several predictors, one feature pass ------------------------------------------------------
+def predict_many(models: Sequence[LatencyPredictor], X: Configs,
+                 rows: Sequence[np.ndarray | None], hi: Sequence[bool]) -> list[np.ndarray]:
+    """Predictions (us) of fitted predictors, each on a subset of the same configuration rows,
+    with the features computed once where the predictors' device metadata agree.
+
+    Args:
+        models: the predictors.
+        X: configuration rows: a DataFrame or a column mapping (``features.Configs``).
+        rows: per predictor, the rows it predicts: indices (m,), or None for every row.
+        hi: per predictor, False: point predictions; True: upper ends of the intervals.
+
+    Returns:
+        Per predictor, shape (m,): the values of ``predict(rows of X)`` (``hi``:
+        ``predict_interval(rows of X)[1]``).
+    """
+    shared = _shared_features(models, X)
+    backends = column_codes(X, "backend")
+    out = []
+    for model, idx, upper in zip(models, rows, hi, strict=True):
+        model._check_fitted()
+        if idx is not None and not len(idx):
+            out.append(np.zeros(0))
+            continue
+        model._check_backends(_present(backends, idx))
+        if shared is not None and _devices_known(model, shared[1]["device"], idx):
+            F, labels = _take_features(*shared, idx)
+        else:  # a device only another predictor knows (or none): the model's own pass
+            F, labels = feature_matrix_and_labels(_take_rows(X, idx), model.devices_,
+                                                  model.default_device_)
+        lt = model._log_predict_features(F, labels)
+        out.append(model._interval_from_log(lt)[1] if upper else np.exp(lt))
+    return out
+
+
+def _shared_features(models: Sequence[LatencyPredictor], X: Configs
+                     ) -> tuple[np.ndarray, dict[str, tuple[np.ndarray, list[str]]]] | None:
+    """Features and labels of every row of X with every predictor's device metadata; None
+    if two predictors describe a device differently, or a row needs a device or a default
+    device they do not agree on (the predictors then compute their own)."""
+    devices: dict[str, Any] = {}
+    for model in models:
+        for name, info in model.devices_.items():
+            if devices.setdefault(name, info) != info:
+                return None
+    defaults = {model.default_device_ for model in models}
+    try:
+        return feature_matrix_and_labels(X, devices, defaults.pop() if len(defaults) == 1
+                                         else None)
+    except LatpredError:
+        return None
+
+
+def _present(labels: tuple[np.ndarray, list[str]], idx: np.ndarray | None) -> list[str]:
+    """The values of (codes, uniques) ``labels`` at rows ``idx`` (None: every row)."""
+    codes, uniques = labels
+    used = np.bincount(codes if idx is None else codes[idx], minlength=len(uniques))
+    return [uniques[i] for i in np.flatnonzero(used)]
+
+
+def _devices_known(model: LatencyPredictor, device: tuple[np.ndarray, list[str]],
+                   idx: np.ndarray | None) -> bool:
+    """Whether every device of rows ``idx`` (labels ``device``) has the model's metadata."""
+    return all(name in model.devices_ for name in _present(device, idx))
+
+
+def _take_features(F: np.ndarray, labels: Mapping[str, tuple[np.ndarray, list[str]]],
+                   idx: np.ndarray | None
+                   ) -> tuple[np.ndarray, dict[str, tuple[np.ndarray, list[str]]]]:
+    """Rows ``idx`` of a feature matrix (n, features; kept feature-major) and its labels."""
+    if idx is None:
+        return F, dict(labels)
+    return (F.T[:, idx].T,
+            {key: (codes[idx], uniques) for key, (codes, uniques) in labels.items()})
+
+
+def _take_rows(X: Configs, idx: np.ndarray | None) -> Configs:
+    """Rows ``idx`` of a DataFrame or a column mapping (None: X)."""
+    if idx is None:
+        return X
+    if isinstance(X, pd.DataFrame):
+        return X.iloc[idx]
+    return {col: values.take(idx) for col, values in X.items()}

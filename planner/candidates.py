@@ -139,7 +139,8 @@ class FrameBuilder:
     Every string value is interned once per column when its configuration or shape is
     added, so a frame is built from integer tables: a dictionary-encoded (pyarrow) column
     per string column, holding only the values its rows use, and a nullable Int64 column
-    per integer column.
+    per integer column. ``columns`` gives the same rows as a column mapping (no DataFrame)
+    for predictors that take one.
     """
 
     def __init__(self) -> None:
@@ -155,6 +156,7 @@ class FrameBuilder:
         self._shape_rows: list[tuple[int | None, ...]] = []
         self._tables: dict[str, tuple[int, np.ndarray, np.ndarray]] = {}
         self._dictionaries: dict[tuple[str, bytes], pa.Array] = {}
+        self._cat_dtypes: dict[str, pd.CategoricalDtype] = {}
 
     def _intern(self, col: str, value: Any) -> int:
         text = "" if value is None else str(value)
@@ -249,14 +251,20 @@ class FrameBuilder:
         return pd.arrays.ArrowExtensionArray(
             pa.DictionaryArray.from_arrays(pa.array(remap[codes], pa.int32()), dictionary))
 
+    def _gather(self, config_ids: np.ndarray, shape_ids: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(values, missing) of the rows' configurations, then of their shapes: arrays of
+        shape (rows, columns of the table)."""
+        cv, cm = self._table("cfg")
+        sv, sm = self._table("shape")
+        config_ids = np.asarray(config_ids, np.int64)
+        shape_ids = np.asarray(shape_ids, np.int64)
+        return cv[config_ids], cm[config_ids], sv[shape_ids], sm[shape_ids]
+
     def frame(self, config_ids: np.ndarray, shape_ids: np.ndarray) -> pd.DataFrame:
         """The rows as a DataFrame with CANDIDATE_COLUMNS (nullable Int64; strings
         dictionary-encoded, missing as "")."""
-        config_ids = np.asarray(config_ids, np.int64)
-        shape_ids = np.asarray(shape_ids, np.int64)
-        cv, cm = self._table("cfg")
-        sv, sm = self._table("shape")
-        cv, cm, sv, sm = cv[config_ids], cm[config_ids], sv[shape_ids], sm[shape_ids]
+        cv, cm, sv, sm = self._gather(config_ids, shape_ids)
         n_sstr = len(SHAPE_STR_COLS)
         cols: dict[str, Any] = {}
         for c in CANDIDATE_COLUMNS:
@@ -271,6 +279,35 @@ class FrameBuilder:
                 j = n_sstr + INT_COLS.index(c)
                 cols[c] = pd.arrays.IntegerArray(sv[:, j].copy(), sm[:, j].copy())
         return _frame_of(cols, len(config_ids))
+
+    def columns(self, config_ids: np.ndarray, shape_ids: np.ndarray) -> dict[str, Any]:
+        """The rows of ``frame`` as a column mapping (``features.Configs``), cheaper to
+        build: integers as float64 arrays (NaN: missing), strings as pandas Categoricals
+        ("" for missing), in CANDIDATE_COLUMNS order."""
+        cv, cm, sv, sm = self._gather(config_ids, shape_ids)
+        n_sstr = len(SHAPE_STR_COLS)
+        nums = np.hstack([cv[:, -1:], sv[:, n_sstr:]]).astype(np.float64)
+        nums[np.hstack([cm[:, -1:], sm[:, n_sstr:]])] = np.nan
+        nums = np.ascontiguousarray(nums.T)  # a contiguous row per column
+        num_cols = ("threads", *INT_COLS)
+        cols: dict[str, Any] = {}
+        for c in CANDIDATE_COLUMNS:
+            if c in CONFIG_STR_COLS:
+                cols[c] = self._categorical(c, cv[:, CONFIG_STR_COLS.index(c)])
+            elif c in SHAPE_STR_COLS:
+                cols[c] = self._categorical(c, sv[:, SHAPE_STR_COLS.index(c)])
+            else:
+                cols[c] = nums[num_cols.index(c)]
+        return cols
+
+    def _categorical(self, col: str, codes: np.ndarray) -> pd.Categorical:
+        """A Categorical string column: the codes, and as categories every value interned in
+        the column so far (the features keep those the rows use)."""
+        values = self._values[col]
+        dtype = self._cat_dtypes.get(col)
+        if dtype is None or len(dtype.categories) != len(values):
+            dtype = self._cat_dtypes[col] = pd.CategoricalDtype(pd.Index(values, dtype=object))
+        return pd.Categorical.from_codes(codes, dtype=dtype)
 
 
 @functools.lru_cache(maxsize=8)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -221,6 +222,11 @@ class _LayerCands:
     c_rows: np.ndarray      # CPU row -> row of the CPU frame
 
 
+#: a layer's stage-1 rows (``Planner._anchor_points``): config ids (p,), shape ids (p,), per
+#: anchor each configuration's point (index into p), each configuration's split grid
+_AnchorRows = tuple[np.ndarray, np.ndarray, list[np.ndarray], np.ndarray]
+
+
 class _Rows:
     """Prediction rows of one frame for a batch of layers: (config id, shape id)."""
 
@@ -249,8 +255,11 @@ class _Predictions:
 
     A prediction depends on its row alone (configuration and shape: ``features`` are
     row-wise), so a row is predicted once: rows repeated in a batch (the reference
-    configuration's memory-mode rows) or from an earlier stage are read back, and the
-    frame of the rows still missing is built once for every target that needs it.
+    configuration's memory-mode rows) or from an earlier stage are read back. The rows
+    still missing from the requests of one ``many`` call are predicted together: one
+    column mapping and one feature pass for all of them when the predictors take columns
+    (``Predictors.takes_columns``), else a frame per request (shared by requests of the
+    same rows).
     """
 
     def __init__(self, predictors: Predictors, fb: FrameBuilder) -> None:
@@ -261,10 +270,31 @@ class _Predictions:
 
     def __call__(self, target: str, rows: _Rows, hi: bool = False) -> np.ndarray:
         """Point predictions (``hi``: upper interval ends) of ``rows``, in row order."""
-        keys = rows.keys()
-        if not len(keys):
-            return np.zeros(0)
-        uniq, inv = np.unique(keys, return_inverse=True)
+        return self.many([(target, rows, hi)])[0]
+
+    def many(self, requests: Sequence[tuple[str, _Rows, bool]]) -> list[np.ndarray]:
+        """``self(target, rows, hi)`` of each request (one per (target, hi)), the missing
+        rows predicted at once."""
+        looked = [self._lookup(target, rows, hi) for target, rows, hi in requests]
+        todo = [(i, uniq[~hit]) for i, (uniq, _inv, _vals, hit) in enumerate(looked)
+                if not hit.all()]
+        new = self._predict([(requests[i][0], requests[i][2], miss) for i, miss in todo])
+        for (i, miss), values in zip(todo, new):
+            target, _rows, hi = requests[i]
+            _uniq, _inv, vals, hit = looked[i]
+            vals[~hit] = values
+            known_k, known_v = self._known.get((target, hi), (np.zeros(0, np.int64),
+                                                              np.zeros(0)))
+            all_k, all_v = np.concatenate([known_k, miss]), np.concatenate([known_v, values])
+            order = np.argsort(all_k, kind="stable")
+            self._known[(target, hi)] = (all_k[order], all_v[order])
+        return [vals[inv] for _uniq, inv, vals, _hit in looked]
+
+    def _lookup(self, target: str, rows: _Rows, hi: bool
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(unique keys, row -> unique key, their values (known ones filled in), known) of
+        ``rows``."""
+        uniq, inv = np.unique(rows.keys(), return_inverse=True)
         known_k, known_v = self._known.get((target, hi), (np.zeros(0, np.int64), np.zeros(0)))
         if len(known_k):
             pos = np.minimum(np.searchsorted(known_k, uniq), len(known_k) - 1)
@@ -273,16 +303,21 @@ class _Predictions:
             pos, hit = np.zeros(len(uniq), np.int64), np.zeros(len(uniq), bool)
         vals = np.empty(len(uniq))
         vals[hit] = known_v[pos[hit]]
-        miss = uniq[~hit]
-        if len(miss):
-            df = self._frame(miss)
-            new = (self._predictors.predict_hi(target, df) if hi
-                   else self._predictors.predict(target, df))
-            vals[~hit] = new
-            all_k, all_v = np.concatenate([known_k, miss]), np.concatenate([known_v, new])
-            order = np.argsort(all_k, kind="stable")
-            self._known[(target, hi)] = (all_k[order], all_v[order])
-        return vals[inv.reshape(-1)]
+        return uniq, inv.reshape(-1), vals, hit
+
+    def _predict(self, requests: list[tuple[str, bool, np.ndarray]]) -> list[np.ndarray]:
+        """Predictions of (target, hi, sorted unique keys) requests."""
+        if not requests:
+            return []
+        if self._predictors.takes_columns({target for target, _hi, _k in requests}):
+            keys = np.unique(np.concatenate([k for _t, _hi, k in requests]))
+            cols = self._fb.columns(keys >> 32, keys & 0xFFFFFFFF)
+            return self._predictors.predict_columns(
+                [(target, hi, None if len(k) == len(keys) else np.searchsorted(keys, k))
+                 for target, hi, k in requests], cols)
+        return [self._predictors.predict_hi(target, self._frame(k)) if hi
+                else self._predictors.predict(target, self._frame(k))
+                for target, hi, k in requests]
 
     def _frame(self, keys: np.ndarray) -> pd.DataFrame:
         """The frame of ``keys`` (the last one is kept: targets sharing rows share it)."""
@@ -343,6 +378,8 @@ class Planner:
         self._fb = FrameBuilder()
         self._align_cache: dict[Layer, dict[tuple[str, str], int]] = {}
         self._grid_cache: dict[tuple[int, int], np.ndarray] = {}
+        # layer -> (its configurations, stage-1 rows): ids of self._fb's rows
+        self._anchor_cache: dict[Layer, tuple[list[KernelConfig], _AnchorRows]] = {}
 
     # -- candidates ------------------------------------------------------------------------
     def _grid(self, layer: Layer, cfgs: list[KernelConfig]
@@ -425,23 +462,17 @@ class Planner:
             if len(cfgs) <= k * len(self.options.anchors):
                 spans.append(None)  # nothing to gain: keep every configuration
                 continue
-            n_total = layer_extent(layer)
-            cfg_of, split_of, grid_of_cfg, grids, offset = self._grid(layer, cfgs)
-            near = []
-            for r in self.options.anchors:  # per configuration, its point nearest r * N
-                j = np.array([int(np.argmin(np.abs(g - r * n_total))) for g in grids], np.int64)
-                near.append(offset + j[grid_of_cfg] if len(cfgs) else np.zeros(0, np.int64))
-            pts = np.unique(np.concatenate(near)) if near and len(cfg_of) else np.zeros(0, int)
-            idx = self._kernel_rows(layer, cfgs, cfg_of[pts], split_of[pts], fb, rows)
-            row_of_pt = np.full(len(cfg_of), -1, np.int64)
-            row_of_pt[pts] = idx
-            spans.append(([row_of_pt[nr] for nr in near], grid_of_cfg))
+            cfg_ids, shape_ids, near, grid_of_cfg = self._anchor_points(layer, cfgs, fb)
+            idx = rows.add(cfg_ids, shape_ids)
+            spans.append(([idx[nr] for nr in near], grid_of_cfg))
         if not rows.n:
             return all_cfgs
         if self.gpu_mode == "total":
             t = pred(GPU_TOTAL, rows)
         else:
-            t = pred(GPU_COMPONENTS[0], rows) + pred(GPU_COMPONENTS[1], rows)
+            kernel, dispatch = pred.many([(GPU_COMPONENTS[0], rows, False),
+                                          (GPU_COMPONENTS[1], rows, False)])
+            t = kernel + dispatch
         out = []
         for span, cfgs in zip(spans, all_cfgs):
             if span is None:
@@ -458,6 +489,30 @@ class Planner:
                 first = np.unique(grid_of_cfg[order], return_index=True)[1]
                 kept.update(order[first].tolist())
             out.append([cfgs[c] for c in sorted(kept, key=lambda c: rank[c])])
+        return out
+
+    def _anchor_points(self, layer: Layer, cfgs: list[KernelConfig], fb: FrameBuilder
+                       ) -> _AnchorRows:
+        """Stage-1 rows of a layer's configurations ``cfgs`` (``space.gpu_configs``, which
+        are memoised per layer, so this is too): each configuration at its grid point nearest
+        each anchor (see ``_AnchorRows``)."""
+        memo = self._anchor_cache.get(layer)
+        if memo is not None and memo[0] is cfgs:
+            return memo[1]
+        n_total = layer_extent(layer)
+        cfg_of, split_of, grid_of_cfg, grids, offset = self._grid(layer, cfgs)
+        near = []
+        for r in self.options.anchors:  # per configuration, its point nearest r * N
+            j = np.array([int(np.argmin(np.abs(g - r * n_total))) for g in grids], np.int64)
+            near.append(offset + j[grid_of_cfg] if len(cfgs) else np.zeros(0, np.int64))
+        pts = np.unique(np.concatenate(near)) if near and len(cfg_of) else np.zeros(0, int)
+        scratch = _Rows()
+        self._kernel_rows(layer, cfgs, cfg_of[pts], split_of[pts], fb, scratch)
+        out = (scratch.cfg[0], scratch.shape[0], [np.searchsorted(pts, nr) for nr in near],
+               grid_of_cfg)
+        if len(self._anchor_cache) > 1024:
+            self._anchor_cache.clear()
+        self._anchor_cache[layer] = (cfgs, out)
         return out
 
     def _prune_cpu(self, items: list[tuple[str, int, Layer]],
@@ -558,6 +613,7 @@ class Planner:
         with pruning) for the whole batch."""
         if self._fb.size > _MAX_FRAME_ROWS:
             self._fb = FrameBuilder()
+            self._anchor_cache.clear()
         fb = self._fb
         pred = _Predictions(self.predictors, fb)
         all_cfgs = [self.space.gpu_configs(layer) for _n, _c, layer in items]
@@ -572,21 +628,27 @@ class Planner:
         cands = [self._build(n, c, lay, cfgs, ccfgs, fb, rows, factor)
                  for (n, c, lay), cfgs, ccfgs in zip(items, all_cfgs, cpu_cfgs)]
         risk = self.options.risk == "p90"
+        # every predictor at once: CPU rows, and GPU rows (kernel rows (configuration, ref
+        # mode, s) and mode rows (c0, m, s) in one set)
+        gpu_targets = (GPU_TOTAL,) if self.gpu_mode == "total" else GPU_COMPONENTS
+        wanted = [(target, which, hi) for target, which in
+                  [(CPU_TARGET, "cpu"), *((t, "gpu") for t in gpu_targets)]
+                  for hi in ((False, True) if risk else (False,))]
+        got = dict(zip([(target, hi) for target, _w, hi in wanted],
+                       pred.many([(target, rows[which], hi) for target, which, hi in wanted])))
 
-        def run(target: str, which: str) -> tuple[np.ndarray, np.ndarray]:
-            point = pred(target, rows[which])
-            return point, (pred(target, rows[which], hi=True) if risk else point)
+        def run(target: str) -> tuple[np.ndarray, np.ndarray]:
+            return got[(target, False)], got[(target, risk)]
 
-        c_pt, c_hi = run(CPU_TARGET, "cpu")
-        # one GPU frame: kernel rows (configuration, ref mode, s) and mode rows (c0, m, s)
+        c_pt, c_hi = run(CPU_TARGET)
         if self.gpu_mode == "total":
-            k_pt, k_hi = run(GPU_TOTAL, "gpu")
+            k_pt, k_hi = run(GPU_TOTAL)
             x_pt, x_hi = k_pt, k_hi
         else:
-            k_pt, k_hi = run(GPU_COMPONENTS[0], "gpu")
-            d_pt, d_hi = run(GPU_COMPONENTS[1], "gpu")
+            k_pt, k_hi = run(GPU_COMPONENTS[0])
+            d_pt, d_hi = run(GPU_COMPONENTS[1])
             k_pt, k_hi = k_pt + d_pt, k_hi + d_hi
-            x_pt, x_hi = run(GPU_COMPONENTS[2], "gpu")
+            x_pt, x_hi = run(GPU_COMPONENTS[2])
         out = []
         for lc in cands:
             gp, gh = k_pt[lc.g_krows] + x_pt[lc.g_xrows], k_hi[lc.g_krows] + x_hi[lc.g_xrows]

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,6 +85,38 @@ class Predictors:
             return np.zeros(0)
         _lo, hi = model.predict_interval(df)
         return np.asarray(hi, float).reshape(-1)
+
+    def takes_columns(self, targets: Iterable[str]) -> bool:
+        """Whether the predictors of ``targets`` are all plain ``LatencyPredictor``s, which
+        ``predict_columns`` serves from column mappings with one feature pass; other
+        predictors get DataFrames (``predict``)."""
+        from latpred.models.predictor import LatencyPredictor
+
+        def plain(model: Any) -> bool:
+            cls = type(model)
+            return (isinstance(model, LatencyPredictor)
+                    and cls.predict is LatencyPredictor.predict
+                    and cls.predict_interval is LatencyPredictor.predict_interval)
+
+        return all(plain(self._model(t)) for t in targets)
+
+    def predict_columns(self, requests: Sequence[tuple[str, bool, np.ndarray | None]],
+                        cols: Mapping[str, Any]) -> list[np.ndarray]:
+        """Predictions (us) of subsets of one set of configuration rows, given as a column
+        mapping (``FrameBuilder.columns``), for targets that pass ``takes_columns``.
+
+        Args:
+            requests: (target, hi, rows) each: ``hi`` for the upper ends of the prediction
+                intervals, ``rows`` the row indices (m,) (None: every row).
+            cols: the rows.
+
+        Returns:
+            Per request, shape (m,): what ``predict`` / ``predict_hi`` give for those rows.
+        """
+        from latpred.models.predictor import predict_many
+
+        return predict_many([self._model(t) for t, _hi, _r in requests], cols,
+                            [r for _t, _hi, r in requests], [hi for _t, hi, _r in requests])
 
     def _model(self, target: str) -> Any:
         try:

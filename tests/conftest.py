@@ -28,3 +28,25 @@ def pocl_device():
 def rng() -> np.random.Generator:
     """A fresh, seeded generator per test."""
     return np.random.default_rng(1234)
+
+
+def columns_of(df, extra_category: str = "never used") -> dict:
+    """A DataFrame as a column mapping (``features.Configs``): numbers as float64 (NaN:
+    missing), strings as pandas Categoricals with an extra, unused category."""
+    import pandas as pd
+
+    out = {}
+    for col in df.columns:
+        values = df[col]
+        if pd.api.types.is_numeric_dtype(values):
+            out[col] = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        else:
+            cats = sorted({v for v in values if isinstance(v, str)} | {extra_category})
+            out[col] = pd.Categorical(values.astype(object), categories=cats)
+    return out
+
+
+@pytest.fixture(scope="session")
+def as_columns():
+    """``columns_of``: a DataFrame as a column mapping."""
+    return columns_of

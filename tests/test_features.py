@@ -13,6 +13,7 @@ from latpred.features import (
     IMPL_VOCAB,
     column_codes,
     feature_matrix,
+    feature_matrix_and_labels,
     feature_schema,
     geometry,
     make_features,
@@ -157,6 +158,33 @@ def test_column_codes_of_arrow_strings(values):
         codes, uniques = column_codes(pd.DataFrame({"c": col}), "c", "dflt")
         assert codes.dtype == np.int64 and uniques == want[1]
         np.testing.assert_array_equal(codes, want[0])
+
+
+def test_column_codes_of_categoricals():
+    """A Categorical column (unused categories, missing values) gives every row the value
+    the plain column does; uniques are the values present."""
+    values = ["b", None, "a", "b", "a"]
+    plain = column_codes(pd.DataFrame({"c": pd.Series(values, dtype=object)}), "c", "dflt")
+    cat = pd.Categorical(values, categories=["z", "a", "b", "y"])
+    for X in (pd.DataFrame({"c": cat}), {"c": cat}):
+        codes, uniques = column_codes(X, "c", "dflt")
+        assert codes.dtype == np.int64 and sorted(uniques) == sorted(plain[1])
+        assert [uniques[c] for c in codes] == [plain[1][c] for c in plain[0]]
+
+
+def test_column_mapping_gives_the_same_features(edge, as_columns):
+    """A column mapping (float64 numbers, Categorical strings) and a DataFrame with
+    categorical string columns give the DataFrame's features and labels, bit for bit."""
+    df = edge.copy()
+    df.loc[3, "mem_mode"] = None  # a missing string
+    want, want_labels = feature_matrix_and_labels(df, DEVICES)
+    strings = [c for c in df.columns if not pd.api.types.is_numeric_dtype(df[c])]
+    for X in (as_columns(df), df.astype({c: "category" for c in strings})):
+        got, labels = feature_matrix_and_labels(X, DEVICES)
+        assert got.dtype == want.dtype and np.array_equal(got, want)
+        for key, (codes, uniques) in want_labels.items():
+            assert [labels[key][1][c] for c in labels[key][0]] == [uniques[c] for c in codes]
+    assert set(want_labels) == {"device", "impl", "mem_mode"}
 
 
 def test_schema_compatibility():

@@ -23,6 +23,7 @@ from latpred.models import (
 )
 from latpred.models import metrics as M
 from latpred.models.baselines import BASELINES, Part
+from latpred.models.predictor import predict_many
 from latpred.models.splits import (
     check_disjoint,
     group_holdout,
@@ -132,6 +133,44 @@ def test_sklearn_contract(dataset, fitted, candidates):
     cpu_rows = target_rows(dataset, "cpu_us")[0]
     with pytest.raises(LatpredError, match="backend"):
         fitted.predict(cpu_rows)
+
+
+@pytest.fixture(scope="module")
+def fitted_cpu(dataset) -> LatencyPredictor:
+    return LatencyPredictor(target="cpu_us", model="xgboost", params=FAST,
+                            cv_splits=3).fit(dataset)
+
+
+def test_predict_many_matches_predict(dataset, fitted, fitted_cpu, as_columns):
+    """Several predictors on subsets of one set of rows (one feature pass): the values of
+    predict / predict_interval on those subsets, bit for bit, from a DataFrame or a column
+    mapping; a device both predictors describe differently gets each its own pass."""
+    gpu = target_rows(dataset, "gpu_kernel_us")[0]
+    cpu = target_rows(dataset, "cpu_us")[0]
+    rows = pd.concat([gpu.iloc[::5], cpu.iloc[::3]], ignore_index=True)
+    rows = rows.iloc[np.random.default_rng(0).permutation(len(rows))].reset_index(drop=True)
+    g = np.flatnonzero((rows["backend"] == "gpu").to_numpy())
+    c = np.flatnonzero((rows["backend"] == "cpu").to_numpy())
+    assert fitted.default_device_ != fitted_cpu.default_device_  # no shared default
+    want = [fitted.predict(rows.iloc[g]), fitted_cpu.predict(rows.iloc[c]),
+            fitted.predict_interval(rows.iloc[g[:7]])[1], np.zeros(0)]
+    for X in (rows, as_columns(rows)):
+        got = predict_many([fitted, fitted_cpu, fitted, fitted_cpu], X, [g, c, g[:7], c[:0]],
+                           [False, False, True, False])
+        for a, b in zip(got, want, strict=True):
+            assert a.dtype == b.dtype and np.array_equal(a, b)
+    only_gpu = rows.iloc[g].reset_index(drop=True)
+    assert np.array_equal(predict_many([fitted], only_gpu, [None], [False])[0], want[0])
+    # another description of the GPU: the features differ, each predictor keeps its own
+    other = pickle.loads(pickle.dumps(fitted))
+    name = next(iter(other.devices_))
+    other.devices_ = {name: {**other.devices_[name], "compute_units": 3}}
+    got = predict_many([fitted, other], rows, [g, g], [False, False])
+    assert np.array_equal(got[0], want[0])
+    assert np.array_equal(got[1], other.predict(rows.iloc[g]))
+    assert not np.array_equal(got[1], got[0])
+    with pytest.raises(LatpredError, match="backend"):
+        predict_many([fitted], rows, [c], [False])
 
 
 def test_beats_flops_linear_on_held_out_shapes(dataset):

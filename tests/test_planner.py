@@ -248,6 +248,85 @@ def test_tune_layer_keeps_the_fastest_measured_plan(infos, gpu):
     assert res.total_us == min(r["total_us"] for r in res.rows) < res.rows[0]["total_us"]
 
 
+class FrameOnly:
+    """A predictor seen through ``predict`` / ``predict_interval`` only: the planner hands
+    it DataFrames."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def predict(self, df: pd.DataFrame) -> np.ndarray:
+        return self.model.predict(df)
+
+    def predict_interval(self, df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        return self.model.predict_interval(df)
+
+
+@pytest.fixture(scope="module")
+def latency_predictors():
+    """Small LatencyPredictors of every planner target, fitted on synthetic rows."""
+    from latpred.models import LatencyPredictor
+    from latpred.models.synthetic import make_synthetic_dataset
+    from latpred.planner.predictors import TARGETS
+
+    data = make_synthetic_dataset(n_random=4, suites=("mlp", "resnet"),
+                                  gpu_configs_per_layer=20, seed=3)
+    params = {"n_estimators": 40, "learning_rate": 0.2, "max_depth": 4,
+              "min_child_weight": 1.0, "subsample": 1.0, "colsample": 1.0, "reg_lambda": 0.1}
+    return {t: LatencyPredictor(target=t, model="xgboost", params=params, cv_splits=2,
+                                prior="residual").fit(data) for t in TARGETS}
+
+
+def test_frame_builder_columns_hold_the_frame():
+    from latpred.features import feature_matrix_and_labels
+    from latpred.models.synthetic import CPU_INFO, GPU_INFO
+    from latpred.planner.candidates import FrameBuilder
+
+    fb, space = FrameBuilder(), CandidateSpace(GPU_INFO, CPU_INFO)
+    layer = ConvLayer(1, 16, 32, 14, 14, 3, 3, padding=1)
+    cfgs = [fb.config_id("gpu", GPU_INFO["name"], GPU_INFO["platform"], kc, None, "buffer")
+            for kc in space.gpu_configs(layer)[:20]]
+    cfgs += [fb.config_id("cpu", CPU_INFO["name"], "numpy", kc, t, "host")
+             for kc, t in space.cpu_configs(layer)]
+    shapes = [fb.shape_id(layer), fb.split_shape_id(layer, 8)]
+    c, s = np.repeat(cfgs, 2)[::-1], np.tile(shapes, len(cfgs))
+    frame, cols = fb.frame(c[5:], s[5:]), fb.columns(c[5:], s[5:])
+    assert list(cols) == list(frame.columns)
+    for name in frame.columns:
+        if isinstance(cols[name], pd.Categorical):
+            assert list(np.asarray(cols[name], object)) == frame[name].astype(object).tolist()
+        else:
+            want = frame[name].to_numpy(np.float64, na_value=np.nan)
+            assert np.array_equal(cols[name], want, equal_nan=True)
+    devices = {d["name"]: d for d in (GPU_INFO, CPU_INFO)}
+    assert np.array_equal(feature_matrix_and_labels(cols, devices)[0],
+                          feature_matrix_and_labels(frame, devices)[0])
+
+
+@pytest.mark.parametrize("opts", [{}, {"risk": "p90", "shortlist": 3},
+                                  {"gpu_model": "components"}, {"prune_top_k": None}])
+def test_latency_predictors_plan_as_from_frames(latency_predictors, opts):
+    """LatencyPredictors are served column mappings and one feature pass per batch: the
+    same choices, bit for bit, as the same predictors handed DataFrames."""
+    from latpred.models.synthetic import CPU_INFO, GPU_INFO
+    from latpred.planner.planner import choices_frame
+
+    direct = Predictors(dict(latency_predictors))
+    framed = Predictors({t: FrameOnly(m) for t, m in latency_predictors.items()})
+    assert direct.takes_columns(direct.models) and not framed.takes_columns(framed.models)
+    items = [("fc", 1, LinearLayer(8, 512, 256)), ("fc1", 2, LinearLayer(1, 1000, 512)),
+             ("conv", 1, ConvLayer(1, 16, 32, 14, 14, 3, 3, padding=1))]
+    got = []
+    for preds in (direct, framed):
+        p = Planner(preds, GPU_INFO, CPU_INFO, SyncModel.constant(5.0),
+                    PlannerOptions(**opts))
+        got.append(p.plan_layers(items) + [p.plan_layer(lay, n, c) for n, c, lay in items])
+    a, b = got
+    pd.testing.assert_frame_equal(choices_frame(a), choices_frame(b), check_exact=True)
+    assert [[(pl.describe(), us) for pl, us in ch.shortlist] for ch in a] == \
+        [[(pl.describe(), us) for pl, us in ch.shortlist] for ch in b]
+
+
 def test_options_are_validated(infos):
     with pytest.raises(LatpredError, match="risk"):
         planner(infos, Linear(1.0), Linear(1.0), risk="p99")
