@@ -27,7 +27,7 @@ CPU_LIN=datasets/h100/linear_cpu_live; CPU_CONV=datasets/h100/conv_cpu_live
 # 1. numpy/BLAS threads 1..16 in a process holding a live GPU context (co-execution conditions)
 if [ -z "${SKIP_SWEEP:-}" ]; then
   C="--backend cpu --device $GPU --gpu-context --threads 1-16 --pocl-threads none --max-seconds 0.05 --repeats 5:30 --no-progress"
-  run 0 python3 -m latpred profile --op linear $C $LIN --samples 120 --passes forward --out "$R/linear_cpu_live"
+  run 0 python3 -m latpred profile --op linear $C $LIN --samples 300 --passes forward --out "$R/linear_cpu_live"
   run 0 python3 -m latpred profile --op conv2d $C $CONV --samples 60 --out "$R/conv_cpu_live"
   CPU_LIN=$R/linear_cpu_live; CPU_CONV=$R/conv_cpu_live
 fi
