@@ -57,6 +57,22 @@ def _bench_table():
 def test_replay_bench_runs_a_planner_against_the_committed_measurements(tmp_path):
     """Stub predictors whose GPU is the committed bench's own (its device metadata): every
     layer is planned and looked up; measure-and-pick is never worse than the plan."""
+    d = _stub_models(tmp_path)
+    # session 4's benches are stored without their grids (reused unchanged from COEXEC)
+    for bench in (COEXEC, COEXEC / "session4" / "run1"):
+        res = subprocess.run([sys.executable, str(ROOT / "scripts" / "replay_bench.py"),
+                              "--models", str(d), "--shortlist", "4", "--bench", str(bench)],
+                             capture_output=True, text=True, check=True, cwd=ROOT)
+        last = res.stdout.strip().splitlines()[-1].split()
+        n_layers = sum(len(pd.read_csv(p / "bench.csv"))
+                       for p in bench.iterdir() if (p / "bench.csv").exists())
+        assert last[0] == "all" and int(last[1]) == n_layers and int(last[2]) > 0
+        eff_plan, eff_short = float(last[3].rstrip("%")), float(last[5].rstrip("%"))
+        assert 0 < eff_plan <= eff_short <= 100
+
+
+def _stub_models(tmp_path: Path) -> Path:
+    """A models directory of analytic stub predictors for the committed bench's devices."""
     import joblib
     from latpred.datasets import load
     from latpred.planner.benchmark import StubPredictor
@@ -69,14 +85,13 @@ def test_replay_bench_runs_a_planner_against_the_committed_measurements(tmp_path
     joblib.dump(StubPredictor(2e4, 5.0, True), d / "cpu_us.pkl")
     joblib.dump(StubPredictor(2e5, 30.0, False), d / "gpu_total_us.pkl")
     (d / "manifest.json").write_text(json.dumps({"devices": {"gpu": gpu, "cpu": cpu}}))
-    # session 4's benches are stored without their grids (reused unchanged from COEXEC)
-    for bench in (COEXEC, COEXEC / "session4" / "run1"):
-        res = subprocess.run([sys.executable, str(ROOT / "scripts" / "replay_bench.py"),
-                              "--models", str(d), "--shortlist", "4", "--bench", str(bench)],
-                             capture_output=True, text=True, check=True, cwd=ROOT)
-        last = res.stdout.strip().splitlines()[-1].split()
-        n_layers = sum(len(pd.read_csv(p / "bench.csv"))
-                       for p in bench.iterdir() if (p / "bench.csv").exists())
-        assert last[0] == "all" and int(last[1]) == n_layers and int(last[2]) > 0
-        eff_plan, eff_short = float(last[3].rstrip("%")), float(last[5].rstrip("%"))
-        assert 0 < eff_plan <= eff_short <= 100
+    return d
+
+
+@pytest.mark.skipif(not COEXEC.is_dir(), reason="no committed H100 bench")
+def test_plan_cold_plans_every_layer_of_a_network_seen_first(tmp_path):
+    res = subprocess.run([sys.executable, str(ROOT / "scripts" / "plan_cold.py"), "--models",
+                          str(_stub_models(tmp_path)), "--suite", "resnet50_fc",
+                          "--warm-suite", "mobilenetv2_fc"],
+                         capture_output=True, text=True, check=True, cwd=ROOT)
+    assert "resnet50_fc, first time seen" in res.stdout and "each of its 1 layers" in res.stdout
