@@ -51,7 +51,6 @@ def stub_predictors(components: bool = False) -> Any:
 def main(argv: list[str] | None = None) -> int:
     from latpred.datasets.suites import suite_layers
     from latpred.planner.planner import Planner, PlannerOptions
-    from latpred.planner.predictors import Predictors
     from latpred.planner.sync import SyncModel
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -63,11 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     if args.models:
-        from latpred.planner.cli import device_pair
+        from latpred.planner.cli import load_models
 
-        preds = Predictors.load(args.models)
-        gpu_info, cpu_info = device_pair(preds, None)
-        sync = SyncModel.load(args.models, gpu_info.get("name"), cpu_info.get("name"))
+        preds, gpu_info, cpu_info, sync = load_models(args.models)
     else:
         from latpred.profiler.devices import cl_device_info, pocl_cpu_device
         from latpred.profiler.devices import cpu_info as host_cpu

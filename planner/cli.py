@@ -305,6 +305,18 @@ def device_pair(preds: Any, gpu_dev: Any) -> tuple[dict[str, Any], dict[str, Any
     return gpu, preds.device("CPU") or cpu_info()
 
 
+def load_models(models_dir: str, gpu_dev: Any = None) -> tuple[Any, dict[str, Any],
+                                                              dict[str, Any], Any]:
+    """(Predictors, GPU metadata, CPU metadata, SyncModel) of a models directory, for the
+    live GPU if given (``device_pair``), else the models' own devices."""
+    from latpred.planner.predictors import Predictors
+    from latpred.planner.sync import SyncModel
+
+    preds = Predictors.load(models_dir)
+    gpu, cpu = device_pair(preds, gpu_dev)
+    return preds, gpu, cpu, SyncModel.load(models_dir, gpu.get("name"), cpu.get("name"))
+
+
 def make_planner(args: argparse.Namespace, gpu_dev: Any = None) -> Any:
     from latpred.planner.planner import Planner, PlannerOptions
     from latpred.planner.predictors import Predictors

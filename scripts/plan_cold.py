@@ -14,10 +14,8 @@ import warnings
 import numpy as np
 from latpred.datasets.suites import suite_layers
 from latpred.features.geometry import clear_caches
-from latpred.planner.cli import device_pair
+from latpred.planner.cli import load_models
 from latpred.planner.planner import Planner, PlannerOptions
-from latpred.planner.predictors import Predictors
-from latpred.planner.sync import SyncModel
 
 
 def main() -> None:
@@ -27,9 +25,7 @@ def main() -> None:
     ap.add_argument("--warm-suite", default="mobilenetv2")
     args = ap.parse_args()
     warnings.filterwarnings("ignore")  # pickles saved with other library versions
-    preds = Predictors.load(args.models)
-    gpu, cpu = device_pair(preds, None)
-    sync = SyncModel.load(args.models, gpu.get("name"), cpu.get("name"))
+    preds, gpu, cpu, sync = load_models(args.models)
     items = list(suite_layers(args.suite))
     warm = list(suite_layers(args.warm_suite))
     Planner(preds, gpu, cpu, sync, PlannerOptions()).plan_layers(warm)  # the process

@@ -22,12 +22,10 @@ import numpy as np
 import pandas as pd
 from latpred.datasets.suites import suite_layers
 from latpred.planner.bench import SLOWDOWN_TOLERANCE, geomean
-from latpred.planner.cli import device_pair
+from latpred.planner.cli import load_models
 from latpred.planner.oracle import load_grid, plan_of_row
 from latpred.planner.planner import Planner, PlannerOptions
-from latpred.planner.predictors import Predictors
 from latpred.planner.split import layer_extent
-from latpred.planner.sync import SyncModel
 
 
 def measured_times(suite_dir: Path, layers: dict, grid_root: Path
@@ -69,9 +67,7 @@ def main() -> None:
     ap.add_argument("--thread-gap", type=float, default=PlannerOptions.thread_gap)
     args = ap.parse_args()
     logging.basicConfig(level=logging.ERROR)
-    preds = Predictors.load(args.models)
-    gpu, cpu = device_pair(preds, None)
-    sync = SyncModel.load(args.models, gpu.get("name"), cpu.get("name"))
+    preds, gpu, cpu, sync = load_models(args.models)
     opts = PlannerOptions(steps=args.steps, risk=args.risk, margin=args.margin,
                           cpu_threads=tuple(int(t) for t in args.threads.split(",")),
                           max_local_sizes=args.max_local_sizes, shortlist=args.shortlist,
