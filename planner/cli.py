@@ -416,6 +416,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
     path = save_sync(args.models, entry)
     for mode, v in entry["modes"].items():
         print(f"{mode:11s} base {v['base_us']:8.1f} us  + {v['per_mib_us']:8.1f} us/MiB")
+    print("single-device runtime overhead: " + ", ".join(
+        f"{side} {us:.1f} us" for side, us in entry["single"].items()))
     print(f"wrote {path}")
     return 0
 

@@ -10,9 +10,10 @@ For a layer, a CPU-GPU device pair and loaded predictors, the candidate plans ar
 
 Predicted time of a split plan: ``max(CPU(N - s), GPU(s)) + sync(mode, GPU block bytes)``,
 GPU = kernel + dispatch + transfer (component predictors) or the end-to-end predictor;
-single-device plans have no sync. The best split is taken only if it beats the best
-single-device plan by more than ``margin`` (relative); ``risk="p90"`` scores every plan
-with the upper ends of the prediction intervals instead of the point predictions.
+single-device plans add the runtime's own overhead instead (``SyncModel.single``). The
+best split is taken only if it beats the best single-device plan by more than ``margin``
+(relative); ``risk="p90"`` scores every plan with the upper ends of the prediction
+intervals instead of the point predictions.
 
 Every predictor is called on whole batches (``plan_layers``: a network at once): once per
 batch, or twice with the two-stage pruning (``PlannerOptions.prune_top_k``, see Planner).
@@ -663,6 +664,9 @@ class Planner:
         risk = o.risk == "p90"
         n = lc.n_total
         c_pt, c_hi, g_pt, g_hi = (np.maximum(v, 0.0) for v in (c_pt, c_hi, g_pt, g_hi))
+        # the runtime's own overhead around a CPU-only run (split plans: inside sync)
+        c_off = np.where(lc.c_split == 0, float(self.sync.single_us("cpu")[0]), 0.0)
+        c_pt, c_hi = c_pt + c_off, c_hi + c_off
         # best CPU configuration per split (by the score in use)
         c_score = c_hi if risk else c_pt
         # co-execution leaves a core to the host thread that drives the GPU
@@ -681,8 +685,8 @@ class Planner:
         s_arr = lc.g_split
         is_split = s_arr < n
         out_bytes = s_arr * float(_out_bytes(lc.layer, 1))
-        sync = np.where(is_split, self.sync.sync_us(lc.g_mode, out_bytes), 0.0) \
-            if len(s_arr) else np.zeros(0)
+        sync = np.where(is_split, self.sync.sync_us(lc.g_mode, out_bytes),
+                        self.sync.single_us(lc.g_mode)) if len(s_arr) else np.zeros(0)
         pos = np.minimum(np.searchsorted(best_s, s_arr), max(len(best_s) - 1, 0))
         found = (best_s[pos] == s_arr) if len(best_s) else np.zeros(len(s_arr), bool)
         cj = np.where(found, best_j[pos] if len(best_j) else 0, -1)
@@ -708,7 +712,7 @@ class Planner:
         else:
             single = Plan(n, n, self._gpu_cfg(lc, gi), None)
             single_score, single_pt = float(score[gi]), float(t_pt[gi])
-            single_parts = (0.0, float(g_pt[gi]), 0.0)
+            single_parts = (0.0, float(g_pt[gi]), float(sync[gi]))
         # best split
         split_idx = np.flatnonzero(is_split & valid)
         si = self._first_legal(lc, split_idx[np.argsort(score[split_idx], kind="stable")])

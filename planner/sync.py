@@ -7,13 +7,16 @@ three ways: co-executed, GPU part alone, CPU part alone. The overhead is
 
 (thread hand-off, waiting, merging the GPU block), fitted as ``base_us + per_mib_us *
 (GPU block output MiB)`` through the two points. The planner adds it to every split plan.
+Single-device plans get the runtime's own overhead around the part the predictors model
+(``measure_single``: GPU-only runs per memory mode, and a CPU-only run).
 
 Stored as ``sync.json`` next to the models::
 
     {"version": 1,
      "pairs": {"<gpu device> | <cpu device>": {
          "gpu": "<gpu device>", "cpu": "<cpu device>", "cpu_threads": 1, "measured": "...",
-         "modes": {"buffer": {"base_us": 41.0, "per_mib_us": 95.0, "points": [...]}, ...}}}}
+         "modes": {"buffer": {"base_us": 41.0, "per_mib_us": 95.0, "points": [...]}, ...},
+         "single": {"cpu": 2.0, "buffer": 40.0, ...}}}}
 """
 
 from __future__ import annotations
@@ -106,10 +109,50 @@ def measure_sync(gpu_dev: OpenCLDevice, cpu_threads: int = 1, modes: list[str] |
         out[mode] = _fit(points)
         log.info("sync %s: base %.1f us + %.1f us/MiB", mode, out[mode]["base_us"],
                  out[mode]["per_mib_us"])
+    single = measure_single(gpu_dev, cpu_threads, modes, policy, impl, rounds, seed)
     cpu = cpu_info()
     return {"gpu": gpu_dev.name, "gpu_platform": gpu_dev.platform_name, "cpu": cpu["name"],
             "cpu_threads": cpu_threads, "measured": time.strftime("%Y-%m-%dT%H:%M:%S"),
-            "modes": out}
+            "modes": out, "single": single}
+
+
+def measure_single(gpu_dev: OpenCLDevice, cpu_threads: int = 1, modes: list[str] | None = None,
+                   policy: TimingPolicy | None = None, impl: str = "gemm_naive",
+                   rounds: int = 3, seed: int = 0) -> dict[str, float]:
+    """The runtime's own overhead around single-device plans, on the tiny layers: per
+    memory mode, the median over layers and rounds of (wall time of a GPU-only CoexecRun -
+    its GPU part's end-to-end time, which is what the GPU predictor learns), and for "cpu"
+    of (wall time of a CPU-only run - its BLAS call). Returns {"cpu": us, mode: us, ...}."""
+    from latpred.profiler.kernels import get
+
+    policy = policy or TimingPolicy()
+    modes = modes or list(gpu_dev.mem_modes)
+    kernel = get(impl)
+    rng = np.random.default_rng(seed)
+    diffs: dict[str, list[float]] = {"cpu": [], **{m: [] for m in modes}}
+    for layer in SYNC_LAYERS:
+        prob = layer.gemm()
+        n = prob.N
+        params = (kernel.params_space() or [{}])[0]
+        local = kernel.local_sizes(prob, params, gpu_dev.limits)[0]
+        arrays = prob.arrays(rng)
+        runs = {m: CoexecRun(prob, arrays, Plan(n, n, GpuConfig(impl, params, local, m), None),
+                             gpu_dev) for m in modes}
+        runs["cpu"] = CoexecRun(prob, arrays, Plan(0, n, None, CpuConfig(cpu_threads)))
+        try:
+            for _ in range(rounds):  # interleaved rounds: drift hits every side alike
+                for side, run in runs.items():
+                    first = run.run_once()
+                    run.check()
+                    st = measure_run(run.run_once, policy, first=first)
+                    inner = st["cpu_us"] if side == "cpu" else st["gpu_total_us"]
+                    diffs[side].append(max(0.0, float(st["total_us"]) - float(inner)))
+        finally:
+            for run in runs.values():
+                run.release()
+    out = {side: round(float(np.median(v)), 3) for side, v in diffs.items()}
+    log.info("single-device runtime overhead (us): %s", out)
+    return out
 
 
 def _fit(points: list[dict[str, Any]]) -> dict[str, Any]:
@@ -139,11 +182,30 @@ def save_sync(models_dir: str | os.PathLike, entry: dict[str, Any]) -> Path:
 
 @dataclass
 class SyncModel:
-    """Predicted co-execution overhead: ``base_us + per_mib_us * GPU block MiB`` per mode."""
+    """Predicted co-execution overhead: ``base_us + per_mib_us * GPU block MiB`` per mode
+    for split plans, and the runtime's own overhead around a single-device plan
+    (``single``: "cpu" and each GPU memory mode -> us; 0 where not measured).
+
+    The predictors learn the profiler's times (one OpenCL run, or one BLAS call); the
+    runtime that executes a plan adds its own work around them (staging the GPU part's
+    arrays, waiting, the result in place): on the H100 host ~20-45 us per GPU-only run by
+    memory mode and ~2 us per CPU-only run, enough to pick the wrong device or memory mode
+    on small layers when left out.
+    """
 
     modes: dict[str, tuple[float, float]] = field(default_factory=dict)
     default_us: float = DEFAULT_SYNC_US
     source: str = "default"
+    single: dict[str, float] = field(default_factory=dict)
+
+    def single_us(self, side: str | np.ndarray) -> np.ndarray:
+        """Runtime overhead (us) of single-device plans: ``side`` "cpu" or a GPU memory
+        mode (scalar or array); 0 where not measured. Result at least 1-d."""
+        sides = np.atleast_1d(np.asarray(side, dtype=object))
+        out = np.zeros(sides.shape, float)
+        for k, v in self.single.items():
+            out[sides == k] = v
+        return out
 
     def sync_us(self, mode: str | np.ndarray, gpu_out_bytes: float | np.ndarray) -> np.ndarray:
         """Overhead (us) of split plans; ``mode`` and ``gpu_out_bytes`` scalars or arrays,
@@ -189,4 +251,6 @@ class SyncModel:
             return cls()
         modes = {m: (float(v["base_us"]), float(v["per_mib_us"]))
                  for m, v in entry.get("modes", {}).items()}
-        return cls(modes, DEFAULT_SYNC_US, f"{path} [{pair_key(entry['gpu'], entry['cpu'])}]")
+        single = {k: float(v) for k, v in entry.get("single", {}).items()}
+        return cls(modes, DEFAULT_SYNC_US, f"{path} [{pair_key(entry['gpu'], entry['cpu'])}]",
+                   single)

@@ -100,6 +100,27 @@ def test_single_device_when_the_gain_is_below_the_margin(infos):
     assert ch.plan.kind == "split" and ch.plan.ratio == pytest.approx(15 / 16)
 
 
+def test_single_device_runtime_overhead_moves_the_choice(infos):
+    # CPU predicted 10 % slower than the GPU; the runtime adds 0.3 x T_gpu around a GPU-only
+    # run and nothing around a CPU-only one, so CPU only is the faster plan
+    cpu, gpu = Linear(1.0e3 / 1.1, per_thread=False), Linear(1e3)
+    t_gpu = LAYER.gemm().flops / 1e3
+    preds = Predictors({"cpu_us": cpu, "gpu_total_us": gpu}, {}, "stub")
+    opts = PlannerOptions(cpu_threads=(1,), mem_modes=("buffer",))
+    plain = Planner(preds, *infos, SyncModel.constant(1e9), opts).plan_layer(LAYER)
+    assert plain.plan.kind == "gpu" and plain.plan_us == pytest.approx(t_gpu)
+    sync = SyncModel({}, 1e9, "test", {"buffer": 0.3 * t_gpu, "cpu": 0.0})
+    ch = Planner(preds, *infos, sync, opts).plan_layer(LAYER)
+    assert ch.plan.kind == "cpu" and ch.plan_us == pytest.approx(1.1 * t_gpu)
+    # ... and a CPU-side overhead larger than the gap moves it back
+    sync = SyncModel({}, 1e9, "test", {"buffer": 0.3 * t_gpu, "cpu": 0.5 * t_gpu})
+    ch = Planner(preds, *infos, sync, opts).plan_layer(LAYER)
+    assert ch.plan.kind == "gpu" and ch.plan_us == pytest.approx(1.3 * t_gpu)
+    assert ch.sync_us == pytest.approx(0.3 * t_gpu)  # reported as the plan's overhead
+    assert list(SyncModel(single={"map": 3.0}).single_us(np.array(["map", "x"], object))) \
+        == [3.0, 0.0]
+
+
 def test_balanced_devices_split_near_half(infos):
     cpu, gpu = Linear(1e3, per_thread=False), Linear(1e3)
     ch = planner(infos, cpu, gpu, sync_us=1.0).plan_layer(LAYER)
@@ -357,8 +378,12 @@ def test_sync_measure_and_model(gpu, tmp_path):
     assert set(entry["modes"]) == set(gpu.mem_modes)
     for v in entry["modes"].values():
         assert v["base_us"] >= 0 and v["per_mib_us"] >= 0 and len(v["points"]) == 2
+    assert set(entry["single"]) == {"cpu", *gpu.mem_modes}
+    assert all(v >= 0 for v in entry["single"].values())
     save_sync(tmp_path, entry)
     model = SyncModel.load(tmp_path, gpu.name, entry["cpu"])
+    assert model.single == entry["single"]
+    assert model.single_us("cpu")[0] == entry["single"]["cpu"]
     base, slope = model.modes["buffer"]
     assert model.sync_us("buffer", 2**20)[0] == pytest.approx(base + slope)
     assert model.sync_us(np.array(["unknown"], object), [0.0])[0] == model.default_us
