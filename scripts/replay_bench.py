@@ -1,6 +1,7 @@
 """Replay the planner against measured co-execution benches, with no device.
 
     python scripts/replay_bench.py --models DIR [--shortlist 4] [--bench datasets/h100/coexec]
+        [--measured datasets/h100/conv --measured datasets/h100/conv_cpu_live ...]
 
 For every suite directory under ``--bench`` (``bench.csv`` + ``grid/`` + ``confirm/`` from
 ``latpred coexec bench``), plans each layer with the predictors in ``--models`` on the
@@ -10,6 +11,10 @@ finalist, else the grid's single quick median. T_oracle and T_single are the ben
 confirmed ones. A plan the bench never measured counts as missing. This is a development
 guide to compare planner policies and models, not a benchmark result: grid medians are
 noisier than confirmed ones, and the replayed plans were not measured side by side.
+
+``--measured DATA``: the predictors answer with the profiler's own measurement of a row
+(same shape and configuration, forward pass) where DATA has one: the ceiling of any model
+trained on those measurements, when the bench ran in another session than the sweep.
 """
 
 from __future__ import annotations
@@ -25,7 +30,47 @@ from latpred.planner.bench import SLOWDOWN_TOLERANCE, geomean
 from latpred.planner.cli import load_models
 from latpred.planner.oracle import load_grid, plan_of_row
 from latpred.planner.planner import Planner, PlannerOptions
+from latpred.planner.predictors import Predictors
 from latpred.planner.split import layer_extent
+
+#: columns naming a configuration besides its shape (``datasets.schema.shape_id``)
+_CONFIG = ("backend", "impl", "params", "local_size", "threads", "mem_mode")
+
+
+def _keys(df: pd.DataFrame) -> pd.Series:
+    from latpred.datasets.schema import shape_id
+
+    key = shape_id(df)
+    for c in _CONFIG:
+        v = df[c]
+        if c == "threads":
+            v = pd.to_numeric(v, errors="coerce").astype("Int64")
+        key = key + "|" + v.astype("string").fillna("")
+    return key
+
+
+class Measured:
+    """A predictor that answers with the profiler's own measurement (``total_us``) of a
+    (shape, configuration) where a dataset holds one, else with ``model``: how far
+    perfect knowledge of the training measurements would get the planner."""
+
+    def __init__(self, model: object, measured: pd.DataFrame):
+        self.model = model
+        ok = measured[measured["status"] == "ok"]
+        self.table = pd.Series(ok["total_us"].astype(float).to_numpy(), index=_keys(ok))
+        self.table = self.table[~self.table.index.duplicated()]
+        self.hits = self.rows = 0
+
+    def predict(self, df: pd.DataFrame) -> np.ndarray:
+        got = self.table.reindex(_keys(df)).to_numpy(dtype=float)
+        hit = np.isfinite(got)
+        self.hits += int(hit.sum())
+        self.rows += len(got)
+        return np.where(hit, got, self.model.predict(df))
+
+    def predict_interval(self, df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        p = self.predict(df)
+        return p, p
 
 
 def measured_times(suite_dir: Path, layers: dict, grid_root: Path
@@ -65,9 +110,19 @@ def main() -> None:
                     help="split margin (fraction)")
     ap.add_argument("--shortlist-tol", type=float, default=PlannerOptions.shortlist_tol)
     ap.add_argument("--thread-gap", type=float, default=PlannerOptions.thread_gap)
+    ap.add_argument("--measured", action="append", default=[], metavar="DATA",
+                    help="answer with these datasets' measurements where they have the row "
+                         "(forward pass), the models elsewhere (repeatable)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.ERROR)
     preds, gpu, cpu, sync = load_models(args.models)
+    if args.measured:
+        from latpred.datasets import load
+
+        data = load(args.measured)
+        data = data[data["pass"].astype("string").fillna("forward") == "forward"]
+        preds = Predictors({t: Measured(m, data) for t, m in preds.models.items()}, preds.devices,
+                           f"{args.models} + measurements of {', '.join(args.measured)}")
     opts = PlannerOptions(steps=args.steps, risk=args.risk, margin=args.margin,
                           cpu_threads=tuple(int(t) for t in args.threads.split(",")),
                           max_local_sizes=args.max_local_sizes, shortlist=args.shortlist,
@@ -89,6 +144,8 @@ def main() -> None:
                          "n_short": len(short), "t_oracle_us": b["t_oracle_us"],
                          "t_single_us": b["t_single_us"]})
     df = pd.DataFrame(rows)
+    for target, m in (preds.models.items() if args.measured else ()):
+        print(f"{target}: {m.hits} of {m.rows} predicted rows answered by a measurement")
     print(f"replayed {len(df)} layers; models {args.models}; shortlist {args.shortlist} "
           f"(tol {args.shortlist_tol}, thread gap {args.thread_gap})")
     print(f"{'suite':20s} {'layers':>6s} {'found':>5s} {'eff plan':>8s} {'slower':>6s} "

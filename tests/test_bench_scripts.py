@@ -71,6 +71,28 @@ def test_replay_bench_runs_a_planner_against_the_committed_measurements(tmp_path
         assert 0 < eff_plan <= eff_short <= 100
 
 
+@pytest.mark.skipif(not COEXEC.is_dir(), reason="no committed H100 bench")
+def test_replay_bench_answers_with_measurements_where_it_has_them(tmp_path):
+    """--measured: rows the datasets hold are answered by their measurement, so stub models
+    that know nothing of the hardware plan what those measurements say."""
+    d = _stub_models(tmp_path)
+    bench = tmp_path / "bench"
+    bench.mkdir()
+    (bench / "vgg16_fc").symlink_to(COEXEC / "session4" / "run1" / "vgg16_fc")
+    res = subprocess.run([sys.executable, str(ROOT / "scripts" / "replay_bench.py"),
+                          "--models", str(d), "--shortlist", "1", "--bench", str(bench),
+                          "--measured", str(ROOT / "datasets" / "h100" / "linear_cpu_live"),
+                          "--measured", str(ROOT / "datasets" / "h100" / "linear")],
+                         capture_output=True, text=True, check=True, cwd=ROOT)
+    hits = {line.split(":")[0]: [int(w) for w in line.split() if w.isdigit()]
+            for line in res.stdout.splitlines() if "answered by a measurement" in line}
+    assert set(hits) == {"cpu_us", "gpu_total_us"}
+    for answered, rows in hits.values():
+        assert 0 < answered < rows  # full-layer rows measured, split parts not
+    last = res.stdout.strip().splitlines()[-1].split()
+    assert last[0] == "all" and int(last[1]) == 3
+
+
 def _stub_models(tmp_path: Path) -> Path:
     """A models directory of analytic stub predictors for the committed bench's devices."""
     import joblib
