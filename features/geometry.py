@@ -4,13 +4,16 @@ The numbers come from the kernel library itself (``Implementation.launches``,
 ``work_per_item``, ``local_mem_bytes``, ``tile_multiples``, ``scratch``), so a new kernel
 gets correct features without touching this module. Evaluation is organised for speed:
 
-1. rows are grouped by configuration (implementation, parameters, local size, layout);
+1. rows are grouped by implementation, parameters, layout and kind of local size (the
+   driver's choice, or a fixed one);
 2. a group is evaluated with ONE call whose problem holds numpy arrays for the shape
-   attributes that vary inside the group (a GEMM kernel's ``round_up(problem.N, 16)``
-   works element-wise); each such array path is checked once per process against the
-   scalar path on a sample of rows, and a kernel whose code needs scalars (``int()``,
-   ``if``, building a validated problem) falls back to
-3. one scalar call per distinct (configuration, shape), memoised.
+   attributes that vary inside the group, and whose local size holds arrays where it varies
+   (a GEMM kernel's ``round_up(problem.N, 16)`` works element-wise; the conv kernels build
+   their GEMM with ``conv_common.gemm_problem``); each such array path is checked once per
+   process against the scalar path on a sample of rows (the numbers must be equal), and a
+   kernel whose code needs scalars (``int()``, ``if`` on a size, a validated problem)
+   falls back to
+3. one scalar call per distinct (configuration, shape), memoised, as for a group of one row.
 
 Implementations the registry does not know (and the numpy/BLAS backend) get a generic
 estimate: one launch over the implicit-GEMM output, padded to the local size.
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from functools import lru_cache
 from typing import Any
 
@@ -62,6 +66,7 @@ def clear_caches() -> None:
     _memo.clear()
     parse_params.cache_clear()
     _parse_local.cache_clear()
+    _scalar_problem.cache_clear()
 
 
 @lru_cache(maxsize=4096)
@@ -108,23 +113,17 @@ def _make_problem(layout: tuple, attrs: dict[str, Any]) -> Any:
             m, n, k = m, k, n
         elif layout[1] == "backward_weight":
             m, n, k = n, k, m
-        p = object.__new__(GemmProblem)
-        for name, val in (("M", m), ("N", n), ("K", k),
-                          ("trans_a", trans_a), ("trans_b", trans_b), ("batch", 1)):
-            object.__setattr__(p, name, val)
         roles = (("A", "in"), ("B", "in"), ("C", "out")) if layout[1] == "backward_weight" \
             else (("A", "in"), ("B", "weight"), ("C", "out"))
-        object.__setattr__(p, "roles", roles)
-        return p
-    p = object.__new__(ConvLayer)
-    for name in _CONV_ATTRS:
-        object.__setattr__(p, name, attrs[name])
-    object.__setattr__(p, "pass_", "forward")
-    return p
+        return GemmProblem.unchecked(M=m, N=n, K=k, trans_a=trans_a, trans_b=trans_b, batch=1,
+                                     roles=roles)
+    return ConvLayer.unchecked(**{name: attrs[name] for name in _CONV_ATTRS})
 
 
+@lru_cache(maxsize=4096)
 def _scalar_problem(layout: tuple, shape: tuple[int, ...]) -> Any:
-    """The real (validated) problem object of one row."""
+    """The real (validated) problem object of one row (memoised: the configurations of a
+    layer share its shapes; the problems are immutable)."""
     from latpred.profiler.problems import ConvLayer, LinearLayer
 
     if layout[0] == "linear":
@@ -133,6 +132,16 @@ def _scalar_problem(layout: tuple, shape: tuple[int, ...]) -> Any:
 
 
 # -- one evaluation (scalar or array-valued problem) ------------------------------------------
+def _num(v: Any) -> Any:
+    """A size as float64: a Python float (the scalar path stays off numpy: cheaper), or a
+    float64 array for an array-valued size."""
+    return v.astype(np.float64) if isinstance(v, np.ndarray) else float(v)
+
+
+def _ceil(x: Any) -> Any:
+    return np.ceil(x) if isinstance(x, np.ndarray) else float(math.ceil(x))
+
+
 def _evaluate(impl: Any, problem: Any, params: dict, local: tuple | None, n: int) -> np.ndarray:
     """Raw geometry, shape (n, len(RAW_FIELDS)), for a problem whose attributes have length n
     (numpy arrays) or are scalars (n = 1, or constant over the rows)."""
@@ -142,7 +151,7 @@ def _evaluate(impl: Any, problem: Any, params: dict, local: tuple | None, n: int
     items_total = wg_known = items_driver = 0.0
     per = []  # (items, globals, locals or None, is_main)
     for ln in launches:
-        g = [np.asarray(v, dtype=np.float64) for v in ln.global_size]
+        g = [_num(v) for v in ln.global_size]
         g = (g + [1.0, 1.0, 1.0])[:3]
         items = g[0] * g[1] * g[2]
         items_total = items_total + items
@@ -150,42 +159,47 @@ def _evaluate(impl: Any, problem: Any, params: dict, local: tuple | None, n: int
             lo = None
             items_driver = items_driver + items
         else:
-            lo = [float(v) for v in (list(ln.local_size) + [1, 1, 1])[:3]]
-            wg_known = wg_known + np.ceil(g[0] / lo[0]) * np.ceil(g[1] / lo[1]) \
-                * np.ceil(g[2] / lo[2])
+            lo = [_num(v) for v in (list(ln.local_size) + [1, 1, 1])[:3]]
+            # global sizes are ints: a local size of 1 divides them
+            wg = [g[d] if isinstance(lo[d], float) and lo[d] == 1.0 else _ceil(g[d] / lo[d])
+                  for d in range(3)]
+            wg_known = wg_known + wg[0] * wg[1] * wg[2]
         per.append((items, g, lo, "gemm" in f"{ln.kernel} {ln.label}"))
-    out = np.empty((n, _NF))
-    out[:, _IDX["n_launches"]] = len(launches)
-    out[:, _IDX["items_total"]] = items_total
-    out[:, _IDX["wg_known"]] = wg_known
-    out[:, _IDX["items_driver"]] = items_driver
+    col: dict[str, Any] = {"n_launches": float(len(launches)), "items_total": items_total,
+                           "wg_known": wg_known, "items_driver": items_driver}
     mains = [i for i, p in enumerate(per) if p[3]]
     if mains or len(per) == 1:  # the first GEMM launch, else the only one
         _, g, lo, _ = per[mains[0] if mains else 0]
         for d in range(3):
-            out[:, _IDX[f"g{d}"]] = g[d]
-            out[:, _IDX[f"l{d}"]] = 0.0 if lo is None else lo[d]
+            col[f"g{d}"] = g[d]
+            col[f"l{d}"] = 0.0 if lo is None else lo[d]
     else:  # the launch with the most work-items, row by row
         pick = np.argmax(np.stack([np.broadcast_to(p[0], (n,)) for p in per]), axis=0)
         rows = np.arange(n)
         for d in range(3):
-            out[:, _IDX[f"g{d}"]] = np.stack(
-                [np.broadcast_to(p[1][d], (n,)) for p in per])[pick, rows]
-            out[:, _IDX[f"l{d}"]] = np.array(
-                [0.0 if p[2] is None else p[2][d] for p in per])[pick]
-    out[:, _IDX["work_per_item"]] = np.asarray(impl.work_per_item(problem, params),
-                                               dtype=np.float64)
-    out[:, _IDX["local_mem_bytes"]] = float(impl.local_mem_bytes(params, local))
+            col[f"g{d}"] = np.stack([np.broadcast_to(p[1][d], (n,)) for p in per])[pick, rows]
+            col[f"l{d}"] = np.stack([np.broadcast_to(0.0 if p[2] is None else p[2][d], (n,))
+                                     for p in per])[pick, rows]
+    col["work_per_item"] = _num(impl.work_per_item(problem, params))
+    col["local_mem_bytes"] = _num(impl.local_mem_bytes(params, local))
     scratch = 0.0
     for v in (impl.scratch(problem, params) or {}).values():
-        scratch = scratch + np.asarray(v, dtype=np.float64)
-    out[:, _IDX["scratch_elems"]] = scratch
+        scratch = scratch + _num(v)
+    col["scratch_elems"] = scratch
     tiles = impl.tile_multiples(params) or {}
-    out[:, _IDX["tile_k"]] = float(tiles.get("K", 1) or 1)
-    out[:, _IDX["tile_m"]] = float(next((tiles[k] for k in ("M", "O") if k in tiles), 1) or 1)
-    out[:, _IDX["tile_n"]] = float(next((tiles[k] for k in ("N", "P", "OW") if k in tiles), 1)
-                                   or 1)
-    if not np.all(np.isfinite(out)):
+    col["tile_k"] = float(tiles.get("K", 1) or 1)
+    col["tile_m"] = float(next((tiles[k] for k in ("M", "O") if k in tiles), 1) or 1)
+    col["tile_n"] = float(next((tiles[k] for k in ("N", "P", "OW") if k in tiles), 1) or 1)
+    vals = [col[name] for name in RAW_FIELDS]
+    if any(isinstance(v, np.ndarray) for v in vals):
+        out = np.empty((_NF, n))
+        for i, v in enumerate(vals):
+            out[i] = v
+        out = out.T
+    else:
+        out = np.empty((n, _NF))
+        out[:] = vals
+    if not np.isfinite(out).all():
         raise ValueError("non-finite geometry")
     return out
 
@@ -371,31 +385,31 @@ def _compute(reps: np.ndarray, ci: np.ndarray, iu: list[str], cp: np.ndarray, pu
     (len(reps), len(RAW_FIELDS)); c*/ *u are (codes, uniques) of impl, params, local size."""
     out = np.full((len(reps), _NF), np.nan)
     reg = _registry()
-    cc, cu = np.unique(conf[reps], return_inverse=True)
+    # a group: one implementation, parameters and layout, and local sizes of one kind (the
+    # driver's, or fixed with one number of dimensions); its shapes and fixed local sizes
+    # vary from row to row
+    lparsed = [_parse_local(t) for t in lu]
+    lkind = np.array([0 if v is None else -1 if v is False else len(v) for v in lparsed])
+    gkey = _hash_columns(np.stack([ci[reps], cp[reps], layout_code[reps] * 2 + is_blas[reps],
+                                   lkind[cl[reps]] + 1]).astype(np.uint64))
+    cc, cu = np.unique(gkey, return_inverse=True)
     cu = cu.reshape(-1)
     order = np.argsort(cu, kind="stable")
     bounds = np.searchsorted(cu[order], np.arange(len(cc) + 1))
     for g in range(len(cc)):
         sel = order[bounds[g]:bounds[g + 1]]  # positions in reps
-        f = reps[sel[0]]
-        name, ptxt, ltxt = iu[ci[f]], pu[cp[f]], lu[cl[f]]
-        kernel = None if is_blas[f] else reg.get(name)
-        pparams = parse_params(ptxt)
-        local = _parse_local(ltxt)
-        if kernel is None or pparams is None or local is False:
+        rows = reps[sel]
+        f = rows[0]
+        kernel = None if is_blas[f] else reg.get(iu[ci[f]])
+        pparams = parse_params(pu[cp[f]])
+        kind = lkind[cl[f]]
+        if kernel is None or pparams is None or kind < 0:
             continue
         layout = layouts[layout_code[f]]
         names = _GEMM_ATTRS if layout[0] == "linear" else _CONV_ATTRS
-        shp = shapes[reps[sel], :len(names)]
-        key0 = (kernel.name, ptxt, ltxt, layout)
-        vals = _vector_eval(kernel, dict(pparams), local, layout, names, shp, key0)
-        if vals is None:
-            vals = np.full((len(sel), _NF), np.nan)
-            for j, s in enumerate(shp):
-                v = _scalar_eval(kernel, dict(pparams), local, layout, tuple(int(x) for x in s))
-                if v is not None:
-                    vals[j] = v
-        out[sel] = vals
+        shp = shapes[rows, :len(names)]
+        locs = None if kind == 0 else np.array([lparsed[c] for c in cl[rows]], dtype=np.int64)
+        out[sel] = _group_eval(kernel, dict(pparams), locs, layout, names, shp)
     bad = np.isnan(out[:, 0])
     if bad.any():  # unknown implementations, BLAS, shapes a kernel cannot take
         rows = reps[bad]
@@ -409,6 +423,30 @@ def _compute(reps: np.ndarray, ci: np.ndarray, iu: list[str], cp: np.ndarray, pu
     return out
 
 
+def _group_eval(kernel: Any, params: dict, locs: np.ndarray | None, layout: tuple,
+                names: tuple[str, ...], shapes: np.ndarray) -> np.ndarray:
+    """Geometry of a group's rows (see ``_vector_eval``), NaN rows where a shape fails: one
+    array-valued call; else one per local size (a kernel may need a scalar local size but
+    take array-valued shapes); else one scalar call per row."""
+    vals = _vector_eval(kernel, params, locs, layout, names, shapes)
+    if vals is not None:
+        return vals
+    vals = np.full((len(shapes), _NF), np.nan)
+    if locs is not None and (locs != locs[0]).any():
+        _, inv = np.unique(locs, axis=0, return_inverse=True)
+        inv = inv.reshape(-1)
+        for k in range(inv.max() + 1):
+            idx = np.flatnonzero(inv == k)
+            vals[idx] = _group_eval(kernel, params, locs[idx], layout, names, shapes[idx])
+        return vals
+    local = None if locs is None else tuple(int(v) for v in locs[0])
+    for j, s in enumerate(shapes):
+        v = _scalar_eval(kernel, params, local, layout, tuple(int(x) for x in s))
+        if v is not None:
+            vals[j] = v
+    return vals
+
+
 def _scalar_eval(kernel: Any, params: dict, local: tuple | None, layout: tuple,
                  shape: tuple[int, ...]) -> np.ndarray | None:
     try:
@@ -419,36 +457,44 @@ def _scalar_eval(kernel: Any, params: dict, local: tuple | None, layout: tuple,
         return None
 
 
-def _vector_eval(kernel: Any, params: dict, local: tuple | None, layout: tuple,
-                 names: tuple[str, ...], shapes: np.ndarray, key0: tuple) -> np.ndarray | None:
-    """Array-valued evaluation of many shapes at once; None if this kernel needs scalars."""
+def _array_args(names: tuple[str, ...], shapes: np.ndarray, locs: np.ndarray | None
+                ) -> tuple[dict[str, Any], tuple | None, tuple[str, ...]]:
+    """(problem attributes, local size, names of the varying ones) of rows ``shapes`` (n,
+    len(names)) and ``locs`` (n, dims) or None: an int64 array where a value varies, else a
+    Python int."""
+    cols = shapes if locs is None else np.concatenate([shapes, locs], axis=1)
+    vary = (cols != cols[0]).any(axis=0).tolist()
+    val = [cols[:, j].astype(np.int64) if vary[j] else int(cols[0, j]) for j in range(len(vary))]
+    local = None if locs is None else tuple(val[len(names):])
+    varying = tuple(name for name, v in zip((*names, "l0", "l1", "l2"), vary) if v)
+    return dict(zip(names, val)), local, varying
+
+
+def _vector_eval(kernel: Any, params: dict, locs: np.ndarray | None, layout: tuple,
+                 names: tuple[str, ...], shapes: np.ndarray) -> np.ndarray | None:
+    """Array-valued evaluation of many rows at once: shapes (n, len(names)) and local sizes
+    ``locs`` (n, dims), or None for the driver's choice; None if this kernel needs scalars."""
     n = len(shapes)
-    if n < 4:
+    if n < 2:
         return None
-    attrs: dict[str, Any] = {}
-    varying = []
-    for j, name in enumerate(names):
-        col = shapes[:, j]
-        if np.all(col == col[0]):
-            attrs[name] = int(col[0])
-        else:
-            attrs[name] = col.astype(np.int64)
-            varying.append(name)
-    sig = (key0[0], tuple(sorted(params)), local is None, layout, tuple(varying))
+    attrs, local, varying = _array_args(names, shapes, locs)
+    sig = (kernel.name, tuple(sorted(params)), None if locs is None else locs.shape[1], layout,
+           varying)
     verdict = _vector_ok.get(sig)
     if verdict is False:
         return None
     try:
         vals = _evaluate(kernel, _make_problem(layout, attrs), params, local, n)
-    except Exception as err:
+    except Exception as err:  # the kernel's code needs scalars
         log.debug("array geometry unavailable for %s: %s", kernel.name, err)
         _vector_ok[sig] = False
         return None
-    if verdict is None:  # check once per signature against the scalar path
+    if verdict is None:  # check once per signature against the scalar path: the same numbers
         picks = np.unique(np.linspace(0, n - 1, min(n, 6)).astype(int))
         for i in picks:
-            ref = _scalar_eval(kernel, params, local, layout, tuple(int(x) for x in shapes[i]))
-            if ref is None or not np.allclose(ref, vals[i]):
+            ref = _scalar_eval(kernel, params, None if locs is None else tuple(
+                int(v) for v in locs[i]), layout, tuple(int(x) for x in shapes[i]))
+            if ref is None or not np.array_equal(ref, vals[i]):
                 log.debug("array geometry of %s disagrees with the scalar path", kernel.name)
                 _vector_ok[sig] = False
                 return None

@@ -7,7 +7,8 @@ All arrays are float32, C-contiguous.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from typing import Any
 
 import numpy as np
 
@@ -20,6 +21,21 @@ def _positive(name: str, value: int) -> int:
     if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0:
         raise bad_value(name, value, "must be a positive integer")
     return int(value)
+
+
+def _unchecked(cls: type, values: dict[str, Any]) -> Any:
+    """An instance of the frozen dataclass ``cls`` built without ``__post_init__`` (no
+    validation), missing fields at their defaults."""
+    obj = object.__new__(cls)
+    for f in fields(cls):
+        if f.name in values:
+            val = values[f.name]
+        elif f.default is not MISSING:
+            val = f.default
+        else:
+            raise TypeError(f"{cls.__name__}.unchecked() needs {f.name}")
+        object.__setattr__(obj, f.name, val)
+    return obj
 
 
 @dataclass(frozen=True)
@@ -43,6 +59,12 @@ class GemmProblem:
     def __post_init__(self) -> None:
         for name in ("M", "N", "K", "batch"):
             _positive(name, getattr(self, name))
+
+    @classmethod
+    def unchecked(cls, **values: Any) -> GemmProblem:
+        """A problem whose sizes may be numpy arrays (the launch geometry of many shapes in
+        one call, ``latpred.features.geometry``): not validated, never run."""
+        return _unchecked(cls, values)
 
     # leading dimensions and batch strides of the dense storage, in elements
     @property
@@ -166,6 +188,12 @@ class ConvLayer:
             raise bad_value("pass", self.pass_, "conv2d supports only 'forward'")
         if self.out_h <= 0 or self.out_w <= 0:
             raise bad_value("kernel_h", self.kernel_h, "kernel larger than the padded input")
+
+    @classmethod
+    def unchecked(cls, **values: Any) -> ConvLayer:
+        """A layer whose sizes may be numpy arrays (the launch geometry of many shapes in
+        one call, ``latpred.features.geometry``): not validated, never run."""
+        return _unchecked(cls, values)
 
     @property
     def out_h(self) -> int:

@@ -90,6 +90,80 @@ def test_vectorised_geometry_matches_scalar(edge, monkeypatch):
     geometry.clear_caches()
 
 
+def _random_conv_shapes(rng: np.random.Generator, n: int) -> list[tuple[int, ...]]:
+    """n random valid ConvLayer argument tuples: 1x1, 3x3, other kernels, grouped, depthwise."""
+    out: list[tuple[int, ...]] = []
+    while len(out) < n:
+        g = int(rng.choice([1, 1, 1, 2, 4, 0]))
+        if g == 0:  # depthwise, channel multiplier 1 or 2
+            g = int(rng.integers(2, 40))
+            c, o = g, g * int(rng.integers(1, 3))
+        else:
+            c, o = g * int(rng.integers(1, 40)), g * int(rng.integers(1, 40))
+        k = int(rng.choice([1, 3, rng.integers(1, 8)]))
+        shape = (int(rng.integers(1, 5)), c, o, int(rng.integers(1, 60)), int(rng.integers(1, 60)),
+                 k, int(rng.choice([k, rng.integers(1, 8)])), int(rng.choice([1, 1, 2, 3])),
+                 int(rng.integers(0, 4)), int(rng.choice([1, 1, 2])), g)
+        try:
+            ConvLayer(*shape)
+        except LatpredError:
+            continue
+        out.append(shape)
+    return out
+
+
+def _conv_impls() -> list[str]:
+    from latpred.profiler.kernels import registry
+
+    return sorted(name for name, impl in registry().items() if impl.op == "conv2d")
+
+
+@pytest.mark.parametrize("name", _conv_impls())
+def test_conv_geometry_of_array_valued_layers(name):
+    """Every conv implementation gives its launch geometry for a ConvLayer of numpy arrays
+    (the shapes of many rows in one call), exactly the numbers of one call per row: with
+    every attribute varying, or one (split along the output channels, the batch), the
+    others plain ints; the local size the driver's, fixed, or varying row by row."""
+    from latpred.profiler.kernels import registry
+    from latpred.profiler.kernels.base import DeviceLimits
+    from latpred.profiler.kernels.conv_common import GemmConv, split_gemm_params
+
+    kernel = registry()[name]
+    limits = DeviceLimits(1024, (1024, 1024, 64), 48 * 1024)
+    rng = np.random.default_rng(sum(map(ord, name)))
+    base = np.array(_random_conv_shapes(rng, 40))
+    split_o, split_b = np.repeat(base[:1], 12, axis=0), np.repeat(base[1:2], 12, axis=0)
+    split_o[:, 2] = split_o[0, 10] * rng.integers(1, 50, 12)
+    split_b[:, 0] = rng.integers(1, 9, 12)
+    layout, names = ("conv2d",), geometry._CONV_ATTRS
+    n_cases = 0
+    for params in kernel.params_space():
+        gemm = split_gemm_params(params)[0] if isinstance(kernel, GemmConv) else kernel
+        legal = kernel.local_sizes(ConvLayer(*(int(v) for v in base[0])), params, limits)
+        fixed = [loc for loc in legal if loc is not None]
+        locals_: list = ([None] if None in legal else []) + fixed[:1]
+        if gemm.free_local_size and len(fixed) > 1:
+            locals_.append(fixed)  # a different local size per row
+        for shapes in (base, split_o, split_b):
+            for local in locals_:
+                if isinstance(local, list):
+                    locs = np.array([local[i] for i in rng.integers(0, len(local), len(shapes))])
+                else:
+                    locs = None if local is None else np.array([local] * len(shapes))
+                attrs, alocal, varying = geometry._array_args(names, shapes, locs)
+                assert varying, "no attribute varies"
+                vals = geometry._evaluate(kernel, geometry._make_problem(layout, attrs), params,
+                                          alocal, len(shapes))
+                for i, s in enumerate(shapes):
+                    ref = geometry._scalar_eval(
+                        kernel, params, None if locs is None else tuple(int(v) for v in locs[i]),
+                        layout, tuple(int(v) for v in s))
+                    assert ref is not None, (params, local, s)
+                    np.testing.assert_array_equal(vals[i], ref, err_msg=f"{params} {local} {s}")
+                n_cases += 1
+    assert n_cases >= 3 * len(kernel.params_space())
+
+
 def test_geometry_of_known_kernels():
     gpu = pd.DataFrame([
         {"op": "linear", "pass": "forward", "m": 100, "n": 70, "k": 50, "backend": "gpu",

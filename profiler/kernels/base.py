@@ -80,6 +80,19 @@ def round_up(x: int, multiple: int) -> int:
     return -(-x // multiple) * multiple
 
 
+def if_else(cond: Any, a: Any, b: Any) -> Any:
+    """``a if cond else b``, element-wise when ``cond`` is a numpy array.
+
+    Size arithmetic of the launch contract (``launches``, ``scratch``, ``work_per_item``)
+    must also work on problems whose sizes are numpy arrays (``round_up``, ``//``, ``*`` do;
+    an ``if`` on a size does not): ``latpred.features.geometry`` evaluates many shapes in
+    one call that way.
+    """
+    if isinstance(cond, np.ndarray):
+        return np.where(cond, a, b)
+    return a if cond else b
+
+
 def local_size_str(local: LocalSize) -> str:
     """``(16, 8)`` -> ``"16x8"``; None -> ``"driver"``."""
     return "driver" if local is None else "x".join(str(v) for v in local)
@@ -113,7 +126,11 @@ class Implementation(ABC):
     """Base class of every OpenCL kernel implementation.
 
     Subclasses set ``name``, ``op`` ("gemm" or "conv2d"), ``space`` (dict of compile-time
-    parameter name -> list of values) and implement the abstract methods.
+    parameter name -> list of values) and implement the abstract methods. The size
+    arithmetic of ``launches``, ``scratch``, ``work_per_item`` and ``local_mem_bytes``
+    should also work when the problem's sizes and the local size hold numpy arrays (see
+    ``if_else``): the feature code then gets the geometry of many rows in one call (else it
+    falls back to one call per row).
     """
 
     name: ClassVar[str]

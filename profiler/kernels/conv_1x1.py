@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from latpred.profiler.kernels.conv_common import GemmBinding, GemmConv
-from latpred.profiler.problems import ConvLayer, GemmProblem
+from latpred.profiler.kernels.conv_common import GemmBinding, GemmConv, gemm_problem
+from latpred.profiler.problems import ConvLayer
 
 
 class Conv1x1(GemmConv):
@@ -25,4 +25,4 @@ class Conv1x1(GemmConv):
 
     def binding(self, p: ConvLayer) -> GemmBinding:
         m, n, k = p.out_channels, p.height * p.width, p.in_channels
-        return GemmBinding(GemmProblem(m, n, k, batch=p.batch), "w", "x", "y", 0, k * n, m * n)
+        return GemmBinding(gemm_problem(m, n, k, batch=p.batch), "w", "x", "y", 0, k * n, m * n)

@@ -5,6 +5,11 @@
 ``{"gemm": <GEMM implementation name>, **<that implementation's parameters>}``; the GEMM
 source is taken from the library, its kernel renamed ``gemm`` -> ``conv_gemm``, and its
 launches re-bound to the conv's buffers (operands A/B/C and batch strides).
+
+Their size arithmetic (``binding``, ``pre_launches``, ``post_launches``, ``conv_scratch``)
+also works on a ConvLayer whose sizes are numpy arrays (``ConvLayer.unchecked``): it uses
+``round_up``, ``//``, ``*``, ``base.if_else`` and ``gemm_problem`` instead of ``if`` on a
+size, so ``latpred.features.geometry`` gets the geometry of many shapes in one call.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import functools
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import numpy as np
 from latpred.profiler.kernels.base import (
     Buf,
     DeviceLimits,
@@ -66,22 +72,31 @@ def tile_o_reason(problem: ConvLayer, params: dict) -> str | None:
     return None
 
 
+def gemm_problem(m: Any, n: Any, k: Any, batch: Any) -> GemmProblem:
+    """``GemmProblem(m, n, k, batch=batch)`` (NN layout), validated for plain sizes; for
+    array-valued sizes (geometry of many layers at once) an unvalidated one."""
+    if any(isinstance(v, np.ndarray) for v in (m, n, k, batch)):
+        return GemmProblem.unchecked(M=m, N=n, K=k, batch=batch)
+    return GemmProblem(m, n, k, batch=batch)
+
+
 @dataclass(frozen=True)
 class GemmBinding:
     """How one conv step maps onto a library GEMM.
 
     ``problem`` gives M, N, K and the batch count with dense leading dimensions; ``a``/``b``/
     ``c`` name the buffers bound to the GEMM's A/B/C; ``stride_*`` are the batch strides in
-    elements (0 = operand shared by every batch entry).
+    elements (0 = operand shared by every batch entry). Sizes and strides are numpy arrays
+    for an array-valued layer.
     """
 
     problem: GemmProblem
     a: str
     b: str
     c: str
-    stride_a: int
-    stride_b: int
-    stride_c: int
+    stride_a: Any
+    stride_b: Any
+    stride_c: Any
 
 
 def gemm_choices(per_impl: int = 2) -> list[dict]:
@@ -159,6 +174,8 @@ class GemmConv(Implementation):
     space: ClassVar[dict[str, list]] = {}
     #: parameter combinations taken from each GEMM implementation
     gemm_combos: ClassVar[int] = 2
+    #: (problem, its binding) of the last problem that is not a plain layer
+    _last_bound: tuple[Any, GemmBinding] | None = None
 
     def params_space(self) -> list[dict]:
         """For each GEMM implementation, its first ``gemm_combos`` parameter combinations."""
@@ -195,11 +212,17 @@ class GemmConv(Implementation):
     def _bound(self, problem: ConvLayer) -> GemmBinding:
         """``binding(problem)``: every method of the contract needs it, and building its
         GemmProblem validates every field, so it is memoised for plain layers (a
-        ConvLayer of Python ints; array-valued or numpy-typed problems are not)."""
+        ConvLayer of Python ints); for other problems (array-valued: the geometry of many
+        layers at once, numpy-typed) the last one's binding is kept (by identity)."""
         if type(problem) is ConvLayer and all(
                 type(v) is int or type(v) is str for v in vars(problem).values()):
             return _cached_binding(self, problem)
-        return self.binding(problem)
+        last = self._last_bound
+        if last is not None and last[0] is problem:
+            return last[1]
+        bound = self.binding(problem)
+        self._last_bound = (problem, bound)
+        return bound
 
     # -- the contract ----------------------------------------------------------------------
     def shape_reason(self, problem: Any, params: dict) -> str | None:

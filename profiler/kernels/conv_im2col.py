@@ -15,15 +15,16 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from latpred.profiler.kernels.base import Buf, Launch, round_up
+from latpred.profiler.kernels.base import Buf, Launch, if_else, round_up
 from latpred.profiler.kernels.conv_common import (
     AUX_LOCAL,
     CONV_SIZE_ARGS,
     GemmBinding,
     GemmConv,
     conv_size_args,
+    gemm_problem,
 )
-from latpred.profiler.problems import ConvLayer, GemmProblem
+from latpred.profiler.problems import ConvLayer
 
 SOURCE = r"""
 /* cols (B, C*KH*KW, OH*OW); grid (n over OH*OW, k over C*KH*KW, b) */
@@ -63,11 +64,10 @@ class ConvIm2col(GemmConv):
         m = p.out_channels // g
         n = p.out_h * p.out_w
         k = p.in_channels // g * p.kernel_h * p.kernel_w
-        if g == 1:  # batch over images, weights shared
-            gp = GemmProblem(m, n, k, batch=p.batch)
-            return GemmBinding(gp, "w", "cols", "y", 0, k * n, m * n)
-        gp = GemmProblem(m, n, k, batch=g)  # batch == 1: batch over groups
-        return GemmBinding(gp, "w", "cols", "y", m * k, k * n, m * n)
+        # groups 1: batch over images, weights shared; else (batch 1) batch over groups
+        one = g == 1
+        gp = gemm_problem(m, n, k, batch=if_else(one, p.batch, g))
+        return GemmBinding(gp, "w", "cols", "y", if_else(one, 0, m * k), k * n, m * n)
 
     def conv_source(self) -> str:
         return SOURCE

@@ -20,8 +20,8 @@ from __future__ import annotations
 from typing import ClassVar
 
 from latpred.profiler.kernels.base import Buf, Launch, Scalar, round_up
-from latpred.profiler.kernels.conv_common import AUX_LOCAL, GemmBinding, GemmConv
-from latpred.profiler.problems import ConvLayer, GemmProblem
+from latpred.profiler.kernels.conv_common import AUX_LOCAL, GemmBinding, GemmConv, gemm_problem
+from latpred.profiler.problems import ConvLayer
 
 SOURCE = r"""
 /* U (16, O, Cp) from w (O, C, 3, 3), zero for c >= C; one work-item per (o, c) */
@@ -153,7 +153,7 @@ class ConvWinograd(GemmConv):
 
     def binding(self, p: ConvLayer) -> GemmBinding:
         o, (cp, tp) = p.out_channels, _padded(p)
-        return GemmBinding(GemmProblem(o, tp, cp, batch=16), "wino_U", "wino_V", "wino_M",
+        return GemmBinding(gemm_problem(o, tp, cp, batch=16), "wino_U", "wino_V", "wino_M",
                            o * cp, cp * tp, o * tp)
 
     def conv_source(self) -> str:

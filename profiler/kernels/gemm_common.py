@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from latpred.profiler.kernels.base import Buf, Scalar
+from latpred.profiler.kernels.base import Buf, Scalar, if_else
 
 OPERAND_MACROS = r"""
 #if TRANS_A
@@ -63,9 +63,9 @@ def gemm_args(problem: Any, lda: int | None = None, ldb: int | None = None,
     ldb = problem.ldb if ldb is None else ldb
     ldc = problem.ldc if ldc is None else ldc
     b = problem.batch > 1
-    sa = problem.M * problem.K if b else 0
-    sb = problem.K * problem.N if b else 0
-    sc = problem.M * problem.N if b else 0
+    sa = if_else(b, problem.M * problem.K, 0)
+    sb = if_else(b, problem.K * problem.N, 0)
+    sc = if_else(b, problem.M * problem.N, 0)
     return (
         Scalar(problem.M), Scalar(problem.N), Scalar(problem.K),
         Buf("A"), Scalar(lda), Scalar(sa),
