@@ -27,6 +27,11 @@ GROUPS = [
     ("session 4, all-data predictors, run 1", "session4/run1", ALL),
     ("session 4, same predictors, run 2", "session4/run2", ALL),
     ("session 4, held-out predictors", "session4/heldout", HELDOUT),
+    ("session 5, all-data predictors + single-device runtime overhead, run 1", "session5/run1",
+     ALL),
+    ("session 5, same, run 2", "session5/run2", ALL),
+    ("session 5, held-out predictors + single-device runtime overhead", "session5/heldout",
+     HELDOUT),
 ]
 
 

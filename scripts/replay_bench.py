@@ -12,6 +12,8 @@ confirmed ones. A plan the bench never measured counts as missing. This is a dev
 guide to compare planner policies and models, not a benchmark result: grid medians are
 noisier than confirmed ones, and the replayed plans were not measured side by side.
 
+``--grid-best``: each layer's fastest plan in its oracle grid instead of the planner's
+(how far an exhaustive measurement from the grid's session gets in the bench's session).
 ``--measured DATA``: the predictors answer with the profiler's own measurement of a row
 (same shape and configuration, forward pass) where DATA has one: the ceiling of any model
 trained on those measurements, when the bench ran in another session than the sweep.
@@ -95,6 +97,25 @@ def measured_times(suite_dir: Path, layers: dict, grid_root: Path
     return out
 
 
+def grid_best(suite_dir: Path, layers: dict, grid_root: Path) -> dict[str, str]:
+    """layer -> description of its fastest whole-layer plan in the oracle grid (the grid's
+    quick medians, measured in the session that built the grid)."""
+    grid = suite_dir / "grid"
+    if not grid.is_dir():
+        grid = grid_root / suite_dir.name / "grid"
+    ok = load_grid(grid)
+    ok = ok[ok["status"] == "ok"].sort_values("total_us", kind="stable")
+    out: dict[str, str] = {}
+    for r in ok.to_dict("records"):
+        layer = layers.get(r["layer"])
+        if layer is None or r["layer"] in out:
+            continue
+        if r["backend"] == "gpu" and int(r["split_n"] or 0) != layer_extent(layer):
+            continue
+        out[r["layer"]] = plan_of_row(layer, r).describe()
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", required=True)
@@ -113,6 +134,9 @@ def main() -> None:
     ap.add_argument("--measured", action="append", default=[], metavar="DATA",
                     help="answer with these datasets' measurements where they have the row "
                          "(forward pass), the models elsewhere (repeatable)")
+    ap.add_argument("--grid-best", action="store_true",
+                    help="instead of planning, take each layer's fastest plan in the oracle "
+                         "grid (an exhaustive measurement from the grid's session)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.ERROR)
     preds, gpu, cpu, sync = load_models(args.models)
@@ -134,11 +158,14 @@ def main() -> None:
         layers = {name: layer for name, _c, layer in items}
         bench = pd.read_csv(d / "bench.csv").set_index("layer")
         times = measured_times(d, layers, Path(args.grid_root))
+        best = grid_best(d, layers, Path(args.grid_root)) if args.grid_best else {}
         for ch in planner.plan_layers(items):
             t = times.get(ch.name, {})
             b = bench.loc[ch.name]
-            short = [t.get(p.describe(), np.nan) for p, _us in ch.shortlist]
-            rows.append({"suite": d.name, "layer": ch.name, "plan": ch.plan.describe(),
+            descs = [best.get(ch.name, "")] if args.grid_best else \
+                [p.describe() for p, _us in ch.shortlist]
+            short = [t.get(p, np.nan) for p in descs]
+            rows.append({"suite": d.name, "layer": ch.name, "plan": descs[0],
                          "t_plan_us": short[0], "t_short_us": np.nanmin(short)
                          if np.isfinite(short).any() else np.nan,
                          "n_short": len(short), "t_oracle_us": b["t_oracle_us"],

@@ -93,6 +93,32 @@ def test_replay_bench_answers_with_measurements_where_it_has_them(tmp_path):
     assert last[0] == "all" and int(last[1]) == 3
 
 
+@pytest.mark.skipif(not COEXEC.is_dir(), reason="no committed H100 bench")
+def test_replay_bench_grid_best_takes_the_grids_fastest_plan(tmp_path):
+    """--grid-best ignores the models: stub models and real ones give the same table, and
+    every layer's grid-best plan was confirmed by the bench (found)."""
+    import joblib
+    from latpred.planner.benchmark import StubPredictor
+
+    d = _stub_models(tmp_path)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "manifest.json").write_text((d / "manifest.json").read_text())
+    joblib.dump(StubPredictor(2e7, 1.0, True), other / "cpu_us.pkl")  # a far faster CPU
+    joblib.dump(StubPredictor(2e3, 300.0, False), other / "gpu_total_us.pkl")
+    out = []
+    for models in (d, other):
+        res = subprocess.run([sys.executable, str(ROOT / "scripts" / "replay_bench.py"),
+                              "--models", str(models), "--shortlist", "1", "--grid-best",
+                              "--bench", str(COEXEC / "session4" / "run1")],
+                             capture_output=True, text=True, check=True, cwd=ROOT)
+        out.append(res.stdout.strip().splitlines()[-1].split())
+    last = out[0]
+    assert out[0] == out[1]
+    assert last[0] == "all" and last[1] == last[2] == "76"
+    assert 0 < float(last[3].rstrip("%")) <= 100
+
+
 def _stub_models(tmp_path: Path) -> Path:
     """A models directory of analytic stub predictors for the committed bench's devices."""
     import joblib
