@@ -32,6 +32,10 @@ GROUPS = [
     ("session 5, same, run 2", "session5/run2", ALL),
     ("session 5, held-out predictors + single-device runtime overhead", "session5/heldout",
      HELDOUT),
+    ("session 5, run 1's predictors, OPENBLAS_THREAD_TIMEOUT=4", "session5/run_blas_sleep",
+     ALL),
+    ("session 5, held-out predictors, OPENBLAS_THREAD_TIMEOUT=4", "session5/heldout_blas_sleep",
+     HELDOUT),
 ]
 
 

@@ -143,3 +143,19 @@ def test_plan_cold_plans_every_layer_of_a_network_seen_first(tmp_path):
                           "--warm-suite", "mobilenetv2_fc"],
                          capture_output=True, text=True, check=True, cwd=ROOT)
     assert "resnet50_fc, first time seen" in res.stdout and "each of its 1 layers" in res.stdout
+
+
+def test_diag_blas_spin_dry_run(pocl_device):
+    """scripts/diag_blas_spin.py's flow on tiny layers and the PoCL device: one line per
+    (layer, memory mode), every time positive."""
+    import os
+
+    env = {**os.environ, "DIAG_DEVICE": "pocl", "DIAG_SMALL": "1"}
+    res = subprocess.run([sys.executable, str(ROOT / "scripts" / "diag_blas_spin.py")],
+                         capture_output=True, text=True, check=True, cwd=ROOT, env=env)
+    rows = [json.loads(line) for line in res.stdout.splitlines() if line.startswith("{")]
+    assert [(r["layer"], r["mode"]) for r in rows] == [
+        (layer, mode) for layer in ("vgg16.features.2", "mnv2.features.15.conv.1.0")
+        for mode in ("buffer", "map", "svm_coarse")]
+    for r in rows:
+        assert all(r[k] > 0 for k in ("openclrun_total", "coexec_gpu_only", "after_blas_total"))
