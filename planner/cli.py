@@ -51,7 +51,7 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
 
     q = csub.add_parser(
         "sync", help="measure co-execution overhead per sync mechanism into MODELS/sync.json",
-        description="Run two tiny linear layers split in half, co-executed and each part "
+        description="Run three small linear layers split in half, co-executed and each part "
                     "alone, for every memory mode (sync mechanism) of the GPU; store "
                     "overhead = T(co-executed) - max(T(parts)) as base + per-MiB in "
                     "MODELS/sync.json for the planner.")

@@ -1,13 +1,14 @@
-"""Co-execution overhead per synchronisation mechanism, measured on tiny layers.
+"""Co-execution overhead per synchronisation mechanism, measured on small layers.
 
-For each memory mode the GPU supports, two tiny linear layers are split in half and run
-three ways: co-executed, GPU part alone, CPU part alone. The overhead is
+For each memory mode the GPU supports, three linear layers with little compute (GPU output
+blocks of 128 B, 64 KiB and 8 MiB) are split in half and run three ways: co-executed, GPU
+part alone, CPU part alone. The overhead is
 
     sync_us = T(co-executed) - max(T(GPU part alone), T(CPU part alone))
 
 (thread hand-off, waiting, merging the GPU block), fitted as ``base_us + per_mib_us *
-(GPU block output MiB)`` through the two points. The planner adds it to every split plan.
-Single-device plans get the runtime's own overhead around the part the predictors model
+(GPU block output MiB)`` through the points (least squares). The planner adds it to every
+split plan. Single-device plans get the runtime's own overhead around the part the predictors model
 (``measure_single``: GPU-only runs per memory mode, and a CPU-only run).
 
 Stored as ``sync.json`` next to the models::
@@ -41,8 +42,13 @@ from latpred.errors import bad_value
 log = logging.getLogger(__name__)
 
 SYNC_FILE = "sync.json"
-#: the tiny layers the overhead is measured on (GPU block outputs of 128 B and 64 KiB)
-SYNC_LAYERS = (LinearLayer(1, 64, 32), LinearLayer(64, 512, 16))
+#: the layers the split overhead is measured on, split in half: GPU block outputs of 128 B,
+#: 64 KiB and 8 MiB (two tiny ones and one whose output block is as large as a big conv's:
+#: on the H100 host the buffer-mode overhead of 4-16 MiB blocks was 2.5-9x the tiny layers',
+#: which a fit through 128 B and 64 KiB alone put at 0 us/MiB), little compute each
+SYNC_LAYERS = (LinearLayer(1, 64, 32), LinearLayer(64, 512, 16), LinearLayer(2048, 2048, 16))
+#: the layers of the single-device overhead (``measure_single``): the tiny ones
+SINGLE_LAYERS = SYNC_LAYERS[:2]
 #: overhead assumed when no measurement exists for a mode (us)
 DEFAULT_SYNC_US = 50.0
 
@@ -61,7 +67,7 @@ def measure_sync(gpu_dev: OpenCLDevice, cpu_threads: int = 1, modes: list[str] |
         cpu_threads: BLAS threads of the CPU part.
         modes: memory modes (default: all the device supports).
         policy: timing policy (default: the harness default).
-        impl: the GPU kernel of the tiny layers (any legal one; the overhead is what counts).
+        impl: the GPU kernel of the layers (any legal one; the overhead is what counts).
         rounds: interleaved measurement rounds per point (median taken).
 
     Returns:
@@ -130,7 +136,7 @@ def measure_single(gpu_dev: OpenCLDevice, cpu_threads: int = 1, modes: list[str]
     kernel = get(impl)
     rng = np.random.default_rng(seed)
     diffs: dict[str, list[float]] = {"cpu": [], **{m: [] for m in modes}}
-    for layer in SYNC_LAYERS:
+    for layer in SINGLE_LAYERS:
         prob = layer.gemm()
         n = prob.N
         params = (kernel.params_space() or [{}])[0]
@@ -156,13 +162,15 @@ def measure_single(gpu_dev: OpenCLDevice, cpu_threads: int = 1, modes: list[str]
 
 
 def _fit(points: list[dict[str, Any]]) -> dict[str, Any]:
+    """``base_us + per_mib_us * MiB`` through the points: least squares, both terms >= 0
+    (a negative slope becomes 0 and the base the mean)."""
     x = np.array([p["gpu_out_bytes"] / 2**20 for p in points])
     y = np.array([p["sync_us"] for p in points])
-    order = np.argsort(x)
-    x, y = x[order], y[order]
-    if len(points) >= 2 and x[-1] > x[0]:
-        slope = max(0.0, float((y[-1] - y[0]) / (x[-1] - x[0])))
-        base = max(0.0, float(y[0] - slope * x[0]))
+    if len(points) >= 2 and np.ptp(x) > 0:
+        slope, base = (float(v) for v in np.polyfit(x, y, 1))
+        if slope < 0:
+            slope, base = 0.0, float(np.mean(y))
+        base = max(0.0, base)
     else:
         slope, base = 0.0, float(np.mean(y))
     return {"base_us": round(base, 3), "per_mib_us": round(slope, 3), "points": points}

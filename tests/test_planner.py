@@ -377,7 +377,8 @@ def test_sync_measure_and_model(gpu, tmp_path):
     entry = measure_sync(gpu, 1, policy=QUICK, rounds=1)
     assert set(entry["modes"]) == set(gpu.mem_modes)
     for v in entry["modes"].values():
-        assert v["base_us"] >= 0 and v["per_mib_us"] >= 0 and len(v["points"]) == 2
+        assert v["base_us"] >= 0 and v["per_mib_us"] >= 0 and len(v["points"]) == 3
+        assert [p["gpu_out_bytes"] for p in v["points"]] == [128, 65536, 8 * 2**20]
     assert set(entry["single"]) == {"cpu", *gpu.mem_modes}
     assert all(v >= 0 for v in entry["single"].values())
     save_sync(tmp_path, entry)
@@ -388,6 +389,17 @@ def test_sync_measure_and_model(gpu, tmp_path):
     assert model.sync_us("buffer", 2**20)[0] == pytest.approx(base + slope)
     assert model.sync_us(np.array(["unknown"], object), [0.0])[0] == model.default_us
     assert SyncModel.load(tmp_path / "none").source == "default"
+
+
+def test_sync_fit_is_least_squares_and_non_negative():
+    from latpred.planner.sync import _fit
+
+    pts = [{"gpu_out_bytes": b * 2**20, "sync_us": us} for b, us in ((0, 100.0), (1, 130.0),
+                                                                      (8, 340.0))]
+    f = _fit(pts)
+    assert f["per_mib_us"] == pytest.approx(30.0) and f["base_us"] == pytest.approx(100.0)
+    down = [{"gpu_out_bytes": b * 2**20, "sync_us": us} for b, us in ((0, 100.0), (8, 60.0))]
+    assert _fit(down)["per_mib_us"] == 0.0 and _fit(down)["base_us"] == pytest.approx(80.0)
 
 
 def test_oracle_grid_is_resumable(gpu, tmp_path):
