@@ -36,6 +36,10 @@ GROUPS = [
      ALL),
     ("session 5, held-out predictors, OPENBLAS_THREAD_TIMEOUT=4", "session5/heldout_blas_sleep",
      HELDOUT),
+    ("session 5, run 1's predictors, sync fitted with an 8 MiB block, run 3",
+     "session5/run3_sync8mib", ALL),
+    ("session 5, held-out predictors, sync fitted with an 8 MiB block",
+     "session5/heldout_sync8mib", HELDOUT),
 ]
 
 
