@@ -159,3 +159,16 @@ def test_diag_blas_spin_dry_run(pocl_device):
         for mode in ("buffer", "map", "svm_coarse")]
     for r in rows:
         assert all(r[k] > 0 for k in ("openclrun_total", "coexec_gpu_only", "after_blas_total"))
+
+
+def test_diag_split_dry_run(pocl_device):
+    """scripts/diag_split.py on a tiny layer and PoCL: one line per (mode, side); the CPU
+    side alone has no GPU time, the GPU side alone no CPU time."""
+    res = subprocess.run([sys.executable, str(ROOT / "scripts" / "diag_split.py"), "--device",
+                          "pocl", "--small", "--rounds", "2", "--mode", "buffer"],
+                         capture_output=True, text=True, check=True, cwd=ROOT)
+    rows = {r["side"]: r for r in (json.loads(line) for line in res.stdout.splitlines()
+                                   if line.startswith("{"))}
+    assert set(rows) == {"both", "gpu", "cpu"}
+    assert rows["cpu"]["gpu_total_us"] == 0 and rows["gpu"]["cpu_us"] == 0
+    assert rows["both"]["cpu_us"] > 0 and rows["both"]["gpu_total_us"] > 0
