@@ -418,6 +418,9 @@ def cmd_sync(args: argparse.Namespace) -> int:
         print(f"{mode:11s} base {v['base_us']:8.1f} us  + {v['per_mib_us']:8.1f} us/MiB")
     print("single-device runtime overhead: " + ", ".join(
         f"{side} {us:.1f} us" for side, us in entry["single"].items()))
+    for mode, v in entry.get("interference", {}).items():
+        print(f"{mode:11s} co-executed parts: GPU x{v['gpu']:.2f}, CPU x{v['cpu']:.2f} "
+              f"({v['layer']})")
     print(f"wrote {path}")
     return 0
 

@@ -8,7 +8,8 @@ For a layer, a CPU-GPU device pair and loaded predictors, the candidate plans ar
 - CPU configuration: thread count (numpy/BLAS; PoCL sub-devices if the CPU device is one);
 - CPU only (``split_n = 0``) and GPU only (``split_n = N``) included.
 
-Predicted time of a split plan: ``max(CPU(N - s), GPU(s)) + sync(mode, GPU block bytes)``,
+Predicted time of a split plan: ``max(CPU(N - s) x f_cpu, GPU(s) x f_gpu) + sync(mode, GPU
+block bytes)`` (f: the parts' measured slowdown beside each other, ``SyncModel.interference``),
 GPU = kernel + dispatch + transfer (component predictors) or the end-to-end predictor;
 single-device plans add the runtime's own overhead instead (``SyncModel.single``). The
 best split is taken only if it beats the best single-device plan by more than ``margin``
@@ -693,6 +694,11 @@ class Planner:
         c_at_pt = np.where(is_split, c_pt[np.maximum(cj, 0)] if len(c_pt) else 0.0, 0.0)
         c_at_hi = np.where(is_split, c_hi[np.maximum(cj, 0)] if len(c_hi) else 0.0, 0.0)
         valid = ~is_split | (cj >= 0)
+        # the two parts of a split slow each other down (measured per memory mode)
+        fg, fc = self.sync.slowdown(lc.g_mode) if len(s_arr) else (np.ones(0), np.ones(0))
+        fg, fc = np.where(is_split, fg, 1.0), np.where(is_split, fc, 1.0)
+        g_pt, g_hi = g_pt * fg, g_hi * fg
+        c_at_pt, c_at_hi = c_at_pt * fc, c_at_hi * fc
         t_pt = np.maximum(g_pt, c_at_pt) + sync
         t_hi = np.maximum(g_hi, c_at_hi) + sync
         score = np.where(valid, t_hi if risk else t_pt, np.inf)

@@ -49,6 +49,10 @@ SYNC_FILE = "sync.json"
 SYNC_LAYERS = (LinearLayer(1, 64, 32), LinearLayer(64, 512, 16), LinearLayer(2048, 2048, 16))
 #: the layers of the single-device overhead (``measure_single``): the tiny ones
 SINGLE_LAYERS = SYNC_LAYERS[:2]
+#: the layer of the interference measurement (``measure_interference``): split in half, a
+#: CPU part busy for ~0.5-1 ms on a server CPU (1 GFLOP) next to a GPU part that moves an
+#: 8 MiB output block
+INTERFERENCE_LAYER = LinearLayer(2048, 2048, 256)
 #: overhead assumed when no measurement exists for a mode (us)
 DEFAULT_SYNC_US = 50.0
 
@@ -59,7 +63,8 @@ def pair_key(gpu_name: str, cpu_name: str) -> str:
 
 def measure_sync(gpu_dev: OpenCLDevice, cpu_threads: int = 1, modes: list[str] | None = None,
                  policy: TimingPolicy | None = None, impl: str = "gemm_naive",
-                 rounds: int = 3, seed: int = 0) -> dict[str, Any]:
+                 rounds: int = 3, seed: int = 0,
+                 interference_layer: LinearLayer | None = INTERFERENCE_LAYER) -> dict[str, Any]:
     """Measure the co-execution overhead of each memory mode on ``gpu_dev`` (see module).
 
     Args:
@@ -69,9 +74,11 @@ def measure_sync(gpu_dev: OpenCLDevice, cpu_threads: int = 1, modes: list[str] |
         policy: timing policy (default: the harness default).
         impl: the GPU kernel of the layers (any legal one; the overhead is what counts).
         rounds: interleaved measurement rounds per point (median taken).
+        interference_layer: the layer of ``measure_interference`` (None: not measured).
 
     Returns:
-        the pair entry of ``sync.json`` (``modes`` -> ``base_us``, ``per_mib_us``, points).
+        the pair entry of ``sync.json`` (``modes`` -> ``base_us``, ``per_mib_us``, points;
+        ``single``; ``interference``).
     """
     from latpred.profiler.devices import cpu_info
     from latpred.profiler.kernels import get
@@ -116,10 +123,62 @@ def measure_sync(gpu_dev: OpenCLDevice, cpu_threads: int = 1, modes: list[str] |
         log.info("sync %s: base %.1f us + %.1f us/MiB", mode, out[mode]["base_us"],
                  out[mode]["per_mib_us"])
     single = measure_single(gpu_dev, cpu_threads, modes, policy, impl, rounds, seed)
-    cpu = cpu_info()
-    return {"gpu": gpu_dev.name, "gpu_platform": gpu_dev.platform_name, "cpu": cpu["name"],
-            "cpu_threads": cpu_threads, "measured": time.strftime("%Y-%m-%dT%H:%M:%S"),
-            "modes": out, "single": single}
+    entry = {"gpu": gpu_dev.name, "gpu_platform": gpu_dev.platform_name,
+             "cpu": cpu_info()["name"], "cpu_threads": cpu_threads,
+             "measured": time.strftime("%Y-%m-%dT%H:%M:%S"), "modes": out, "single": single}
+    if interference_layer is not None:
+        entry["interference"] = measure_interference(gpu_dev, cpu_threads, modes, policy, impl,
+                                                     rounds, seed, interference_layer)
+    return entry
+
+
+def measure_interference(gpu_dev: OpenCLDevice, cpu_threads: int = 1,
+                         modes: list[str] | None = None, policy: TimingPolicy | None = None,
+                         impl: str = "gemm_naive", rounds: int = 3, seed: int = 0,
+                         layer: LinearLayer = INTERFERENCE_LAYER) -> dict[str, dict[str, Any]]:
+    """How much the two parts of a split slow each other down, per memory mode: ``layer``
+    split in half, run co-executed, GPU part alone and CPU part alone (interleaved rounds);
+    ``gpu`` = GPU part's end-to-end time co-executed / alone, ``cpu`` = CPU part's compute
+    time co-executed / alone (medians; at least 1). On the H100 host a buffer-mode GPU part
+    doubled beside 15 BLAS threads (its pageable copies go through driver threads that
+    compete with BLAS for the cores) while map mode held up."""
+    from latpred.profiler.kernels import get
+
+    policy = policy or TimingPolicy()
+    modes = modes or list(gpu_dev.mem_modes)
+    kernel = get(impl)
+    rng = np.random.default_rng(seed)
+    prob = layer.gemm()
+    s = prob.N // 2
+    params = (kernel.params_space() or [{}])[0]
+    local = kernel.local_sizes(sub_problem(prob, 0, s), params, gpu_dev.limits)[0]
+    arrays = prob.arrays(rng)
+    out: dict[str, dict[str, Any]] = {}
+    for mode in modes:
+        plan = Plan(s, prob.N, GpuConfig(impl, params, local, mode), CpuConfig(cpu_threads))
+        runs = {sides: CoexecRun(prob, arrays, plan, gpu_dev, sides=sides)
+                for sides in ("both", "gpu", "cpu")}
+        stats: dict[str, list[dict[str, Any]]] = {sides: [] for sides in runs}
+        try:
+            for _ in range(rounds):
+                for sides, run in runs.items():
+                    first = run.run_once()
+                    run.check()
+                    stats[sides].append(measure_run(run.run_once, policy, first=first))
+        finally:
+            for run in runs.values():
+                run.release()
+
+        g_co, g_alone = (_median(stats[k], "gpu_total_us") for k in ("both", "gpu"))
+        c_co, c_alone = (_median(stats[k], "cpu_us") for k in ("both", "cpu"))
+        out[mode] = {"gpu": round(max(1.0, g_co / g_alone), 4),
+                     "cpu": round(max(1.0, c_co / c_alone), 4),
+                     "layer": f"m={layer.m} n={layer.n} k={layer.k}",
+                     "gpu_alone_us": g_alone, "gpu_coexec_us": g_co,
+                     "cpu_alone_us": c_alone, "cpu_coexec_us": c_co}
+        log.info("interference %s: GPU part x%.2f, CPU part x%.2f", mode, out[mode]["gpu"],
+                 out[mode]["cpu"])
+    return out
 
 
 def measure_single(gpu_dev: OpenCLDevice, cpu_threads: int = 1, modes: list[str] | None = None,
@@ -161,6 +220,10 @@ def measure_single(gpu_dev: OpenCLDevice, cpu_threads: int = 1, modes: list[str]
     return out
 
 
+def _median(stats: list[dict[str, Any]], key: str) -> float:
+    return float(np.median([st[key] for st in stats]))
+
+
 def _fit(points: list[dict[str, Any]]) -> dict[str, Any]:
     """``base_us + per_mib_us * MiB`` through the points: least squares, both terms >= 0
     (a negative slope becomes 0 and the base the mean)."""
@@ -198,13 +261,26 @@ class SyncModel:
     runtime that executes a plan adds its own work around them (staging the GPU part's
     arrays, waiting, the result in place): on the H100 host ~20-45 us per GPU-only run by
     memory mode and ~2 us per CPU-only run, enough to pick the wrong device or memory mode
-    on small layers when left out.
+    on small layers when left out. ``interference``: how much a split's two parts slow each
+    other down (``measure_interference``), factors on their predicted times.
     """
 
     modes: dict[str, tuple[float, float]] = field(default_factory=dict)
     default_us: float = DEFAULT_SYNC_US
     source: str = "default"
     single: dict[str, float] = field(default_factory=dict)
+    #: memory mode -> (GPU part, CPU part) slowdown when co-executed (1.0 where not measured)
+    interference: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    def slowdown(self, mode: str | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(GPU part, CPU part) factors of split plans in memory mode ``mode`` (scalar or
+        array), each at least 1-d; 1.0 where not measured."""
+        modes = np.atleast_1d(np.asarray(mode, dtype=object))
+        g, c = np.ones(modes.shape), np.ones(modes.shape)
+        for m, (fg, fc) in self.interference.items():
+            sel = modes == m
+            g[sel], c[sel] = fg, fc
+        return g, c
 
     def single_us(self, side: str | np.ndarray) -> np.ndarray:
         """Runtime overhead (us) of single-device plans: ``side`` "cpu" or a GPU memory
@@ -260,5 +336,7 @@ class SyncModel:
         modes = {m: (float(v["base_us"]), float(v["per_mib_us"]))
                  for m, v in entry.get("modes", {}).items()}
         single = {k: float(v) for k, v in entry.get("single", {}).items()}
+        inter = {m: (float(v["gpu"]), float(v["cpu"]))
+                 for m, v in entry.get("interference", {}).items()}
         return cls(modes, DEFAULT_SYNC_US, f"{path} [{pair_key(entry['gpu'], entry['cpu'])}]",
-                   single)
+                   single, inter)

@@ -121,6 +121,22 @@ def test_single_device_runtime_overhead_moves_the_choice(infos):
         == [3.0, 0.0]
 
 
+def test_interference_can_make_a_split_not_pay(infos):
+    # equal devices: an even split halves the time; if the parts slow each other down by
+    # 2.2x it no longer pays, and the split's reported parts carry the factors
+    cpu, gpu = Linear(1e3, per_thread=False), Linear(1e3)
+    preds = Predictors({"cpu_us": cpu, "gpu_total_us": gpu}, {}, "stub")
+    opts = PlannerOptions(cpu_threads=(1,), mem_modes=("buffer",))
+    plain = Planner(preds, *infos, SyncModel({}, 1.0, "t"), opts).plan_layer(LAYER)
+    assert plain.plan.kind == "split"
+    mild = SyncModel({}, 1.0, "t", interference={"buffer": (1.2, 1.1)})
+    ch = Planner(preds, *infos, mild, opts).plan_layer(LAYER)
+    assert ch.plan.kind == "split" and ch.plan_us > plain.plan_us
+    assert ch.plan_us == pytest.approx(max(ch.cpu_us, ch.gpu_us) + ch.sync_us)
+    bad = SyncModel({}, 1.0, "t", interference={"buffer": (2.2, 2.2)})
+    assert Planner(preds, *infos, bad, opts).plan_layer(LAYER).plan.kind != "split"
+
+
 def test_balanced_devices_split_near_half(infos):
     cpu, gpu = Linear(1e3, per_thread=False), Linear(1e3)
     ch = planner(infos, cpu, gpu, sync_us=1.0).plan_layer(LAYER)
@@ -374,7 +390,8 @@ def test_predictors_load(tmp_path):
 
 
 def test_sync_measure_and_model(gpu, tmp_path):
-    entry = measure_sync(gpu, 1, policy=QUICK, rounds=1)
+    entry = measure_sync(gpu, 1, policy=QUICK, rounds=1,
+                         interference_layer=LinearLayer(64, 256, 64))  # PoCL: a small one
     assert set(entry["modes"]) == set(gpu.mem_modes)
     for v in entry["modes"].values():
         assert v["base_us"] >= 0 and v["per_mib_us"] >= 0 and len(v["points"]) == 3
@@ -385,6 +402,11 @@ def test_sync_measure_and_model(gpu, tmp_path):
     model = SyncModel.load(tmp_path, gpu.name, entry["cpu"])
     assert model.single == entry["single"]
     assert model.single_us("cpu")[0] == entry["single"]["cpu"]
+    assert set(entry["interference"]) == set(gpu.mem_modes)
+    for v in entry["interference"].values():
+        assert v["gpu"] >= 1.0 and v["cpu"] >= 1.0 and v["gpu_alone_us"] > 0
+    fg, fc = model.slowdown(np.array(["buffer", "unknown"], object))
+    assert fg[0] == entry["interference"]["buffer"]["gpu"] and fg[1] == fc[1] == 1.0
     base, slope = model.modes["buffer"]
     assert model.sync_us("buffer", 2**20)[0] == pytest.approx(base + slope)
     assert model.sync_us(np.array(["unknown"], object), [0.0])[0] == model.default_us
