@@ -40,6 +40,10 @@ GROUPS = [
      "session5/run3_sync8mib", ALL),
     ("session 5, held-out predictors, sync fitted with an 8 MiB block",
      "session5/heldout_sync8mib", HELDOUT),
+    ("session 5, run 1's predictors, sync with interference factors, run 4",
+     "session5/run4_interference", ALL),
+    ("session 5, held-out predictors, sync with interference factors",
+     "session5/heldout_interference", HELDOUT),
 ]
 
 
