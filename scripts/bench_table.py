@@ -44,6 +44,10 @@ GROUPS = [
      "session5/run4_interference", ALL),
     ("session 5, held-out predictors, sync with interference factors",
      "session5/heldout_interference", HELDOUT),
+    ("session 5, run 4 again (fresh sync with interference factors), run 5",
+     "session5/run5_interference", ALL),
+    ("session 5, held-out predictors, run 4's held-out bench again",
+     "session5/heldout_interference_2", HELDOUT),
 ]
 
 
