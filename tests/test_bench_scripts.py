@@ -172,3 +172,38 @@ def test_diag_split_dry_run(pocl_device):
     assert set(rows) == {"both", "gpu", "cpu"}
     assert rows["cpu"]["gpu_total_us"] == 0 and rows["gpu"]["cpu_us"] == 0
     assert rows["both"]["cpu_us"] > 0 and rows["both"]["gpu_total_us"] > 0
+
+
+@pytest.mark.skipif(not COEXEC.is_dir(), reason="no committed H100 bench")
+def test_replay_lono_plans_each_network_with_predictors_that_never_saw_it(tmp_path):
+    """One network (gpt2: its decode suite), the linear data only, 2-fold intervals: the
+    predictors are trained without gpt2's layer shapes and its 5 layers are replayed."""
+    bench = tmp_path / "bench"
+    bench.mkdir()
+    (bench / "gpt2_small_decode").symlink_to(COEXEC / "session4" / "run1" / "gpt2_small_decode")
+    res = subprocess.run([sys.executable, str(ROOT / "scripts" / "replay_lono.py"),
+                          "--bench", str(bench), "--sync", str(COEXEC / "session5" / "sync.json"),
+                          "--gpu-data", str(ROOT / "datasets" / "h100" / "linear"),
+                          "--cpu-data", str(ROOT / "datasets" / "h100" / "linear_cpu_live"),
+                          "--cv-splits", "2"],
+                         capture_output=True, text=True, check=True, cwd=ROOT)
+    lines = {ln.split()[0]: ln.split() for ln in res.stdout.splitlines() if ln.strip()}
+    assert lines["gpt2"][1] == "5" and lines["all"][1] == "5"
+    assert 0 < float(lines["all"][3].rstrip("%")) <= 100
+
+
+def test_replay_lono_leaves_out_every_shape_of_the_network():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("replay_lono",
+                                                  ROOT / "scripts" / "replay_lono.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    from latpred.datasets import load
+    from latpred.datasets.schema import shape_id
+
+    df = load(ROOT / "datasets" / "h100" / "linear_cpu_live")
+    out = mod.without(df, "gpt2")
+    gone = set(shape_id(df[df["suite"].isin(["gpt2_small", "gpt2_small_decode"])]))
+    assert gone and not gone & set(shape_id(out)) and len(out) < len(df)
+    assert out.attrs["meta"] == df.attrs["meta"]
