@@ -48,6 +48,8 @@ GROUPS = [
      "session5/run5_interference", ALL),
     ("session 5, held-out predictors, run 4's held-out bench again",
      "session5/heldout_interference_2", HELDOUT),
+    ("session 5, every suite by predictors trained without its network (replay_lono --keep)",
+     "session5/lono_every_network", ALL),
 ]
 
 

@@ -8,7 +8,8 @@ afford.
         --sync datasets/h100/coexec/session5/sync_interference.json \\
         --params-from models_h100/models_s4
 
-``--params-from DIR``: booster parameters of DIR's pickles (no tuning: one fit per network
+``--keep DIR`` keeps each network's models directory (pickles + the sync.json) as
+DIR/<network>, e.g. to bench them on the device. ``--params-from DIR``: booster parameters of DIR's pickles (no tuning: one fit per network
 and target); default: the library's start parameters. Training data: the GPU and CPU
 datasets the device predictors use (``--gpu-data``, ``--cpu-data``). A development guide
 like ``replay_bench.py`` (plans the bench did not confirm are read from noisier grid
@@ -78,6 +79,8 @@ def main() -> None:
     ap.add_argument("--max-local-sizes", type=int, default=2)
     ap.add_argument("--steps", type=int, default=8)
     ap.add_argument("--networks", default=None, help="comma-separated subset")
+    ap.add_argument("--keep", default=None, metavar="DIR",
+                    help="keep each network's models directory as DIR/<network>")
     ap.add_argument("--cv-splits", type=int, default=4,
                     help="folds of each fit's out-of-fold intervals (LatencyPredictor)")
     args = ap.parse_args()
@@ -96,11 +99,12 @@ def main() -> None:
     opts = PlannerOptions(steps=args.steps, max_local_sizes=args.max_local_sizes,
                           cpu_threads=tuple(int(t) for t in args.threads.split(",")))
     rows = []
-    work = Path(tempfile.mkdtemp(prefix="lono-"))
+    work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="lono-"))
+    work.mkdir(parents=True, exist_ok=True)
     try:
         for net in networks:
             mdir = work / net
-            mdir.mkdir()
+            mdir.mkdir(exist_ok=True)
             shutil.copy(args.sync, mdir / "sync.json")
             for target, side in TARGETS.items():
                 pred = LatencyPredictor(target=target, model="xgboost", params=params[target],
@@ -122,7 +126,8 @@ def main() -> None:
                                  "t_oracle_us": b["t_oracle_us"],
                                  "t_single_us": b["t_single_us"]})
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
     df = pd.DataFrame(rows)
     print(f"leave one network out, replayed on {args.bench} with {args.sync}")
     print(f"{'network':14s} {'layers':>6s} {'found':>5s} {'eff plan':>8s} {'slower':>6s}")
