@@ -185,11 +185,14 @@ def test_replay_lono_plans_each_network_with_predictors_that_never_saw_it(tmp_pa
                           "--bench", str(bench), "--sync", str(COEXEC / "session5" / "sync.json"),
                           "--gpu-data", str(ROOT / "datasets" / "h100" / "linear"),
                           "--cpu-data", str(ROOT / "datasets" / "h100" / "linear_cpu_live"),
-                          "--cv-splits", "2"],
+                          "--cv-splits", "2", "--keep", str(tmp_path / "keep")],
                          capture_output=True, text=True, check=True, cwd=ROOT)
     lines = {ln.split()[0]: ln.split() for ln in res.stdout.splitlines() if ln.strip()}
     assert lines["gpt2"][1] == "5" and lines["all"][1] == "5"
     assert 0 < float(lines["all"][3].rstrip("%")) <= 100
+    kept = tmp_path / "keep" / "gpt2"  # a models directory the planner CLI can load
+    assert sorted(p.name for p in kept.iterdir()) == ["cpu_us.pkl", "gpu_total_us.pkl",
+                                                      "sync.json"]
 
 
 def test_replay_lono_leaves_out_every_shape_of_the_network():
