@@ -50,6 +50,7 @@ GROUPS = [
      "session5/heldout_interference_2", HELDOUT),
     ("session 5, every suite by predictors trained without its network (replay_lono --keep)",
      "session5/lono_every_network", ALL),
+    ("session 5, the same again", "session5/lono_every_network_2", ALL),
 ]
 
 
