@@ -8,8 +8,9 @@ part alone, CPU part alone. The overhead is
 
 (thread hand-off, waiting, merging the GPU block), fitted as ``base_us + per_mib_us *
 (GPU block output MiB)`` through the points (least squares). The planner adds it to every
-split plan. Single-device plans get the runtime's own overhead around the part the predictors model
-(``measure_single``: GPU-only runs per memory mode, and a CPU-only run).
+split plan. Single-device plans get the runtime's own overhead around the part the
+predictors model (``measure_single``: GPU-only runs per memory mode, and a CPU-only run);
+split plans' parts their measured slowdown beside each other (``measure_interference``).
 
 Stored as ``sync.json`` next to the models::
 
@@ -96,25 +97,11 @@ def measure_sync(gpu_dev: OpenCLDevice, cpu_threads: int = 1, modes: list[str] |
         for layer in SYNC_LAYERS:
             prob = layer.gemm()
             s = prob.N // 2
-            sub = sub_problem(prob, 0, s)
-            params = (kernel.params_space() or [{}])[0]
-            local = kernel.local_sizes(sub, params, gpu_dev.limits)[0]
-            plan = Plan(s, prob.N, GpuConfig(impl, params, local, mode), CpuConfig(cpu_threads))
+            plan = Plan(s, prob.N, _gpu_config(kernel, prob, s, mode, gpu_dev),
+                        CpuConfig(cpu_threads))
             arrays = prob.arrays(rng)
-            runs = {sides: CoexecRun(prob, arrays, plan, gpu_dev, sides=sides)
-                    for sides in ("both", "gpu", "cpu")}
-            try:
-                samples = {sides: [] for sides in runs}
-                for _ in range(rounds):  # interleaved rounds: drift hits all three alike
-                    for sides, run in runs.items():
-                        first = run.run_once()
-                        run.check()
-                        samples[sides].append(
-                            measure_run(run.run_once, policy, first=first)["total_us"])
-            finally:
-                for run in runs.values():
-                    run.release()
-            times = {k: float(np.median(v)) for k, v in samples.items()}
+            stats = _measure_interleaved(prob, arrays, _sides(plan), gpu_dev, policy, rounds)
+            times = {k: _median(v, "total_us") for k, v in stats.items()}
             sync_us = max(0.0, times["both"] - max(times["gpu"], times["cpu"]))
             points.append({"layer": f"m={layer.m} n={layer.n} k={layer.k}",
                            "gpu_out_bytes": 4 * prob.M * s, "coexec_us": times["both"],
@@ -150,25 +137,12 @@ def measure_interference(gpu_dev: OpenCLDevice, cpu_threads: int = 1,
     rng = np.random.default_rng(seed)
     prob = layer.gemm()
     s = prob.N // 2
-    params = (kernel.params_space() or [{}])[0]
-    local = kernel.local_sizes(sub_problem(prob, 0, s), params, gpu_dev.limits)[0]
     arrays = prob.arrays(rng)
     out: dict[str, dict[str, Any]] = {}
     for mode in modes:
-        plan = Plan(s, prob.N, GpuConfig(impl, params, local, mode), CpuConfig(cpu_threads))
-        runs = {sides: CoexecRun(prob, arrays, plan, gpu_dev, sides=sides)
-                for sides in ("both", "gpu", "cpu")}
-        stats: dict[str, list[dict[str, Any]]] = {sides: [] for sides in runs}
-        try:
-            for _ in range(rounds):
-                for sides, run in runs.items():
-                    first = run.run_once()
-                    run.check()
-                    stats[sides].append(measure_run(run.run_once, policy, first=first))
-        finally:
-            for run in runs.values():
-                run.release()
-
+        plan = Plan(s, prob.N, _gpu_config(kernel, prob, s, mode, gpu_dev),
+                    CpuConfig(cpu_threads))
+        stats = _measure_interleaved(prob, arrays, _sides(plan), gpu_dev, policy, rounds)
         g_co, g_alone = (_median(stats[k], "gpu_total_us") for k in ("both", "gpu"))
         c_co, c_alone = (_median(stats[k], "cpu_us") for k in ("both", "cpu"))
         out[mode] = {"gpu": round(max(1.0, g_co / g_alone), 4),
@@ -198,26 +172,52 @@ def measure_single(gpu_dev: OpenCLDevice, cpu_threads: int = 1, modes: list[str]
     for layer in SINGLE_LAYERS:
         prob = layer.gemm()
         n = prob.N
-        params = (kernel.params_space() or [{}])[0]
-        local = kernel.local_sizes(prob, params, gpu_dev.limits)[0]
         arrays = prob.arrays(rng)
-        runs = {m: CoexecRun(prob, arrays, Plan(n, n, GpuConfig(impl, params, local, m), None),
-                             gpu_dev) for m in modes}
-        runs["cpu"] = CoexecRun(prob, arrays, Plan(0, n, None, CpuConfig(cpu_threads)))
-        try:
-            for _ in range(rounds):  # interleaved rounds: drift hits every side alike
-                for side, run in runs.items():
-                    first = run.run_once()
-                    run.check()
-                    st = measure_run(run.run_once, policy, first=first)
-                    inner = st["cpu_us"] if side == "cpu" else st["gpu_total_us"]
-                    diffs[side].append(max(0.0, float(st["total_us"]) - float(inner)))
-        finally:
-            for run in runs.values():
-                run.release()
+        runs = {m: (Plan(n, n, _gpu_config(kernel, prob, n, m, gpu_dev), None), "both")
+                for m in modes}
+        runs["cpu"] = (Plan(0, n, None, CpuConfig(cpu_threads)), "both")
+        stats = _measure_interleaved(prob, arrays, runs, gpu_dev, policy, rounds)
+        for side, sts in stats.items():
+            inner = "cpu_us" if side == "cpu" else "gpu_total_us"
+            diffs[side] += [max(0.0, float(st["total_us"]) - float(st[inner])) for st in sts]
     out = {side: round(float(np.median(v)), 3) for side, v in diffs.items()}
     log.info("single-device runtime overhead (us): %s", out)
     return out
+
+
+def _gpu_config(kernel: Any, prob: Any, s: int, mode: str, gpu_dev: OpenCLDevice) -> GpuConfig:
+    """``kernel`` with its first parameters and first legal work-group on the GPU block
+    ``[0, s)`` of GEMM ``prob``, in memory mode ``mode``."""
+    params = (kernel.params_space() or [{}])[0]
+    local = kernel.local_sizes(sub_problem(prob, 0, s), params, gpu_dev.limits)[0]
+    return GpuConfig(kernel.name, params, local, mode)
+
+
+def _sides(plan: Plan) -> dict[str, tuple[Plan, str]]:
+    """A split plan run co-executed, its GPU part alone and its CPU part alone."""
+    return {sides: (plan, sides) for sides in ("both", "gpu", "cpu")}
+
+
+def _measure_interleaved(prob: Any, arrays: dict[str, np.ndarray],
+                         plans: dict[str, tuple[Plan, str]], gpu_dev: OpenCLDevice,
+                         policy: TimingPolicy, rounds: int) -> dict[str, list[dict[str, Any]]]:
+    """Build a CoexecRun of ``prob`` per key of ``plans`` (key -> (plan, sides)), then time
+    each one (checked first) in ``rounds`` interleaved rounds, so that drift hits all
+    alike; release them. Returns key -> the rounds' ``measure_run`` stats."""
+    runs: dict[str, CoexecRun] = {}
+    stats: dict[str, list[dict[str, Any]]] = {k: [] for k in plans}
+    try:
+        for k, (plan, sides) in plans.items():
+            runs[k] = CoexecRun(prob, arrays, plan, gpu_dev, sides=sides)
+        for _ in range(rounds):
+            for k, run in runs.items():
+                first = run.run_once()
+                run.check()
+                stats[k].append(measure_run(run.run_once, policy, first=first))
+    finally:
+        for run in runs.values():
+            run.release()
+    return stats
 
 
 def _median(stats: list[dict[str, Any]], key: str) -> float:
