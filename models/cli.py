@@ -112,7 +112,7 @@ def _load_data(paths: list[str]) -> Any:
 def _exclude_suites(df: Any, suites: list[str]) -> Any:
     """``df`` without every row of a layer shape that a row of ``suites`` has (rows are
     tagged with their suite): a model that never saw those networks' layers."""
-    from latpred.datasets.schema import shape_id
+    from latpred.models.splits import without_suites
 
     if not suites:
         return df
@@ -121,14 +121,10 @@ def _exclude_suites(df: Any, suites: list[str]) -> Any:
         if s not in known:
             raise bad_value("exclude-suite", s, f"no rows of that suite in --data (have: "
                                                 f"{', '.join(sorted(known))})")
-    sid = shape_id(df)
-    drop = sid.isin(set(sid[df["suite"].isin(suites)]))
-    out = df[~drop.to_numpy()].reset_index(drop=True)
-    out.attrs = df.attrs
+    out = without_suites(df, suites)
     if out.empty:
         raise bad_value("exclude-suite", suites, "no rows left")
-    log.info("excluded %d rows of %d shapes of %s", int(drop.sum()),
-             sid[drop].nunique(), ", ".join(suites))
+    log.info("excluded %d rows of %s", len(df) - len(out), ", ".join(suites))
     return out
 
 

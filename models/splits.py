@@ -55,6 +55,17 @@ def leave_one_network_out(suites: np.ndarray, groups: np.ndarray,
             yield suite, (np.flatnonzero(train), np.flatnonzero(test))
 
 
+def without_suites(df: pd.DataFrame, suites: list[str]) -> pd.DataFrame:
+    """``df`` without every row of a layer shape that a row of ``suites`` has (rows are
+    tagged with their suite): data of a model that never saw those networks' layers.
+    Keeps ``df.attrs``; suites with no rows drop nothing."""
+    sid = shape_id(df)
+    drop = sid.isin(set(sid[df["suite"].isin(suites)]))
+    out = df[~drop.to_numpy()].reset_index(drop=True)
+    out.attrs = df.attrs
+    return out
+
+
 def check_disjoint(groups: np.ndarray, split: Split) -> None:
     """Raise if a shape is on both sides of a split (a guard for new split code)."""
     tr, te = split

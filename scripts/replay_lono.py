@@ -33,6 +33,7 @@ from latpred.datasets import load
 from latpred.datasets.suites import suite_layers
 from latpred.models import LatencyPredictor
 from latpred.models.boosters import start_params
+from latpred.models.splits import without_suites
 from latpred.planner.bench import SLOWDOWN_TOLERANCE, geomean
 from latpred.planner.cli import load_models
 from latpred.planner.planner import Planner, PlannerOptions
@@ -55,14 +56,7 @@ def _replay_bench() -> object:
 
 def without(df: pd.DataFrame, network: str) -> pd.DataFrame:
     """``df`` without every layer shape that a suite of ``network`` has."""
-    from latpred.datasets.schema import shape_id
-
-    suites = [s for s, n in NETWORK.items() if n == network]
-    sid = shape_id(df)
-    drop = sid.isin(set(sid[df["suite"].isin(suites)]))
-    out = df[~drop.to_numpy()].reset_index(drop=True)
-    out.attrs = df.attrs
-    return out
+    return without_suites(df, [s for s, n in NETWORK.items() if n == network])
 
 
 def main() -> None:
