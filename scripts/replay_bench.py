@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -75,44 +76,45 @@ class Measured:
         return p, p
 
 
+def grid_dir(suite_dir: Path, grid_root: Path) -> Path:
+    """A bench's oracle grid: its own, or (a bench stored without it) the one it reused
+    unchanged from ``grid_root``."""
+    grid = suite_dir / "grid"
+    return grid if grid.is_dir() else grid_root / suite_dir.name / "grid"
+
+
+def whole_layer_plans(df: pd.DataFrame, layers: dict) -> Iterator[tuple[str, str, float]]:
+    """(layer, plan description, total_us) of the "ok" rows of a grid or confirmation
+    dataset that time a whole plan of one of ``layers``, in the frame's order (a "gpu" row
+    below the full split timed the GPU part of a split alone: left out)."""
+    for r in df[df["status"] == "ok"].to_dict("records"):
+        layer = layers.get(r["layer"])
+        if layer is None:
+            continue
+        if r["backend"] == "gpu" and int(r["split_n"] or 0) != layer_extent(layer):
+            continue
+        yield r["layer"], plan_of_row(layer, r).describe(), float(r["total_us"])
+
+
 def measured_times(suite_dir: Path, layers: dict, grid_root: Path
                    ) -> dict[str, dict[str, float]]:
-    """layer -> plan description -> measured total_us (confirmed medians win over grid's).
-    A bench stored without its grid (one reused unchanged from ``grid_root``) reads that."""
+    """layer -> plan description -> measured total_us (confirmed medians win over grid's)."""
     out: dict[str, dict[str, float]] = {}
-    grid = suite_dir / "grid"
-    if not grid.is_dir():
-        grid = grid_root / suite_dir.name / "grid"
-    # confirmation rows are grid rows re-measured (same params with "_split_n")
-    for src in (load_grid(grid), load_grid(suite_dir / "confirm")):
-        ok = src[src["status"] == "ok"]  # confirmed second: it overwrites
-        for r in ok.to_dict("records"):
-            layer = layers.get(r["layer"])
-            if layer is None:
-                continue
-            if r["backend"] == "gpu" and int(r["split_n"] or 0) != layer_extent(layer):
-                continue  # the GPU part of a split, timed alone
-            out.setdefault(r["layer"], {})[plan_of_row(layer, r).describe()] = \
-                float(r["total_us"])
+    # confirmation rows are grid rows re-measured (same params with "_split_n"); read
+    # second, they overwrite
+    for src in (load_grid(grid_dir(suite_dir, grid_root)), load_grid(suite_dir / "confirm")):
+        for name, plan, us in whole_layer_plans(src, layers):
+            out.setdefault(name, {})[plan] = us
     return out
 
 
 def grid_best(suite_dir: Path, layers: dict, grid_root: Path) -> dict[str, str]:
     """layer -> description of its fastest whole-layer plan in the oracle grid (the grid's
     quick medians, measured in the session that built the grid)."""
-    grid = suite_dir / "grid"
-    if not grid.is_dir():
-        grid = grid_root / suite_dir.name / "grid"
-    ok = load_grid(grid)
-    ok = ok[ok["status"] == "ok"].sort_values("total_us", kind="stable")
+    grid = load_grid(grid_dir(suite_dir, grid_root)).sort_values("total_us", kind="stable")
     out: dict[str, str] = {}
-    for r in ok.to_dict("records"):
-        layer = layers.get(r["layer"])
-        if layer is None or r["layer"] in out:
-            continue
-        if r["backend"] == "gpu" and int(r["split_n"] or 0) != layer_extent(layer):
-            continue
-        out[r["layer"]] = plan_of_row(layer, r).describe()
+    for name, plan, _us in whole_layer_plans(grid, layers):
+        out.setdefault(name, plan)
     return out
 
 
