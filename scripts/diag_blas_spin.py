@@ -78,12 +78,12 @@ def measure(dev: OpenCLDevice, name: str, layer: ConvLayer, mode: str) -> dict:
 
 
 def main() -> None:
-    global LAYERS
     dev = OpenCLDevice(select_device(os.environ.get("DIAG_DEVICE", "nvidia"), kind="GPU"))
+    layers = LAYERS
     if os.environ.get("DIAG_SMALL"):  # a dry run of the flow on tiny layers
-        LAYERS = {k: ConvLayer(1, 8, 8, 8, 8, 3, 3, 1, 1, groups=g)
+        layers = {k: ConvLayer(1, 8, 8, 8, 8, 3, 3, 1, 1, groups=g)
                   for k, g in (("vgg16.features.2", 1), ("mnv2.features.15.conv.1.0", 8))}
-    for name, layer in LAYERS.items():
+    for name, layer in layers.items():
         for mode in ("buffer", "map", "svm_coarse"):
             print(json.dumps(measure(dev, name, layer, mode)), flush=True)
 
