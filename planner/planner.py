@@ -55,6 +55,8 @@ log = logging.getLogger(__name__)
 RISKS = ("none", "p90")
 #: configurations + shapes a Planner's FrameBuilder keeps between calls before a reset
 _MAX_FRAME_ROWS = 200_000
+#: predictions a Planner keeps between calls (all targets) before it forgets them
+_MAX_MEMO_ROWS = 2_000_000
 #: CPU stage 1 runs only when the batch would otherwise predict more CPU rows than this (a
 #: predict call costs ~1 ms whatever its size; one layer has ~16 thread counts x ~17 splits)
 CPU_PRUNE_MIN_ROWS = 2_000
@@ -253,11 +255,13 @@ class _Rows:
 
 
 class _Predictions:
-    """The predictions of one ``plan_layers`` call, memoised per (target, bound) by row.
+    """Predictions memoised per (target, bound) by row, for the calls of one Planner.
 
     A prediction depends on its row alone (configuration and shape: ``features`` are
     row-wise), so a row is predicted once: rows repeated in a batch (the reference
-    configuration's memory-mode rows) or from an earlier stage are read back. The rows
+    configuration's memory-mode rows), from an earlier stage or from an earlier call (a
+    layer planned again) are read back. Rows are ``fb``'s ids, so the memo lives as long
+    as ``fb`` (and the predictors). The rows
     still missing from the requests of one ``many`` call are predicted together: one
     column mapping and one feature pass for all of them when the predictors take columns
     (``Predictors.takes_columns``), else a frame per request (shared by requests of the
@@ -269,6 +273,15 @@ class _Predictions:
         self._fb = fb
         self._known: dict[tuple[str, bool], tuple[np.ndarray, np.ndarray]] = {}
         self._last: tuple[bytes, pd.DataFrame] | None = None
+
+    def serves(self, predictors: Predictors, fb: FrameBuilder) -> bool:
+        """Whether this memo holds predictions of ``predictors`` on ``fb``'s rows."""
+        return self._predictors is predictors and self._fb is fb
+
+    @property
+    def size(self) -> int:
+        """Rows memoised, all targets."""
+        return sum(len(k) for k, _v in self._known.values())
 
     def __call__(self, target: str, rows: _Rows, hi: bool = False) -> np.ndarray:
         """Point predictions (``hi``: upper interval ends) of ``rows``, in row order."""
@@ -287,9 +300,9 @@ class _Predictions:
             vals[~hit] = values
             known_k, known_v = self._known.get((target, hi), (np.zeros(0, np.int64),
                                                               np.zeros(0)))
-            all_k, all_v = np.concatenate([known_k, miss]), np.concatenate([known_v, values])
-            order = np.argsort(all_k, kind="stable")
-            self._known[(target, hi)] = (all_k[order], all_v[order])
+            at = np.searchsorted(known_k, miss)  # both sorted, disjoint: merge
+            self._known[(target, hi)] = (np.insert(known_k, at, miss),
+                                         np.insert(known_v, at, values))
         return [vals[inv] for _uniq, inv, vals, _hit in looked]
 
     def _lookup(self, target: str, rows: _Rows, hi: bool
@@ -340,9 +353,11 @@ class Planner:
     (the profiler's sweep makes the same assumption), so modes cost rows per split, not
     per configuration.
 
-    A Planner keeps, between calls, its candidate enumeration, split grids and the
-    interned configuration rows of its frames (so it is not thread-safe); predictions are
-    not kept from one call to the next.
+    A Planner keeps, between calls, its candidate enumeration, split grids, the interned
+    configuration rows of its frames and the predictions of those rows (so it is not
+    thread-safe): planning a layer again (after ``sync`` or ``options`` changed, or in the
+    next inference) predicts nothing already predicted, and decides anew. The memo is
+    tied to the ``predictors`` object: assign new Predictors to predict anew.
 
     With ``options.prune_top_k`` (default), a first batch predicts every configuration at
     a few anchor splits and keeps, per anchor, the ``prune_top_k`` fastest and the fastest
@@ -382,6 +397,7 @@ class Planner:
         self._grid_cache: dict[tuple[int, int], np.ndarray] = {}
         # layer -> (its configurations, stage-1 rows): ids of self._fb's rows
         self._anchor_cache: dict[Layer, tuple[list[KernelConfig], _AnchorRows]] = {}
+        self._pred = _Predictions(predictors, self._fb)  # predictions of self._fb's rows
 
     # -- candidates ------------------------------------------------------------------------
     def _grid(self, layer: Layer, cfgs: list[KernelConfig]
@@ -613,11 +629,13 @@ class Planner:
     def plan_layers(self, items: list[tuple[str, int, Layer]]) -> list[PlanChoice]:
         """Plan layers given as (name, count, layer): every predictor is called once (twice
         with pruning) for the whole batch."""
-        if self._fb.size > _MAX_FRAME_ROWS:
+        if self._fb.size > _MAX_FRAME_ROWS or self._pred.size > _MAX_MEMO_ROWS:
             self._fb = FrameBuilder()
             self._anchor_cache.clear()
         fb = self._fb
-        pred = _Predictions(self.predictors, fb)
+        if not self._pred.serves(self.predictors, fb):
+            self._pred = _Predictions(self.predictors, fb)
+        pred = self._pred
         all_cfgs = [self.space.gpu_configs(layer) for _n, _c, layer in items]
         if self.options.prune_top_k is not None:
             all_cfgs = self._prune(items, all_cfgs, fb, pred)

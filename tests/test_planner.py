@@ -205,6 +205,27 @@ def test_one_batched_predict_per_predictor(infos):
     assert cpu.calls == 2
 
 
+def test_replanning_predicts_nothing_again_and_decides_anew(infos):
+    # equal devices: an even split pays with no overhead, not with a large one
+    cpu, gpu = Linear(1e3, per_thread=False), Linear(1e3)
+    items = [("a", 1, LAYER), ("b", 1, ConvLayer(1, 16, 32, 14, 14, 3, 3, padding=1))]
+    p = planner(infos, cpu, gpu, sync_us=0.0)
+    assert [ch.plan.kind for ch in p.plan_layers(items)] == ["split", "split"]
+    calls = (cpu.calls, gpu.calls)
+    big = 0.6 * LAYER.gemm().flops / 1e3
+    p.sync = SyncModel.constant(big)  # the runtime's overhead changed: plan again
+    again = p.plan_layer(LAYER, "a")
+    assert (cpu.calls, gpu.calls) == calls  # every row read back from the memo
+    fresh = planner(infos, Linear(1e3, per_thread=False), Linear(1e3), sync_us=big)
+    want = fresh.plan_layer(LAYER, "a")
+    assert again.plan.kind != "split"
+    assert again.as_row() == want.as_row()
+    # other predictors: predicted anew
+    p.predictors = Predictors({"cpu_us": Linear(1e5, per_thread=True),
+                               "gpu_total_us": Linear(1e2, 5.0)}, {}, "other")
+    assert p.plan_layer(LAYER).plan.kind == "cpu"
+
+
 def test_components_mode(infos):
     preds = Predictors({"cpu_us": Linear(1e3, per_thread=False),
                         "gpu_kernel_us": Linear(1e3), "gpu_dispatch_us": Linear(1e12, 2.0),
