@@ -4,15 +4,17 @@ The numbers come from the kernel library itself (``Implementation.launches``,
 ``work_per_item``, ``local_mem_bytes``, ``tile_multiples``, ``scratch``), so a new kernel
 gets correct features without touching this module. Evaluation is organised for speed:
 
-1. rows are grouped by implementation, parameters, layout and kind of local size (the
+1. rows are grouped by implementation, parameter family (the parameter names and their
+   values other than integers: a GEMM conv's ``gemm``), layout and kind of local size (the
    driver's choice, or a fixed one);
 2. a group is evaluated with ONE call whose problem holds numpy arrays for the shape
-   attributes that vary inside the group, and whose local size holds arrays where it varies
+   attributes that vary inside the group, whose integer parameters hold arrays where they
+   vary (``conv_direct``'s ``TILE_O``) and whose local size holds arrays where it varies
    (a GEMM kernel's ``round_up(problem.N, 16)`` works element-wise; the conv kernels build
    their GEMM with ``conv_common.gemm_problem``); each such array path is checked once per
    process against the scalar path on a sample of rows (the numbers must be equal), and a
    kernel whose code needs scalars (``int()``, ``if`` on a size, a validated problem)
-   falls back to
+   falls back to one call per parameter combination, then per local size, then
 3. one scalar call per distinct (configuration, shape), memoised, as for a group of one row.
 
 Implementations the registry does not know (and the numpy/BLAS backend) get a generic
@@ -24,8 +26,9 @@ from __future__ import annotations
 import json
 import logging
 import math
+import threading
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -65,6 +68,7 @@ def clear_caches() -> None:
     _vector_ok.clear()
     _memo.clear()
     parse_params.cache_clear()
+    _param_family.cache_clear()
     _parse_local.cache_clear()
     _scalar_problem.cache_clear()
 
@@ -77,6 +81,47 @@ def parse_params(text: str) -> tuple[tuple[str, Any], ...] | None:
     except (TypeError, ValueError):
         return None
     return tuple(sorted(val.items())) if isinstance(val, dict) else None
+
+
+def _is_int(v: Any) -> bool:
+    """An integer parameter value an int64 array holds (not a bool)."""
+    return type(v) is int and -(2 ** 62) < v < 2 ** 62
+
+
+@lru_cache(maxsize=4096)
+def _param_family(text: str) -> tuple[str, tuple[tuple[str, Any], ...], tuple[str, ...],
+                                      tuple[int, ...]] | None:
+    """A params JSON string as (family key, fixed (name, value) pairs, integer names,
+    their values); rows of one family differ in integer values only. None if not a JSON
+    object."""
+    pairs = parse_params(text)
+    if pairs is None:
+        return None
+    fixed = tuple((k, v) for k, v in pairs if not _is_int(v))
+    ints = tuple((k, v) for k, v in pairs if _is_int(v))
+    names = tuple(k for k, _ in ints)
+    return json.dumps([fixed, names]), fixed, names, tuple(v for _, v in ints)
+
+
+class _Params(NamedTuple):
+    """The parameters of a group's rows: ``fixed`` (name -> value, every row) and the
+    integer parameters ``names`` with their values row by row, int64 (n, len(names))."""
+
+    fixed: tuple[tuple[str, Any], ...]
+    names: tuple[str, ...]
+    values: np.ndarray
+
+    def merged(self, ints: dict[str, Any]) -> dict[str, Any]:
+        """The params dict (sorted by name) with the integer parameters ``ints``."""
+        return dict(sorted((*self.fixed, *ints.items())))
+
+    def row(self, i: int) -> dict[str, Any]:
+        """Row i's params dict (Python values)."""
+        return self.merged(dict(zip(self.names, (int(v) for v in self.values[i]))))
+
+    def take(self, idx: np.ndarray) -> _Params:
+        """The rows ``idx``."""
+        return self._replace(values=self.values[idx])
 
 
 @lru_cache(maxsize=1024)
@@ -142,6 +187,13 @@ def _ceil(x: Any) -> Any:
     return np.ceil(x) if isinstance(x, np.ndarray) else float(math.ceil(x))
 
 
+def _tile(v: Any) -> Any:
+    """A tile multiple as float64 (0 or None: 1), element-wise for an array."""
+    if isinstance(v, np.ndarray):
+        return np.where(v != 0, v, 1).astype(np.float64)
+    return float(v or 1)
+
+
 def _evaluate(impl: Any, problem: Any, params: dict, local: tuple | None, n: int) -> np.ndarray:
     """Raw geometry, shape (n, len(RAW_FIELDS)), for a problem whose attributes have length n
     (numpy arrays) or are scalars (n = 1, or constant over the rows)."""
@@ -187,9 +239,9 @@ def _evaluate(impl: Any, problem: Any, params: dict, local: tuple | None, n: int
         scratch = scratch + _num(v)
     col["scratch_elems"] = scratch
     tiles = impl.tile_multiples(params) or {}
-    col["tile_k"] = float(tiles.get("K", 1) or 1)
-    col["tile_m"] = float(next((tiles[k] for k in ("M", "O") if k in tiles), 1) or 1)
-    col["tile_n"] = float(next((tiles[k] for k in ("N", "P", "OW") if k in tiles), 1) or 1)
+    col["tile_k"] = _tile(tiles.get("K", 1))
+    col["tile_m"] = _tile(next((tiles[k] for k in ("M", "O") if k in tiles), 1))
+    col["tile_n"] = _tile(next((tiles[k] for k in ("N", "P", "OW") if k in tiles), 1))
     vals = [col[name] for name in RAW_FIELDS]
     if any(isinstance(v, np.ndarray) for v in vals):
         out = np.empty((_NF, n))
@@ -266,17 +318,21 @@ class _Memo:
     """(configuration, shape) hash -> raw geometry row; lookups are vectorised (a binary
     search of the sorted keys: cheaper than a hash index for ~1,000 keys).
 
-    The state is one (keys, values) pair swapped atomically, so concurrent predict calls
-    from several threads never see keys that run ahead of their values: keys sorted and
-    unique, uint64 (N,); values field-major, float64 (len(RAW_FIELDS), N).
+    The rows live in a field-major buffer, float64 (len(RAW_FIELDS), capacity), appended
+    to (the capacity doubles) and never moved or rewritten, so an insert copies the sorted
+    keys and their buffer columns (16 bytes a row), not the rows. The state is one (keys,
+    columns, buffer) triple swapped atomically, so concurrent predict calls from several
+    threads never see keys that run ahead of their values: keys sorted and unique, uint64
+    (N,); columns a permutation of 0..N-1, intp (N,). Inserts are serialised by a lock.
     """
 
     def __init__(self, max_rows: int = 200_000):
         self.max_rows = max_rows
+        self._lock = threading.Lock()
         self.clear()
 
     def clear(self) -> None:
-        self._state = (np.empty(0, np.uint64), np.empty((_NF, 0)))
+        self._state = (np.empty(0, np.uint64), np.empty(0, np.intp), np.empty((_NF, 0)))
 
     def __len__(self) -> int:
         return len(self._state[0])
@@ -284,22 +340,30 @@ class _Memo:
     def lookup(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(positions, values): column of ``values`` (field-major) for each key, -1 where
         unknown."""
-        known, values = self._state
+        known, cols, values = self._state
         if not len(known):
             return np.full(len(keys), -1, np.intp), values
         pos = np.minimum(np.searchsorted(known, keys), len(known) - 1)
-        return np.where(known[pos] == keys, pos, -1), values
+        return np.where(known[pos] == keys, cols[pos], -1), values
 
     def insert(self, keys: np.ndarray, vals: np.ndarray) -> None:
         """Add sorted unique ``keys`` (k,) with their rows ``vals`` (k, len(RAW_FIELDS))."""
-        known, values = self._state
-        if len(known) + len(keys) > self.max_rows:
-            known, values = known[:0], values[:, :0]
-        at = np.searchsorted(known, keys)
-        if len(known):  # another thread may have inserted some keys meanwhile
-            new = known[np.minimum(at, len(known) - 1)] != keys
-            keys, vals, at = keys[new], vals[new], at[new]
-        self._state = (np.insert(known, at, keys), np.insert(values, at, vals.T, axis=1))
+        with self._lock:
+            known, cols, values = self._state
+            if len(known) + len(keys) > self.max_rows:
+                known, cols, values = known[:0], cols[:0], values[:, :0]
+            at = np.searchsorted(known, keys)
+            if len(known):  # keys computed by another thread meanwhile
+                new = known[np.minimum(at, len(known) - 1)] != keys
+                keys, vals, at = keys[new], vals[new], at[new]
+            n, k = len(known), len(keys)  # the buffer's first n columns are in use
+            if n + k > values.shape[1]:  # a new buffer: readers keep the old one
+                grown = np.empty((_NF, min(max(2 * (n + k), 1024), max(self.max_rows, n + k))))
+                grown[:, :n] = values[:, :n]
+                values = grown
+            values[:, n:n + k] = vals.T  # columns no published key points to yet
+            self._state = (np.insert(known, at, keys),
+                           np.insert(cols, at, np.arange(n, n + k, dtype=np.intp)), values)
 
 
 _memo = _Memo()
@@ -385,12 +449,17 @@ def _compute(reps: np.ndarray, ci: np.ndarray, iu: list[str], cp: np.ndarray, pu
     (len(reps), len(RAW_FIELDS)); c*/ *u are (codes, uniques) of impl, params, local size."""
     out = np.full((len(reps), _NF), np.nan)
     reg = _registry()
-    # a group: one implementation, parameters and layout, and local sizes of one kind (the
-    # driver's, or fixed with one number of dimensions); its shapes and fixed local sizes
-    # vary from row to row
+    # a group: one implementation, parameter family and layout, and local sizes of one kind
+    # (the driver's, or fixed with one number of dimensions); its shapes, integer
+    # parameters and fixed local sizes vary from row to row
     lparsed = [_parse_local(t) for t in lu]
     lkind = np.array([0 if v is None else -1 if v is False else len(v) for v in lparsed])
-    gkey = _hash_columns(np.stack([ci[reps], cp[reps], layout_code[reps] * 2 + is_blas[reps],
+    pparsed = [_param_family(t) for t in pu]
+    families: dict[str, int] = {}
+    pfam = np.array([-1 if v is None else families.setdefault(v[0], len(families))
+                     for v in pparsed])
+    gkey = _hash_columns(np.stack([ci[reps], pfam[cp[reps]] + 1,
+                                   layout_code[reps] * 2 + is_blas[reps],
                                    lkind[cl[reps]] + 1]).astype(np.uint64))
     cc, cu = np.unique(gkey, return_inverse=True)
     cu = cu.reshape(-1)
@@ -401,15 +470,17 @@ def _compute(reps: np.ndarray, ci: np.ndarray, iu: list[str], cp: np.ndarray, pu
         rows = reps[sel]
         f = rows[0]
         kernel = None if is_blas[f] else reg.get(iu[ci[f]])
-        pparams = parse_params(pu[cp[f]])
+        fam = pparsed[cp[f]]
         kind = lkind[cl[f]]
-        if kernel is None or pparams is None or kind < 0:
+        if kernel is None or fam is None or kind < 0:
             continue
         layout = layouts[layout_code[f]]
         names = _GEMM_ATTRS if layout[0] == "linear" else _CONV_ATTRS
         shp = shapes[rows, :len(names)]
+        prm = _Params(fam[1], fam[2], np.array([pparsed[c][3] for c in cp[rows]], np.int64
+                                               ).reshape(len(rows), len(fam[2])))
         locs = None if kind == 0 else np.array([lparsed[c] for c in cl[rows]], dtype=np.int64)
-        out[sel] = _group_eval(kernel, dict(pparams), locs, layout, names, shp)
+        out[sel] = _group_eval(kernel, prm, locs, layout, names, shp)
     bad = np.isnan(out[:, 0])
     if bad.any():  # unknown implementations, BLAS, shapes a kernel cannot take
         rows = reps[bad]
@@ -423,22 +494,26 @@ def _compute(reps: np.ndarray, ci: np.ndarray, iu: list[str], cp: np.ndarray, pu
     return out
 
 
-def _group_eval(kernel: Any, params: dict, locs: np.ndarray | None, layout: tuple,
+def _group_eval(kernel: Any, prm: _Params, locs: np.ndarray | None, layout: tuple,
                 names: tuple[str, ...], shapes: np.ndarray) -> np.ndarray:
     """Geometry of a group's rows (see ``_vector_eval``), NaN rows where a shape fails: one
-    array-valued call; else one per local size (a kernel may need a scalar local size but
-    take array-valued shapes); else one scalar call per row."""
-    vals = _vector_eval(kernel, params, locs, layout, names, shapes)
+    array-valued call; else one per parameter combination (a kernel may need scalar
+    parameters, ``int(params["TS"])``), else one per local size (it may need a scalar
+    local size but take array-valued shapes); else one scalar call per row."""
+    vals = _vector_eval(kernel, prm, locs, layout, names, shapes)
     if vals is not None:
         return vals
     vals = np.full((len(shapes), _NF), np.nan)
-    if locs is not None and (locs != locs[0]).any():
-        _, inv = np.unique(locs, axis=0, return_inverse=True)
-        inv = inv.reshape(-1)
-        for k in range(inv.max() + 1):
-            idx = np.flatnonzero(inv == k)
-            vals[idx] = _group_eval(kernel, params, locs[idx], layout, names, shapes[idx])
-        return vals
+    for part in (prm.values, locs):
+        if part is not None and len(part) and (part != part[0]).any():
+            _, inv = np.unique(part, axis=0, return_inverse=True)
+            inv = inv.reshape(-1)
+            for k in range(inv.max() + 1):
+                idx = np.flatnonzero(inv == k)
+                vals[idx] = _group_eval(kernel, prm.take(idx), None if locs is None
+                                        else locs[idx], layout, names, shapes[idx])
+            return vals
+    params = prm.row(0)
     local = None if locs is None else tuple(int(v) for v in locs[0])
     for j, s in enumerate(shapes):
         v = _scalar_eval(kernel, params, local, layout, tuple(int(x) for x in s))
@@ -459,7 +534,7 @@ def _scalar_eval(kernel: Any, params: dict, local: tuple | None, layout: tuple,
 
 def _array_args(names: tuple[str, ...], shapes: np.ndarray, locs: np.ndarray | None
                 ) -> tuple[dict[str, Any], tuple | None, tuple[str, ...]]:
-    """(problem attributes, local size, names of the varying ones) of rows ``shapes`` (n,
+    """(attributes, local size, names of the varying ones) of rows ``shapes`` (n,
     len(names)) and ``locs`` (n, dims) or None: an int64 array where a value varies, else a
     Python int."""
     cols = shapes if locs is None else np.concatenate([shapes, locs], axis=1)
@@ -470,15 +545,18 @@ def _array_args(names: tuple[str, ...], shapes: np.ndarray, locs: np.ndarray | N
     return dict(zip(names, val)), local, varying
 
 
-def _vector_eval(kernel: Any, params: dict, locs: np.ndarray | None, layout: tuple,
+def _vector_eval(kernel: Any, prm: _Params, locs: np.ndarray | None, layout: tuple,
                  names: tuple[str, ...], shapes: np.ndarray) -> np.ndarray | None:
-    """Array-valued evaluation of many rows at once: shapes (n, len(names)) and local sizes
-    ``locs`` (n, dims), or None for the driver's choice; None if this kernel needs scalars."""
+    """Array-valued evaluation of many rows at once: shapes (n, len(names)), parameters
+    ``prm`` and local sizes ``locs`` (n, dims), or None for the driver's choice; None if
+    this kernel needs scalars."""
     n = len(shapes)
     if n < 2:
         return None
-    attrs, local, varying = _array_args(names, shapes, locs)
-    sig = (kernel.name, tuple(sorted(params)), None if locs is None else locs.shape[1], layout,
+    attrs, local, varying = _array_args((*names, *prm.names),
+                                        np.concatenate([shapes, prm.values], axis=1), locs)
+    params = prm.merged({k: attrs.pop(k) for k in prm.names})
+    sig = (kernel.name, tuple(params), None if locs is None else locs.shape[1], layout,
            varying)
     verdict = _vector_ok.get(sig)
     if verdict is False:
@@ -492,7 +570,7 @@ def _vector_eval(kernel: Any, params: dict, locs: np.ndarray | None, layout: tup
     if verdict is None:  # check once per signature against the scalar path: the same numbers
         picks = np.unique(np.linspace(0, n - 1, min(n, 6)).astype(int))
         for i in picks:
-            ref = _scalar_eval(kernel, params, None if locs is None else tuple(
+            ref = _scalar_eval(kernel, prm.row(i), None if locs is None else tuple(
                 int(v) for v in locs[i]), layout, tuple(int(x) for x in shapes[i]))
             if ref is None or not np.array_equal(ref, vals[i]):
                 log.debug("array geometry of %s disagrees with the scalar path", kernel.name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -162,6 +163,71 @@ def test_conv_geometry_of_array_valued_layers(name):
                     np.testing.assert_array_equal(vals[i], ref, err_msg=f"{params} {local} {s}")
                 n_cases += 1
     assert n_cases >= 3 * len(kernel.params_space())
+
+
+def _impls() -> list[str]:
+    from latpred.profiler.kernels import registry
+
+    return sorted(registry())
+
+
+#: a layer each conv implementation takes (1x1, 3x3, depthwise)
+_CONV_SHAPES = [(1, 32, 64, 28, 28, 3, 3, 1, 1, 1, 1), (1, 32, 64, 28, 28, 1, 1, 1, 0, 1, 1),
+                (1, 32, 32, 28, 28, 3, 3, 1, 1, 1, 32)]
+
+
+@pytest.mark.parametrize("name", _impls())
+def test_geometry_of_array_valued_parameters(name):
+    """The parameter combinations of one family (differing in integers only) evaluated in
+    one call, their integers as arrays, give exactly the numbers of one call per row: one
+    shape, or the output channels / columns varying too; the driver's local size or each
+    combination's first fixed one. Only GEMV (one local size per call) needs scalars."""
+    from latpred.profiler.kernels import registry
+    from latpred.profiler.kernels.base import DeviceLimits
+
+    kernel = registry()[name]
+    limits = DeviceLimits(1024, (1024, 1024, 64), 48 * 1024)
+    space = kernel.params_space()
+    if kernel.op == "gemm":
+        layout, names, shape, split = ("linear", "forward", False, False), \
+            geometry._GEMM_ATTRS, (1, 200, 72), 1
+        problems = {shape: LinearLayer(*shape).gemm()}
+    else:
+        layout, names, split = ("conv2d",), geometry._CONV_ATTRS, 2
+        problems = {s: ConvLayer(*s) for s in _CONV_SHAPES}
+        shape = next(s for s in _CONV_SHAPES if not kernel.shape_reason(problems[s], space[0]))
+    families: dict[tuple, list[tuple]] = {}  # (family, driver?) -> (params, local) pairs
+    for params in space:
+        local = kernel.local_sizes(problems[shape], params, limits)
+        local = None if None in local else local[0]
+        fam = geometry._param_family(json.dumps(params))
+        families.setdefault((fam[0], local is None), []).append((params, local))
+    n_cases = 0
+    for (_key, driver), members in families.items():
+        if len(members) < 2:
+            continue
+        fam = geometry._param_family(json.dumps(members[0][0]))
+        values = np.array([geometry._param_family(json.dumps(p))[3] for p, _ in members])
+        prm = geometry._Params(fam[1], fam[2], np.repeat(values, 2, axis=0))
+        locs = None if driver else np.repeat(np.array([lo for _, lo in members]), 2, axis=0)
+        shapes = np.repeat(np.array([shape]), len(prm.values), axis=0)
+        varied = shapes.copy()
+        varied[:, split] = shapes[0, split] * np.tile([1, 2], len(members))
+        for rows in (shapes, varied):
+            geometry.clear_caches()
+            vals = geometry._vector_eval(kernel, prm, locs, layout, names, rows)
+            if vals is None:
+                assert "gemv" in fam[0] or name == "gemv", (name, fam[0])
+                continue
+            for i, s in enumerate(rows):
+                ref = geometry._scalar_eval(kernel, prm.row(i), None if locs is None else
+                                            tuple(int(v) for v in locs[i]), layout,
+                                            tuple(int(v) for v in s))
+                np.testing.assert_array_equal(vals[i], ref, err_msg=f"{prm.row(i)} {s}")
+            n_cases += 1
+    geometry.clear_caches()
+    if len(space) > 1:
+        assert n_cases, "no parameter family was evaluated on arrays"
 
 
 def test_geometry_of_known_kernels():

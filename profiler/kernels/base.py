@@ -93,6 +93,12 @@ def if_else(cond: Any, a: Any, b: Any) -> Any:
     return a if cond else b
 
 
+def param_int(value: Any) -> Any:
+    """``int(value)`` of a parameter; a numpy array (that parameter of many rows, see
+    ``if_else``) as it is, so the size arithmetic stays element-wise."""
+    return value if isinstance(value, np.ndarray) else int(value)
+
+
 def local_size_str(local: LocalSize) -> str:
     """``(16, 8)`` -> ``"16x8"``; None -> ``"driver"``."""
     return "driver" if local is None else "x".join(str(v) for v in local)
@@ -128,9 +134,10 @@ class Implementation(ABC):
     Subclasses set ``name``, ``op`` ("gemm" or "conv2d"), ``space`` (dict of compile-time
     parameter name -> list of values) and implement the abstract methods. The size
     arithmetic of ``launches``, ``scratch``, ``work_per_item`` and ``local_mem_bytes``
-    should also work when the problem's sizes and the local size hold numpy arrays (see
-    ``if_else``): the feature code then gets the geometry of many rows in one call (else it
-    falls back to one call per row).
+    should also work when the problem's sizes, the integer parameters (read with
+    ``param_int``, not ``int``) and the local size hold numpy arrays (see ``if_else``): the
+    feature code then gets the geometry of many rows in one call (else it falls back to one
+    call per parameter combination, local size or row).
     """
 
     name: ClassVar[str]

@@ -20,6 +20,7 @@ from latpred.profiler.kernels.base import (
     Launch,
     LocalSize,
     fits_device,
+    param_int,
 )
 from latpred.profiler.kernels.gemm_common import OPERAND_MACROS, defines, gemm_args
 
@@ -94,7 +95,7 @@ class Gemv(Implementation):
     def launches(self, problem: Any, params: dict, local: LocalSize) -> list[Launch]:
         if local is None or local[0] > MAX_LOCAL or local[0] & (local[0] - 1):
             raise ValueError(f"gemv needs a power-of-two local size <= {MAX_LOCAL}, got {local}")
-        cols = int(params["COLS"])
+        cols = param_int(params["COLS"])
         groups = -(-problem.N // cols)
         gsize = (groups * local[0], 1, problem.batch)
         return [Launch("gemm", gsize, (local[0], 1, 1), gemm_args(problem))]
@@ -106,4 +107,4 @@ class Gemv(Implementation):
         return 1
 
     def tile_multiples(self, params: dict) -> dict[str, int]:
-        return {"N": int(params["COLS"])}
+        return {"N": param_int(params["COLS"])}

@@ -27,6 +27,7 @@ from latpred.profiler.kernels.base import (
     Implementation,
     Launch,
     LocalSize,
+    param_int,
 )
 from latpred.profiler.kernels.gemm_common import OPERAND_MACROS, STORE4_EDGE, defines, gemm_args
 
@@ -193,24 +194,24 @@ class GemmRegBlock(Implementation):
 
     @staticmethod
     def _local(params: dict) -> tuple[int, int, int]:
-        return (int(params["TSN"]) // int(params["WPTN"]),
-                int(params["TSM"]) // int(params["WPTM"]), 1)
+        return (param_int(params["TSN"]) // param_int(params["WPTN"]),
+                param_int(params["TSM"]) // param_int(params["WPTM"]), 1)
 
     def local_sizes(self, problem: Any, params: dict, limits: DeviceLimits) -> list[LocalSize]:
         return self.fixed_local(self._local(params), params, limits)
 
     def launches(self, problem: Any, params: dict, local: LocalSize) -> list[Launch]:
-        tsm, tsn = int(params["TSM"]), int(params["TSN"])
+        tsm, tsn = param_int(params["TSM"]), param_int(params["TSN"])
         lx, ly, _ = self._local(params)
         gsize = (-(-problem.N // tsn) * lx, -(-problem.M // tsm) * ly, problem.batch)
         return [Launch("gemm", gsize, (lx, ly, 1), gemm_args(problem))]
 
     def local_mem_bytes(self, params: dict, local: LocalSize) -> int:
-        tsm, tsn, tsk = int(params["TSM"]), int(params["TSN"]), int(params["TSK"])
+        tsm, tsn, tsk = (param_int(params[k]) for k in ("TSM", "TSN", "TSK"))
         return 2 * tsk * ((tsm + PAD) + (tsn + PAD)) * 4
 
     def work_per_item(self, problem: Any, params: dict) -> int:
-        return int(params["WPTM"]) * int(params["WPTN"])
+        return param_int(params["WPTM"]) * param_int(params["WPTN"])
 
     def tile_multiples(self, params: dict) -> dict[str, int]:
-        return {"M": int(params["TSM"]), "N": int(params["TSN"]), "K": int(params["TSK"])}
+        return {d: param_int(params[f"TS{d}"]) for d in ("M", "N", "K")}

@@ -15,6 +15,7 @@ from latpred.profiler.kernels.base import (
     Implementation,
     Launch,
     LocalSize,
+    param_int,
     round_up,
 )
 from latpred.profiler.kernels.gemm_common import OPERAND_MACROS, defines, gemm_args
@@ -81,17 +82,17 @@ class GemmTiled(Implementation):
         return self.fixed_local((ts, ts, 1), params, limits)
 
     def launches(self, problem: Any, params: dict, local: LocalSize) -> list[Launch]:
-        ts = int(params["TS"])
+        ts = param_int(params["TS"])
         gsize = (round_up(problem.N, ts), round_up(problem.M, ts), problem.batch)
         return [Launch("gemm", gsize, (ts, ts, 1), gemm_args(problem))]
 
     def local_mem_bytes(self, params: dict, local: LocalSize) -> int:
-        ts = int(params["TS"])
+        ts = param_int(params["TS"])
         return 2 * ts * (ts + 1) * 4
 
     def work_per_item(self, problem: Any, params: dict) -> int:
         return 1
 
     def tile_multiples(self, params: dict) -> dict[str, int]:
-        ts = int(params["TS"])
+        ts = param_int(params["TS"])
         return {"M": ts, "N": ts, "K": ts}

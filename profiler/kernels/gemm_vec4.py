@@ -23,6 +23,7 @@ from latpred.profiler.kernels.base import (
     Implementation,
     Launch,
     LocalSize,
+    param_int,
     round_up,
 )
 from latpred.profiler.kernels.gemm_common import STORE4_EDGE, defines, gemm_args
@@ -156,7 +157,7 @@ class GemmVec4(Implementation):
 
     def _items(self, problem: Any, params: dict) -> tuple[int, int]:
         """Work-items needed along N and M (before rounding to the local size)."""
-        vm, vn = int(params["WPTM"]) // 4, int(params["WPTN"]) // 4
+        vm, vn = param_int(params["WPTM"]) // 4, param_int(params["WPTN"]) // 4
         return -(-problem.N // (4 * vn)), -(-problem.M // (4 * vm))
 
     def launches(self, problem: Any, params: dict, local: LocalSize) -> list[Launch]:
@@ -168,7 +169,7 @@ class GemmVec4(Implementation):
         return [Launch("gemm", gsize, local, gemm_args(problem))]
 
     def work_per_item(self, problem: Any, params: dict) -> int:
-        return int(params["WPTM"]) * int(params["WPTN"])
+        return param_int(params["WPTM"]) * param_int(params["WPTN"])
 
     def tile_multiples(self, params: dict) -> dict[str, int]:
-        return {"M": int(params["WPTM"]), "N": int(params["WPTN"]), "K": 4}
+        return {"M": param_int(params["WPTM"]), "N": param_int(params["WPTN"]), "K": 4}
