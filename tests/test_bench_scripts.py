@@ -210,3 +210,36 @@ def test_replay_lono_leaves_out_every_shape_of_the_network():
     gone = set(shape_id(df[df["suite"].isin(["gpt2_small", "gpt2_small_decode"])]))
     assert gone and not gone & set(shape_id(out)) and len(out) < len(df)
     assert out.attrs["meta"] == df.attrs["meta"]
+
+
+@pytest.mark.skipif(not COEXEC.is_dir(), reason="no committed H100 bench")
+def test_session_drift_compares_confirmations_with_the_grid(tmp_path):
+    """A grid whose CPU rows are the confirmed times / 1.25 and GPU rows x 1.25: every CPU
+    row moved +25 %, every GPU row -20 %, the CPU side +56.25 % against the GPU side."""
+    import importlib.util
+    import shutil
+
+    from latpred.datasets import load
+    from latpred.datasets.store import write_parquet
+
+    spec = importlib.util.spec_from_file_location("session_drift",
+                                                  ROOT / "scripts" / "session_drift.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    src = COEXEC / "session5" / "run1" / "resnet50" / "confirm"
+    run = tmp_path / "runs" / "run1" / "resnet50"
+    shutil.copytree(src, run / "confirm")
+    rows = load(src)
+    factor = rows["backend"].map({"cpu": 1 / 1.25, "gpu": 1.25}).fillna(1.0)
+    rows["total_us"] = rows["total_us"] * factor
+    (tmp_path / "grids" / "resnet50" / "grid").mkdir(parents=True)
+    write_parquet(rows, tmp_path / "grids" / "resnet50" / "grid" / "part-0.parquet",
+                  rows.attrs.get("meta", {}))
+    table = mod.drift_table(tmp_path / "grids", tmp_path / "runs").set_index("backend")
+    ok = load(src).query("status == 'ok'")
+    assert set(table.index) == set(ok["backend"])
+    assert table.loc["cpu", "rows"] == (ok["backend"] == "cpu").sum() > 0
+    for backend, pct in (("cpu", 25.0), ("gpu", -20.0)):
+        assert table.loc[backend, ["q25_pct", "median_pct", "q75_pct"]].tolist() == \
+            pytest.approx([pct] * 3)
+    assert table["cpu_vs_gpu_pct"].tolist() == pytest.approx([56.25] * len(table))
