@@ -17,6 +17,8 @@ noisier than confirmed ones, and the replayed plans were not measured side by si
 ``--measured DATA``: the predictors answer with the profiler's own measurement of a row
 (same shape and configuration, forward pass) where DATA has one: the ceiling of any model
 trained on those measurements, when the bench ran in another session than the sweep.
+``--scale TARGET=F``: a predictor's answers times F (a per-session calibration of one side,
+as ``scripts/session_drift.py`` measures the sides' shifts; repeatable).
 """
 
 from __future__ import annotations
@@ -74,6 +76,36 @@ class Measured:
     def predict_interval(self, df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         p = self.predict(df)
         return p, p
+
+
+class Scaled:
+    """A predictor's answers times ``factor``."""
+
+    def __init__(self, model: object, factor: float):
+        self.model, self.factor = model, factor
+
+    def predict(self, df: pd.DataFrame) -> np.ndarray:
+        return self.factor * np.asarray(self.model.predict(df), float)
+
+    def predict_interval(self, df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        lo, hi = self.model.predict_interval(df)
+        return self.factor * np.asarray(lo, float), self.factor * np.asarray(hi, float)
+
+
+def parse_scales(texts: list[str], targets: list[str]) -> dict[str, float]:
+    """``["cpu_us=0.95"]`` -> {"cpu_us": 0.95}; a clear error for a bad entry."""
+    out = {}
+    for text in texts:
+        target, _, value = text.partition("=")
+        if target not in targets:
+            raise SystemExit(f"--scale {text}: target must be one of {', '.join(targets)}")
+        try:
+            out[target] = float(value)
+        except ValueError:
+            raise SystemExit(f"--scale {text}: factor must be a number") from None
+        if not out[target] > 0:
+            raise SystemExit(f"--scale {text}: factor must be > 0")
+    return out
 
 
 def grid_dir(suite_dir: Path, grid_root: Path) -> Path:
@@ -139,9 +171,12 @@ def main() -> None:
     ap.add_argument("--grid-best", action="store_true",
                     help="instead of planning, take each layer's fastest plan in the oracle "
                          "grid (an exhaustive measurement from the grid's session)")
+    ap.add_argument("--scale", action="append", default=[], metavar="TARGET=F",
+                    help="multiply a predictor's answers by F, e.g. cpu_us=0.95 (repeatable)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.ERROR)
     preds, gpu, cpu, sync = load_models(args.models)
+    scales = parse_scales(args.scale, sorted(preds.models))
     if args.measured:
         from latpred.datasets import load
 
@@ -149,6 +184,10 @@ def main() -> None:
         data = data[data["pass"].astype("string").fillna("forward") == "forward"]
         preds = Predictors({t: Measured(m, data) for t, m in preds.models.items()}, preds.devices,
                            f"{args.models} + measurements of {', '.join(args.measured)}")
+    if scales:
+        preds = Predictors({t: Scaled(m, scales[t]) if t in scales else m
+                            for t, m in preds.models.items()}, preds.devices,
+                           f"{preds.source} scaled {scales}")
     opts = PlannerOptions(steps=args.steps, risk=args.risk, margin=args.margin,
                           cpu_threads=tuple(int(t) for t in args.threads.split(",")),
                           max_local_sizes=args.max_local_sizes, shortlist=args.shortlist,

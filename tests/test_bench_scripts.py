@@ -243,3 +243,27 @@ def test_session_drift_compares_confirmations_with_the_grid(tmp_path):
         assert table.loc[backend, ["q25_pct", "median_pct", "q75_pct"]].tolist() == \
             pytest.approx([pct] * 3)
     assert table["cpu_vs_gpu_pct"].tolist() == pytest.approx([56.25] * len(table))
+
+
+def test_replay_bench_scale_multiplies_one_predictor_and_refuses_bad_entries():
+    import importlib.util
+
+    from latpred.planner.benchmark import StubPredictor
+
+    spec = importlib.util.spec_from_file_location("replay_bench",
+                                                  ROOT / "scripts" / "replay_bench.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    targets = ["cpu_us", "gpu_total_us"]
+    assert mod.parse_scales(["cpu_us=0.9", "gpu_total_us=2"], targets) == \
+        {"cpu_us": 0.9, "gpu_total_us": 2.0}
+    for bad, msg in (("gpu_kernel_us=1", "target must be one of"), ("cpu_us=x", "a number"),
+                     ("cpu_us=0", "> 0"), ("cpu_us", "a number")):
+        with pytest.raises(SystemExit, match=msg):
+            mod.parse_scales([bad], targets)
+    df = pd.DataFrame({"flops": [1e6, 4e6], "threads": [1, 2]})
+    base = StubPredictor(1e3, 5.0, True)
+    scaled = mod.Scaled(base, 0.5)
+    assert scaled.predict(df).tolist() == pytest.approx((0.5 * base.predict(df)).tolist())
+    lo, hi = scaled.predict_interval(df)
+    assert hi.tolist() == pytest.approx((0.5 * base.predict_interval(df)[1]).tolist())
