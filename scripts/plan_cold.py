@@ -3,13 +3,21 @@ only seen another network (so nothing of these layers is memoised: candidate enu
 kernel geometry, feature rows). ``latpred.planner.benchmark`` times re-planning instead.
 
     python scripts/plan_cold.py --models DIR [--warm-suite mobilenetv2] [--suite resnet50]
+        [--breakdown]
+
+``--breakdown``: wall time per layer inside the stages of the single-layer calls (the
+kernel launch geometry, the whole feature pass, the booster calls, the predict path, the
+candidate enumeration), from timers wrapped around those functions.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import time
 import warnings
+from collections import Counter
+from typing import Any
 
 import numpy as np
 from latpred.datasets.suites import suite_layers
@@ -17,12 +25,47 @@ from latpred.features.geometry import clear_caches
 from latpred.planner.cli import load_models
 from latpred.planner.planner import Planner, PlannerOptions
 
+#: (module, class or None, function, label) timed by --breakdown; functions are replaced
+#: where their callers look them up (``models.predictor`` imports
+#: ``feature_matrix_and_labels`` by name)
+STAGES = (
+    ("latpred.features.geometry", None, "_compute", "launch geometry (new rows)"),
+    ("latpred.models.predictor", None, "feature_matrix_and_labels",
+     "feature pass, geometry included"),
+    ("latpred.models.boosters", "Booster", "predict", "booster calls"),
+    ("latpred.models.predictor", None, "predict_many", "predict path, all of the above"),
+    ("latpred.planner.candidates", "CandidateSpace", "gpu_configs",
+     "GPU configuration enumeration"),
+)
+
+
+def time_stages(acc: Counter) -> None:
+    """Wrap each of STAGES with a timer adding its wall time (s) to ``acc[label]``."""
+    import importlib
+
+    for module, cls, name, label in STAGES:
+        owner: Any = importlib.import_module(module)
+        if cls is not None:
+            owner = getattr(owner, cls)
+        fn = getattr(owner, name)
+
+        def timed(*a: Any, _fn: Any = fn, _label: str = label, **k: Any) -> Any:
+            t = time.perf_counter()
+            try:
+                return _fn(*a, **k)
+            finally:
+                acc[_label] += time.perf_counter() - t
+
+        setattr(owner, name, functools.wraps(fn)(timed))
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", required=True)
     ap.add_argument("--suite", default="resnet50")
     ap.add_argument("--warm-suite", default="mobilenetv2")
+    ap.add_argument("--breakdown", action="store_true",
+                    help="time the stages of the single-layer calls")
     args = ap.parse_args()
     warnings.filterwarnings("ignore")  # pickles saved with other library versions
     preds, gpu, cpu, sync = load_models(args.models)
@@ -37,6 +80,9 @@ def main() -> None:
     clear_caches()  # the kernel geometry memo is per process
     planner = Planner(preds, gpu, cpu, sync, PlannerOptions())
     planner.plan_layers(warm)
+    acc: Counter = Counter()
+    if args.breakdown:
+        time_stages(acc)
     ms = []
     for name, count, layer in items:
         t = time.perf_counter()
@@ -45,6 +91,11 @@ def main() -> None:
     print(f"{args.suite}, first time seen: the whole network in one batch {batch_ms:.0f} ms; "
           f"each of its {len(items)} layers by its own plan_layer call: median "
           f"{np.median(ms):.1f} ms, max {np.max(ms):.1f} ms")
+    if args.breakdown:
+        print(f"per layer, mean of the {len(items)} calls (timers on): {np.mean(ms):.2f} ms; "
+              "of which")
+        for _m, _c, _f, label in STAGES:
+            print(f"  {label:34s} {acc[label] * 1e3 / len(items):6.2f} ms")
 
 
 if __name__ == "__main__":
