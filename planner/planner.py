@@ -355,8 +355,8 @@ class Planner:
 
     A Planner keeps, between calls, its candidate enumeration, split grids, the interned
     configuration rows of its frames and the predictions of those rows (so it is not
-    thread-safe): planning a layer again (after ``sync`` or ``options`` changed, or in the
-    next inference) predicts nothing already predicted, and decides anew. The memo is
+    thread-safe): planning a layer again (after ``sync`` changed, or in the next
+    inference) predicts nothing already predicted, and decides anew. The memo is
     tied to the ``predictors`` object: assign new Predictors to predict anew.
 
     With ``options.prune_top_k`` (default), a first batch predicts every configuration at
