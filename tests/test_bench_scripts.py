@@ -28,7 +28,7 @@ def test_bench_table_matches_each_suites_summary():
     res = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench_table.py"),
                           "--coexec", str(COEXEC)], capture_output=True, text=True, check=True)
     rows = _rows(res.stdout)
-    folder = {who: sub for who, sub, _suites in _bench_table().GROUPS}
+    folder = {who: sub for who, sub, _suites in _script("bench_table").GROUPS}
     checked = 0
     for (who, suite), cells in rows.items():
         base = COEXEC / folder[who] / suite
@@ -44,10 +44,11 @@ def test_bench_table_matches_each_suites_summary():
     assert checked >= 12 + 18  # session 3's blocks and session 4's
 
 
-def _bench_table():
+def _script(name: str):
+    """scripts/<name>.py imported as a module (the scripts are not a package)."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("bench_table", ROOT / "scripts" / "bench_table.py")
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
@@ -201,12 +202,7 @@ def test_replay_lono_plans_each_network_with_predictors_that_never_saw_it(tmp_pa
 
 
 def test_replay_lono_leaves_out_every_shape_of_the_network():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("replay_lono",
-                                                  ROOT / "scripts" / "replay_lono.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = _script("replay_lono")
     from latpred.datasets import load
     from latpred.datasets.schema import shape_id
 
@@ -221,16 +217,12 @@ def test_replay_lono_leaves_out_every_shape_of_the_network():
 def test_session_drift_compares_confirmations_with_the_grid(tmp_path):
     """A grid whose CPU rows are the confirmed times / 1.25 and GPU rows x 1.25: every CPU
     row moved +25 %, every GPU row -20 %, the CPU side +56.25 % against the GPU side."""
-    import importlib.util
     import shutil
 
     from latpred.datasets import load
     from latpred.datasets.store import write_parquet
 
-    spec = importlib.util.spec_from_file_location("session_drift",
-                                                  ROOT / "scripts" / "session_drift.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = _script("session_drift")
     src = COEXEC / "session5" / "run1" / "resnet50" / "confirm"
     run = tmp_path / "runs" / "run1" / "resnet50"
     shutil.copytree(src, run / "confirm")
@@ -251,14 +243,9 @@ def test_session_drift_compares_confirmations_with_the_grid(tmp_path):
 
 
 def test_replay_bench_scale_multiplies_one_predictor_and_refuses_bad_entries():
-    import importlib.util
-
     from latpred.planner.benchmark import StubPredictor
 
-    spec = importlib.util.spec_from_file_location("replay_bench",
-                                                  ROOT / "scripts" / "replay_bench.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = _script("replay_bench")
     targets = ["cpu_us", "gpu_total_us"]
     assert mod.parse_scales(["cpu_us=0.9", "gpu_total_us=2"], targets) == \
         {"cpu_us": 0.9, "gpu_total_us": 2.0}
