@@ -177,12 +177,14 @@ def main() -> None:
     logging.basicConfig(level=logging.ERROR)
     preds, gpu, cpu, sync = load_models(args.models)
     scales = parse_scales(args.scale, sorted(preds.models))
+    measured: dict[str, Measured] = {}
     if args.measured:
         from latpred.datasets import load
 
         data = load(args.measured)
         data = data[data["pass"].astype("string").fillna("forward") == "forward"]
-        preds = Predictors({t: Measured(m, data) for t, m in preds.models.items()}, preds.devices,
+        measured = {t: Measured(m, data) for t, m in preds.models.items()}
+        preds = Predictors(dict(measured), preds.devices,
                            f"{args.models} + measurements of {', '.join(args.measured)}")
     if scales:
         preds = Predictors({t: Scaled(m, scales[t]) if t in scales else m
@@ -212,7 +214,7 @@ def main() -> None:
                          "n_short": len(short), "t_oracle_us": b["t_oracle_us"],
                          "t_single_us": b["t_single_us"]})
     df = pd.DataFrame(rows)
-    for target, m in (preds.models.items() if args.measured else ()):
+    for target, m in measured.items():  # their counts (a --scale wrapper has none)
         print(f"{target}: {m.hits} of {m.rows} predicted rows answered by a measurement")
     print(f"replayed {len(df)} layers; models {args.models}; shortlist {args.shortlist} "
           f"(tol {args.shortlist_tol}, thread gap {args.thread_gap})")
