@@ -259,3 +259,41 @@ def test_replay_bench_scale_multiplies_one_predictor_and_refuses_bad_entries():
     assert scaled.predict(df).tolist() == pytest.approx((0.5 * base.predict(df)).tolist())
     lo, hi = scaled.predict_interval(df)
     assert hi.tolist() == pytest.approx((0.5 * base.predict_interval(df)[1]).tolist())
+
+
+def test_plan_identity_dump_then_check(tmp_path):
+    """The same code checks IDENTICAL against its own dump; a changed choice or geometry row
+    in the reference is a MISMATCH with exit status 1."""
+    import joblib
+    from latpred.models import LatencyPredictor
+    from latpred.models.synthetic import make_synthetic_dataset
+
+    # real (small) predictors: they take the feature path, so geometry rows are computed
+    data = make_synthetic_dataset(n_random=4, suites=("mlp",), gpu_configs_per_layer=10,
+                                  seed=3)
+    params = {"n_estimators": 10, "learning_rate": 0.3, "max_depth": 3,
+              "min_child_weight": 1.0, "subsample": 1.0, "colsample": 1.0, "reg_lambda": 0.1}
+    models = tmp_path / "models"
+    models.mkdir()
+    for target in ("cpu_us", "gpu_total_us"):
+        joblib.dump(LatencyPredictor(target=target, model="xgboost", params=params,
+                                     cv_splits=2).fit(data), models / f"{target}.pkl")
+    script = str(ROOT / "scripts" / "plan_identity.py")
+    models = str(models)
+    ref = tmp_path / "ref.json"
+    args = ["--models", models, "--suite", "resnet50_fc"]
+    subprocess.run([sys.executable, script, "dump", str(ref), *args], check=True, cwd=ROOT,
+                   capture_output=True)
+    ok = subprocess.run([sys.executable, script, "check", str(ref), *args], cwd=ROOT,
+                        capture_output=True, text=True)
+    assert ok.returncode == 0 and "IDENTICAL" in ok.stdout
+    dump = json.loads(ref.read_text())
+    assert set(dump["choices"]) == {"batch resnet50_fc", "cold resnet50_fc", "warm resnet50_fc"}
+    key = next(iter(dump["geometry"]))
+    dump["geometry"][key] = "00" * 8
+    dump["choices"]["cold resnet50_fc"][0] += " "
+    ref.write_text(json.dumps(dump))
+    bad = subprocess.run([sys.executable, script, "check", str(ref), *args], cwd=ROOT,
+                         capture_output=True, text=True)
+    assert bad.returncode == 1 and "MISMATCH" in bad.stdout
+    assert "choices of cold resnet50_fc" in bad.stdout and "geometry row" in bad.stdout
