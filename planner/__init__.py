@@ -16,11 +16,11 @@ from typing import Any
 
 _EXPORTS = {
     "CoexecRun": "runtime", "CpuConfig": "runtime", "GpuConfig": "runtime", "Plan": "runtime",
-    "validate_plan": "runtime", "pick_sync": "runtime",
+    "validate_plan": "runtime", "pick_sync": "runtime", "plan_from_row": "runtime",
     "Planner": "planner", "PlannerOptions": "planner", "PlanChoice": "planner",
     "Predictors": "predictors", "SyncModel": "sync", "measure_sync": "sync",
     "OracleGrid": "oracle", "GridConfig": "oracle", "load_grid": "oracle",
-    "tune_layer": "tune", "TuneResult": "tune",
+    "tune_layer": "tune", "tune_choices": "tune", "TuneResult": "tune",
 }
 
 __all__ = sorted(_EXPORTS)

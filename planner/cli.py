@@ -14,6 +14,9 @@ from typing import Any
 
 from latpred.errors import LatpredError, bad_value
 
+#: ``plan --tune``'s default shortlist (the H100 benches of BENCHMARKS.md section 5)
+TUNE_SHORTLIST = 6
+
 GRID_HELP = (
     "The oracle grid: split ratios i/STEPS (snapped to each GPU configuration's tile "
     "width) plus 0 and 1, x CPU thread counts, x GPU configurations. Exhaustive search "
@@ -39,10 +42,20 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
                         "gpu_dispatch_us, gpu_transfer_us .pkl), manifest.json, sync.json")
     p.add_argument("--device", default=None,
                    help="take the GPU's limits from this live OpenCL device (default: the "
-                        "models' manifest)")
+                        "models' manifest); with --tune, the GPU the plans run on")
+    p.add_argument("--gpu-threads", type=int, default=None,
+                   help="use a sub-device of this many compute units as the GPU (PoCL)")
     _planner_args(p)
+    g = p.add_argument_group("measure-and-pick (on this machine's devices)")
+    g.add_argument("--tune", action="store_true",
+                   help="time each layer's shortlist side by side on the live GPU (--device) "
+                        "and this CPU, and keep the fastest (default --shortlist 6)")
+    g.add_argument("--tune-seconds", type=float, default=None,
+                   help="most seconds of timing rounds per layer (default 0.5)")
     p.add_argument("--json", action="store_true", help="one JSON object per layer")
-    p.add_argument("--csv", default=None, help="also write the per-layer plans to this CSV")
+    p.add_argument("--csv", default=None,
+                   help="also write the per-layer plans to this CSV (runtime.plan_from_row "
+                        "rebuilds a plan from a row)")
     p.set_defaults(func=cmd_plan)
 
     p = sub.add_parser("coexec", help="co-execution: sync overhead, oracle grid, benchmark, run")
@@ -172,9 +185,10 @@ def _planner_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--gpu-model", default="auto", help="auto, components or total")
     g.add_argument("--exhaustive", action="store_true",
                    help="predict every GPU configuration at every split (no top-k pruning)")
-    g.add_argument("--shortlist", type=int, default=1,
+    g.add_argument("--shortlist", type=int, default=None,
                    help="plans per layer to measure and pick from (planner.tune): the plan "
-                        "and its best alternatives (default 1: the plan alone)")
+                        "and its best alternatives (default 1: the plan alone; 6 with "
+                        "plan --tune)")
     g.add_argument("--sync-us", type=float, default=None,
                    help="assume this co-execution overhead (us) instead of sync.json")
     if not any(a.dest == "threads" for a in p._actions):
@@ -343,7 +357,8 @@ def make_planner(args: argparse.Namespace, gpu_dev: Any = None) -> Any:
         max_local_sizes=args.max_local_sizes,
         prune_top_k=None if args.exhaustive else PlannerOptions.prune_top_k,
         cpu_top_k=None if args.exhaustive else PlannerOptions.cpu_top_k,
-        shortlist=args.shortlist,
+        shortlist=args.shortlist if args.shortlist is not None
+        else TUNE_SHORTLIST if getattr(args, "tune", False) else 1,
     )
     return Planner(preds, gpu, cpu, sync, opts)
 
@@ -368,34 +383,80 @@ def grid_config(args: argparse.Namespace) -> Any:
 def cmd_plan(args: argparse.Namespace) -> int:
     import time
 
-    from latpred.planner.planner import choices_frame, network_summary
+    from latpred.planner.planner import network_summary
 
     items = layer_items(args)
-    planner = make_planner(args)
+    policy = _tune_policy(args.tune_seconds) if args.tune else None
+    if args.tune_seconds is not None and not args.tune:
+        raise bad_value("tune-seconds", args.tune_seconds, "only with --tune")
+    gpu_dev = gpu_device(args) if args.tune or args.gpu_threads is not None else None
+    planner = make_planner(args, gpu_dev)
     t0 = time.perf_counter()
     choices = planner.plan_layers([(it.name, it.count, it.layer) for it in items])
     ms = (time.perf_counter() - t0) * 1e3
+    tuned: list[Any] = []
+    if policy is not None:
+        from latpred.planner.tune import tune_choices
+
+        t0 = time.perf_counter()
+        tuned = tune_choices(choices, gpu_dev, policy)
+        tune_s = time.perf_counter() - t0
+    rows = [{**(res.apply(ch).as_row() if tuned else ch.as_row()),
+             **(res.measured_row() if tuned else {})}
+            for ch, res in zip(choices, tuned or [None] * len(choices))]
     if args.csv:
-        choices_frame(choices).to_csv(args.csv, index=False)
+        import pandas as pd
+
+        pd.DataFrame(rows).to_csv(args.csv, index=False)
     if args.json:
-        for ch in choices:
-            row = {k: (None if isinstance(v, float) and math.isnan(v) else v)
-                   for k, v in ch.as_row().items()}
-            print(json.dumps(row, default=_json_default))
+        for row in rows:
+            print(json.dumps({k: (None if isinstance(v, float) and math.isnan(v) else v)
+                              for k, v in row.items()}, default=_json_default))
         return 0
-    for ch in choices:
+    for ch, res in zip(choices, tuned or [None] * len(choices)):
         print(f"{ch.name}: {ch.plan.describe()}")
         print(f"    predicted {ch.plan_us:.1f} us (CPU {ch.cpu_us:.1f}, GPU {ch.gpu_us:.1f}, "
               f"sync {ch.sync_us:.1f}); best single device: {ch.single.describe()} "
               f"{ch.single_us:.1f} us; speedup {ch.predicted_speedup:.3f}x ({ch.reason})")
         for alt, us in ch.shortlist[1:]:
             print(f"    alternative: {alt.describe()} predicted {us:.1f} us")
+        if res is not None:
+            print(f"    measured: {_measured_line(ch, res)}")
     if len(choices) > 1:
         s = network_summary(choices)
         print(f"network ({s['layers']} layers, {s['split_layers']} split, count-weighted): "
               f"plan {s['plan_us']:.0f} us vs single {s['single_us']:.0f} us, predicted "
               f"speedup {s['predicted_speedup']:.3f}x; planned in {ms:.1f} ms")
+    if tuned:
+        plan_us = sum(ch.count * r.predicted_plan_us for ch, r in zip(choices, tuned))
+        best_us = sum(ch.count * r.total_us for ch, r in zip(choices, tuned))
+        print(f"measured on {gpu_dev.name} + this CPU (count-weighted): predicted plans "
+              f"{plan_us:.0f} us, measure-and-pick {best_us:.0f} us "
+              f"({sum(r.changed for r in tuned)} of {len(tuned)} layers changed); "
+              f"timed in {tune_s:.1f} s")
     return 0
+
+
+def _tune_policy(seconds: float | None) -> Any:
+    """The timing rounds' stopping rule of ``plan --tune``."""
+    import dataclasses
+
+    from latpred.planner.tune import TUNE_POLICY
+
+    if seconds is None:
+        return TUNE_POLICY
+    if not seconds > 0:
+        raise bad_value("tune-seconds", seconds, "must be positive")
+    return dataclasses.replace(TUNE_POLICY, max_seconds=seconds)
+
+
+def _measured_line(ch: Any, res: Any) -> str:
+    """One line: the measured pick against the predicted plan's measurement."""
+    timed = sum(r["status"] == "ok" for r in res.rows)
+    if not res.changed:
+        return f"the plan is the fastest of {timed} timed, {res.total_us:.1f} us"
+    return (f"{res.plan.describe()} {res.total_us:.1f} us, the fastest of {timed} timed "
+            f"(the plan: {res.predicted_plan_us:.1f} us)")
 
 
 def _json_default(o: Any) -> Any:

@@ -9,6 +9,9 @@ devices and returns the fastest, for a few ms to a second per layer, once at dep
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +22,8 @@ from latpred.planner.runtime import Plan
 from latpred.planner.split import as_problem
 
 from latpred.errors import LatpredError
+
+log = logging.getLogger(__name__)
 
 #: a deployment-time default: short, the shortlist's ratios are what matters
 TUNE_POLICY = ConfirmPolicy(min_rounds=5, max_rounds=100, max_seconds=0.5)
@@ -39,6 +44,34 @@ class TuneResult:
     def changed(self) -> bool:
         """True when a measured alternative beat the predicted plan."""
         return self.index != 0
+
+    @property
+    def predicted_plan_us(self) -> float:
+        """The predicted plan's measured median (us; NaN if it failed to run)."""
+        r = self.rows[0]
+        return float(r["total_us"]) if r["status"] == "ok" else math.nan
+
+    def apply(self, choice: PlanChoice) -> PlanChoice:
+        """``choice`` with the measured pick as its plan. A changed plan keeps the
+        prediction of its shortlist entry as ``plan_us``; its predicted parts (``cpu_us``,
+        ``gpu_us``, ``sync_us``) are not in the shortlist, so they become NaN."""
+        timed = sum(r["status"] == "ok" for r in self.rows)
+        if not self.changed:
+            return dataclasses.replace(
+                choice, reason=f"{choice.reason}; measured fastest of {timed}")
+        pred_us = choice.shortlist[self.index][1] if choice.shortlist else math.nan
+        return dataclasses.replace(
+            choice, plan=self.plan, plan_us=float(pred_us), cpu_us=math.nan,
+            gpu_us=math.nan, sync_us=math.nan,
+            reason=f"measured fastest of {timed} (shortlist #{self.index + 1}; predicted "
+                   f"plan {choice.plan.kind}, {self.predicted_plan_us:.1f} us measured)")
+
+    def measured_row(self) -> dict[str, Any]:
+        """Measurement columns for a plan record: the pick's shortlist position (0: the
+        predicted plan), its median and the predicted plan's (us), plans timed."""
+        return {"tune_pick": self.index, "measured_us": self.total_us,
+                "predicted_plan_measured_us": self.predicted_plan_us,
+                "tune_plans": sum(r["status"] == "ok" for r in self.rows)}
 
 
 def tune_layer(choice: PlanChoice, gpu: Any, arrays: dict[str, np.ndarray] | None = None,
@@ -67,4 +100,17 @@ def tune_layer(choice: PlanChoice, gpu: Any, arrays: dict[str, np.ndarray] | Non
     return TuneResult(plans[best], float(rows[best]["total_us"]), best, rows)
 
 
-__all__ = ["TUNE_POLICY", "TuneResult", "tune_layer"]
+def tune_choices(choices: list[PlanChoice], gpu: Any, policy: ConfirmPolicy = TUNE_POLICY,
+                 seed: int = 0) -> list[TuneResult]:
+    """``tune_layer`` for each layer of a network, in order (each layer's shortlist is
+    timed on its own; the inputs are seeded per layer)."""
+    out = []
+    for i, ch in enumerate(choices):
+        res = tune_layer(ch, gpu, policy=policy, seed=seed + i)
+        log.info("%s: %s measured %.1f us (predicted plan %.1f us)", ch.name or ch.layer,
+                 res.plan.kind, res.total_us, res.predicted_plan_us)
+        out.append(res)
+    return out
+
+
+__all__ = ["TUNE_POLICY", "TuneResult", "tune_choices", "tune_layer"]

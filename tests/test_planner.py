@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from latpred.datasets import load
+from latpred.datasets.suites import suite_layers
 from latpred.models.candidates import candidate_configs
 from latpred.planner.benchmark import StubPredictor
 from latpred.planner.candidates import CandidateSpace
@@ -17,7 +18,7 @@ from latpred.planner.measure import QUICK
 from latpred.planner.oracle import GridConfig, LayerItem, OracleGrid, load_grid, summarize
 from latpred.planner.planner import Planner, PlannerOptions
 from latpred.planner.predictors import Predictors
-from latpred.planner.runtime import CoexecRun
+from latpred.planner.runtime import CoexecRun, plan_from_row
 from latpred.planner.split import split_align
 from latpred.planner.sync import SyncModel, measure_sync, save_sync
 from latpred.profiler.backends.opencl import OpenCLDevice
@@ -304,6 +305,14 @@ def test_tune_layer_keeps_the_fastest_measured_plan(infos, gpu):
     assert res.plan.kind == "cpu" and res.changed and res.index == 1
     assert [r["status"] for r in res.rows] == ["ok", "ok"]
     assert res.total_us == min(r["total_us"] for r in res.rows) < res.rows[0]["total_us"]
+    # the measured pick as the layer's record: a scheduler rebuilds the tuned plan from it
+    tuned = res.apply(ch)
+    assert tuned.plan == res.plan and tuned.plan_us == ch.shortlist[1][1]
+    assert np.isnan(tuned.cpu_us) and tuned.single == ch.single and ch.plan.kind == "gpu"
+    row = {**tuned.as_row(), **res.measured_row()}
+    assert plan_from_row(layer, row) == res.plan and row["kind"] == "cpu"
+    assert row["tune_pick"] == 1 and row["tune_plans"] == 2
+    assert row["measured_us"] == res.total_us < row["predicted_plan_measured_us"]
 
 
 class FrameOnly:
@@ -482,6 +491,29 @@ def test_cli_plan(models_dir, capsys):
     assert rows and all("split_n" in r and "single_us" in r for r in rows)
 
 
+def test_cli_plan_tune_measures_the_shortlist(models_dir, tmp_path, capsys):
+    base = ["plan", "--models", str(models_dir), "--suite", "mnist_mlp", "--limit-layers", "2",
+            "--device", "pocl", "--gpu-threads", "1", "--threads", "1", "--impl", "gemm_naive",
+            "--mem-modes", "buffer", "--max-local-sizes", "1"]
+    assert main([*base, "--json"]) == 0
+    predicted = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    csv = tmp_path / "plans.csv"
+    assert main([*base, "--tune", "--tune-seconds", "0.2", "--csv", str(csv)]) == 0
+    text = capsys.readouterr().out
+    assert text.count("    measured: ") == 2 and "measure-and-pick" in text
+    rows = pd.read_csv(csv).to_dict("records")
+    layers = dict((name, layer) for name, _c, layer in suite_layers("mnist_mlp"))
+    assert [r["layer"] for r in rows] == [r["layer"] for r in predicted]
+    for row, pred in zip(rows, predicted):
+        assert row["tune_plans"] >= 2  # the default shortlist with --tune: alternatives
+        assert row["measured_us"] <= row["predicted_plan_measured_us"]
+        plan = plan_from_row(layers[row["layer"]], row)
+        assert plan.kind == row["kind"] and plan.split_n == row["split_n"]
+        if row["tune_pick"] == 0:  # kept: the record is the predicted plan's
+            assert all(row[k] == pred[k] or (pd.isna(row[k]) and pred[k] is None)
+                       for k in ("split_n", "gpu_impl", "threads", "plan_us"))
+
+
 @pytest.mark.parametrize("argv,msg", [
     (["plan", "--models", "/nonexistent", "--op", "linear", "--m", "1", "--n", "2", "--k", "3"],
      "models="),
@@ -489,6 +521,10 @@ def test_cli_plan(models_dir, capsys):
     (["plan", "--models", "{m}", "--suite", "nosuch"], "suite="),
     (["plan", "--models", "{m}", "--op", "linear", "--m", "1", "--n", "8", "--k", "8",
       "--risk", "p50"], "risk="),
+    (["plan", "--models", "{m}", "--op", "linear", "--m", "1", "--n", "8", "--k", "8",
+      "--tune-seconds", "1"], "tune-seconds="),
+    (["plan", "--models", "{m}", "--op", "linear", "--m", "1", "--n", "8", "--k", "8",
+      "--tune", "--tune-seconds", "0", "--device", "pocl"], "tune-seconds="),
     (["coexec", "run", "--op", "linear", "--m", "1", "--n", "8", "--k", "8", "--ratio", "2",
       "--impl", "gemm_naive"], "ratio="),
 ])
