@@ -297,3 +297,33 @@ def test_plan_identity_dump_then_check(tmp_path):
                          capture_output=True, text=True)
     assert bad.returncode == 1 and "MISMATCH" in bad.stdout
     assert "choices of cold resnet50_fc" in bad.stdout and "geometry row" in bad.stdout
+
+
+TUNE = COEXEC / "session7" / "tune"
+
+
+@pytest.mark.skipif(not TUNE.is_dir(), reason="no committed plan --tune outputs")
+def test_tune_table_and_the_committed_tuned_plans():
+    from latpred.datasets.suites import suite_layers
+    from latpred.planner.runtime import plan_from_row
+    from latpred.profiler.kernels import get
+
+    found = _script("tune_table").runs(TUNE)
+    assert set(found) == {1, 2} and all(len(s) == 8 for s in found.values())
+    for suites in found.values():
+        for suite, df in suites.items():
+            layers = {name: layer for name, _c, layer in suite_layers(suite)}
+            assert list(df["layer"]) == list(layers)
+            # the pick is the fastest of the rounds that timed the predicted plan too
+            assert (df["measured_us"] <= df["predicted_plan_measured_us"]).all()
+            for row in df.to_dict("records"):  # a scheduler rebuilds every tuned plan
+                plan = plan_from_row(layers[row["layer"]], row)
+                assert plan.kind == row["kind"]
+                if plan.gpu is not None:  # a kernel of the library, with legal parameters
+                    assert plan.gpu.params in get(plan.gpu.impl).params_space()
+            s = _script("tune_table").summarize(df)
+            assert s["changed"] == int((df["tune_pick"] > 0).sum())
+            assert s["pick_us"] <= s["plan_us"] and s["gain_geomean"] >= 1.0
+    res = subprocess.run([sys.executable, str(ROOT / "scripts" / "tune_table.py"), "--dir",
+                          str(TUNE)], capture_output=True, text=True, check=True)
+    assert res.stdout.count("**all 76 layers**") == 2
