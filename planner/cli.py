@@ -421,14 +421,14 @@ def cmd_plan(args: argparse.Namespace) -> int:
         for alt, us in ch.shortlist[1:]:
             print(f"    alternative: {alt.describe()} predicted {us:.1f} us")
         if res is not None:
-            print(f"    measured: {_measured_line(ch, res)}")
+            print(f"    measured: {_measured_line(res)}")
     if len(choices) > 1:
         s = network_summary(choices)
         print(f"network ({s['layers']} layers, {s['split_layers']} split, count-weighted): "
               f"plan {s['plan_us']:.0f} us vs single {s['single_us']:.0f} us, predicted "
               f"speedup {s['predicted_speedup']:.3f}x; planned in {ms:.1f} ms")
     if tuned:
-        plan_us = sum(ch.count * r.predicted_plan_us for ch, r in zip(choices, tuned))
+        plan_us = sum(ch.count * r.predicted_plan_measured_us for ch, r in zip(choices, tuned))
         best_us = sum(ch.count * r.total_us for ch, r in zip(choices, tuned))
         print(f"measured on {gpu_dev.name} + this CPU (count-weighted): predicted plans "
               f"{plan_us:.0f} us, measure-and-pick {best_us:.0f} us "
@@ -450,13 +450,12 @@ def _tune_policy(seconds: float | None) -> Any:
     return dataclasses.replace(TUNE_POLICY, max_seconds=seconds)
 
 
-def _measured_line(ch: Any, res: Any) -> str:
+def _measured_line(res: Any) -> str:
     """One line: the measured pick against the predicted plan's measurement."""
-    timed = sum(r["status"] == "ok" for r in res.rows)
     if not res.changed:
-        return f"the plan is the fastest of {timed} timed, {res.total_us:.1f} us"
-    return (f"{res.plan.describe()} {res.total_us:.1f} us, the fastest of {timed} timed "
-            f"(the plan: {res.predicted_plan_us:.1f} us)")
+        return f"the plan is the fastest of {res.n_timed} timed, {res.total_us:.1f} us"
+    return (f"{res.plan.describe()} {res.total_us:.1f} us, the fastest of {res.n_timed} timed "
+            f"(the plan: {res.predicted_plan_measured_us:.1f} us)")
 
 
 def _json_default(o: Any) -> Any:

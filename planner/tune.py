@@ -46,7 +46,12 @@ class TuneResult:
         return self.index != 0
 
     @property
-    def predicted_plan_us(self) -> float:
+    def n_timed(self) -> int:
+        """Shortlisted plans that ran (and were timed)."""
+        return sum(r["status"] == "ok" for r in self.rows)
+
+    @property
+    def predicted_plan_measured_us(self) -> float:
         """The predicted plan's measured median (us; NaN if it failed to run)."""
         r = self.rows[0]
         return float(r["total_us"]) if r["status"] == "ok" else math.nan
@@ -55,23 +60,22 @@ class TuneResult:
         """``choice`` with the measured pick as its plan. A changed plan keeps the
         prediction of its shortlist entry as ``plan_us``; its predicted parts (``cpu_us``,
         ``gpu_us``, ``sync_us``) are not in the shortlist, so they become NaN."""
-        timed = sum(r["status"] == "ok" for r in self.rows)
         if not self.changed:
             return dataclasses.replace(
-                choice, reason=f"{choice.reason}; measured fastest of {timed}")
+                choice, reason=f"{choice.reason}; measured fastest of {self.n_timed}")
         pred_us = choice.shortlist[self.index][1] if choice.shortlist else math.nan
         return dataclasses.replace(
             choice, plan=self.plan, plan_us=float(pred_us), cpu_us=math.nan,
             gpu_us=math.nan, sync_us=math.nan,
-            reason=f"measured fastest of {timed} (shortlist #{self.index + 1}; predicted "
-                   f"plan {choice.plan.kind}, {self.predicted_plan_us:.1f} us measured)")
+            reason=f"measured fastest of {self.n_timed} (shortlist #{self.index + 1}; predicted "
+                   f"plan {choice.plan.kind}, {self.predicted_plan_measured_us:.1f} us measured)")
 
     def measured_row(self) -> dict[str, Any]:
         """Measurement columns for a plan record: the pick's shortlist position (0: the
         predicted plan), its median and the predicted plan's (us), plans timed."""
         return {"tune_pick": self.index, "measured_us": self.total_us,
-                "predicted_plan_measured_us": self.predicted_plan_us,
-                "tune_plans": sum(r["status"] == "ok" for r in self.rows)}
+                "predicted_plan_measured_us": self.predicted_plan_measured_us,
+                "tune_plans": self.n_timed}
 
 
 def tune_layer(choice: PlanChoice, gpu: Any, arrays: dict[str, np.ndarray] | None = None,
@@ -108,7 +112,7 @@ def tune_choices(choices: list[PlanChoice], gpu: Any, policy: ConfirmPolicy = TU
     for i, ch in enumerate(choices):
         res = tune_layer(ch, gpu, policy=policy, seed=seed + i)
         log.info("%s: %s measured %.1f us (predicted plan %.1f us)", ch.name or ch.layer,
-                 res.plan.kind, res.total_us, res.predicted_plan_us)
+                 res.plan.kind, res.total_us, res.predicted_plan_measured_us)
         out.append(res)
     return out
 
