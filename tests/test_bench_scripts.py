@@ -327,3 +327,27 @@ def test_tune_table_and_the_committed_tuned_plans():
     res = subprocess.run([sys.executable, str(ROOT / "scripts" / "tune_table.py"), "--dir",
                           str(TUNE)], capture_output=True, text=True, check=True)
     assert res.stdout.count("**all 76 layers**") == 2
+
+
+def test_make_suites_writes_the_committed_suites(tmp_path):
+    from latpred.datasets.suites import load_suite, suite_layers
+
+    mod = _script("make_suites")
+    for name in mod.SUITES:  # the committed JSON is the script's output
+        assert mod.suite(name) == load_suite(name)
+    assert {n: sum(x.count for x in suite_layers(n)) for n in mod.SUITES} == {
+        "efficientnet_b0": 81, "resnext50_32x4d": 53, "vit_b16": 49}
+    eff = [x.layer for x in suite_layers("efficientnet_b0")]
+    assert eff[-1].out_h == 7 and eff[-1].out_channels == 1280
+    assert any(c.kernel_h == 5 and c.groups == c.in_channels > 1 for c in eff)
+    assert any(c.height == 1 and c.out_channels < c.in_channels for c in eff)  # SE squeeze
+    rx = {x.name: x.layer for x in suite_layers("resnext50_32x4d")}
+    assert rx["layer1.0.conv2"].groups == 32 and rx["layer1.0.conv2"].in_channels == 128
+    assert rx["layer4.0.conv2"].out_h == 7 and rx["layer4.0.downsample.0"].out_channels == 2048
+    vit = suite_layers("vit_b16")
+    assert [x.count for x in vit] == [12, 12, 12, 12, 1] and vit[0].layer.m == 197
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "make_suites.py"), "--out",
+                    str(tmp_path)], check=True, capture_output=True)
+    for name in mod.SUITES:
+        assert (tmp_path / f"{name}.json").read_text() == \
+            (ROOT / "datasets" / "suites" / f"{name}.json").read_text()

@@ -1,0 +1,138 @@
+"""Write layer suites of networks from their architecture tables (no torchvision needed).
+
+    python scripts/make_suites.py [--out datasets/suites]
+
+efficientnet_b0, resnext50_32x4d (conv2d, 224x224 input) and vit_b16 (linear, 197
+tokens), batch 1, deduplicated by shape like the other suites (``datasets/suites.py``).
+These networks were added after the predictors and the planner were developed on the
+other suites: benches on them test networks the code has never seen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+
+def _conv(name: str, cin: int, cout: int, h: int, k: int, s: int = 1, g: int = 1
+          ) -> tuple[str, dict[str, Any]]:
+    return name, {"in_channels": cin, "out_channels": cout, "height": h, "width": h,
+                  "kernel_h": k, "kernel_w": k, "stride": s, "padding": (k - 1) // 2,
+                  "dilation": 1, "groups": g, "batch": 1}
+
+
+def efficientnet_b0() -> list[tuple[str, dict[str, Any]]]:
+    """torchvision efficientnet_b0 (width and depth 1.0): stem, MBConv blocks (expand 1x1,
+    depthwise k x k, squeeze-excitation 1x1 convs on the pooled 1x1 map with
+    max(1, in // 4) channels, project 1x1), head."""
+    # expand ratio, kernel, stride, in, out, blocks (torchvision's bneck_conf table)
+    table = [(1, 3, 1, 32, 16, 1), (6, 3, 2, 16, 24, 2), (6, 5, 2, 24, 40, 2),
+             (6, 3, 2, 40, 80, 3), (6, 5, 1, 80, 112, 3), (6, 5, 2, 112, 192, 4),
+             (6, 3, 1, 192, 320, 1)]
+    out = [_conv("features.0.0", 3, 32, 224, 3, 2)]
+    h = 112
+    for stage, (e, k, s, cin, cout, n) in enumerate(table, start=1):
+        for b in range(n):
+            i = cin if b == 0 else cout
+            stride = s if b == 0 else 1
+            exp = i * e
+            sq = max(1, i // 4)
+            p = f"features.{stage}.{b}.block"
+            j = 0
+            if e != 1:
+                out.append(_conv(f"{p}.0.0", i, exp, h, 1))
+                j = 1
+            out.append(_conv(f"{p}.{j}.0", exp, exp, h, k, stride, exp))
+            h_out = (h + 2 * ((k - 1) // 2) - k) // stride + 1
+            out.append(_conv(f"{p}.{j + 1}.fc1", exp, sq, 1, 1))
+            out.append(_conv(f"{p}.{j + 1}.fc2", sq, exp, 1, 1))
+            out.append(_conv(f"{p}.{j + 2}.0", exp, cout, h_out, 1))
+            h = h_out
+    out.append(_conv("features.8.0", 320, 1280, h, 1))
+    return out
+
+
+def resnext50_32x4d() -> list[tuple[str, dict[str, Any]]]:
+    """torchvision resnext50_32x4d (ResNet-50 v1.5 topology, 3x3 convs in 32 groups of
+    width 4 x planes / 64)."""
+    out = [_conv("conv1", 3, 64, 224, 7, 2)]
+    out[0][1]["padding"] = 3
+    h, cin = 56, 64
+    for li, (planes, blocks, stride) in enumerate([(64, 3, 1), (128, 4, 2), (256, 6, 2),
+                                                   (512, 3, 2)], start=1):
+        width = planes * 4 // 64 * 32
+        for b in range(blocks):
+            s = stride if b == 0 else 1
+            p = f"layer{li}.{b}"
+            out.append(_conv(f"{p}.conv1", cin, width, h, 1))
+            out.append(_conv(f"{p}.conv2", width, width, h, 3, s, 32))
+            h_out = (h - 1) // s + 1
+            out.append(_conv(f"{p}.conv3", width, planes * 4, h_out, 1))
+            if b == 0:
+                out.append(_conv(f"{p}.downsample.0", cin, planes * 4, h, 1, s))
+            h, cin = h_out, planes * 4
+    return out
+
+
+def vit_b16() -> list[tuple[str, dict[str, int]]]:
+    """torchvision vit_b_16's linear layers at 224x224: 196 patches + the class token,
+    12 encoder layers (attention in / out projections, MLP 768 -> 3072 -> 768), the head."""
+    out = []
+    for i in range(12):
+        p = f"encoder.layers.encoder_layer_{i}"
+        out += [(f"{p}.self_attention.in_proj", {"m": 197, "n": 2304, "k": 768}),
+                (f"{p}.self_attention.out_proj", {"m": 197, "n": 768, "k": 768}),
+                (f"{p}.mlp.0", {"m": 197, "n": 3072, "k": 768}),
+                (f"{p}.mlp.3", {"m": 197, "n": 768, "k": 3072})]
+    return [*out, ("heads.head", {"m": 1, "n": 1000, "k": 768})]
+
+
+SUITES = {
+    "efficientnet_b0": ("conv2d", efficientnet_b0,
+                        "torchvision efficientnet_b0 (Tan & Le 2019), every conv layer at "
+                        "224x224 input"),
+    "resnext50_32x4d": ("conv2d", resnext50_32x4d,
+                        "torchvision resnext50_32x4d (Xie et al. 2017), every conv layer at "
+                        "224x224 input"),
+    "vit_b16": ("linear", vit_b16,
+                "torchvision vit_b_16 (Dosovitskiy et al. 2021), every linear layer at "
+                "224x224 input (197 tokens)"),
+}
+
+
+def suite(name: str) -> dict[str, Any]:
+    """The suite's JSON object: layers deduplicated by shape, first name, counts."""
+    op, build, what = SUITES[name]
+    layers = build()
+    merged: OrderedDict[tuple, dict[str, Any]] = OrderedDict()
+    for lname, shape in layers:
+        key = tuple(sorted(shape.items()))
+        if key in merged:
+            merged[key]["count"] += 1
+        else:
+            merged[key] = {"name": lname, "count": 1, **shape}
+    return {"name": name, "op": op,
+            "source": f"{what}, batch 1, deduplicated by shape ({len(layers)} layers); name "
+                      f"= first occurrence, count = occurrences; written by "
+                      f"scripts/make_suites.py from the architecture's table",
+            "layers": list(merged.values())}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "datasets"
+                                         / "suites"))
+    out = Path(ap.parse_args().out)
+    for name in SUITES:
+        data = suite(name)
+        text = json.dumps({k: v for k, v in data.items() if k != "layers"}, indent=2)[:-2]
+        rows = ",\n".join("    " + json.dumps(r) for r in data["layers"])
+        (out / f"{name}.json").write_text(f'{text},\n  "layers": [\n{rows}\n  ]\n}}\n')
+        print(f"{name}: {len(data['layers'])} shapes")
+
+
+if __name__ == "__main__":
+    main()
