@@ -17,6 +17,8 @@ ALL = ["gpt2_small_decode", "vgg16_fc", "resnet50_fc", "mobilenetv2_fc", "resnet
        "mobilenetv2", "bert_base", "vgg16"]
 SESSION2 = ALL[:6]
 HELDOUT = ["bert_base", "vgg16"]
+#: networks added after development (scripts/make_suites.py), benched in session 7
+UNSEEN = ["efficientnet_b0", "resnext50_32x4d", "vit_b16"]
 # (predictors, folder under --coexec, suites): one table block each
 GROUPS = [
     ("session 3, all-data predictors", "", ALL),
@@ -51,6 +53,9 @@ GROUPS = [
     ("session 5, every suite by predictors trained without its network (replay_lono --keep)",
      "session5/lono_every_network", ALL),
     ("session 5, the same again", "session5/lono_every_network_2", ALL),
+    ("session 7, networks never seen, session 5's all-data predictors, run 1",
+     "session7/unseen/run1", UNSEEN),
+    ("session 7, the same over run 1's grids, run 2", "session7/unseen/run2", UNSEEN),
 ]
 
 
