@@ -11,8 +11,20 @@ from latpred import __version__
 from latpred.errors import LatpredError
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with whole option names only (``--m`` is not ``--mem-modes``) and a
+    one-line error (exit 2) instead of the usage block; subcommands inherit both."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="latpred",
         description="Profile DNN layers on OpenCL devices and CPUs, predict their latency, "
                     "and plan CPU-GPU co-execution.",

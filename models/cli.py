@@ -227,11 +227,19 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def _layer(args: argparse.Namespace) -> Any:
     from latpred.profiler.problems import ConvLayer, LinearLayer
 
+    conv_only = ("in_channels", "out_channels", "height", "width")
     if args.op == "linear":
         missing = [f"--{n}" for n in ("m", "n", "k") if getattr(args, n) is None]
         if missing:
             raise bad_value("op", "linear", f"needs {', '.join(missing)}")
+        for n in conv_only:
+            if getattr(args, n) is not None:
+                raise bad_value(n.replace("_", "-"), getattr(args, n),
+                                "is a conv2d argument (--op linear)")
         return LinearLayer(args.m, args.n, args.k, args.pass_)
+    for n in ("m", "n", "k"):
+        if getattr(args, n) is not None:
+            raise bad_value(n, getattr(args, n), "is a linear argument (--op conv2d)")
     missing = [f"--{n.replace('_', '-')}" for n in ("in_channels", "out_channels", "height",
                                                     "width") if getattr(args, n) is None]
     if missing:
@@ -269,15 +277,18 @@ def predict_layer(model: Any, layer: Any, device: str | None = None,
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from latpred.models.persist import load_model
+    from latpred.profiler.cli import parse_int_list
 
-    model = load_model(args.model)
+    if args.top is not None and args.top < 1:
+        raise bad_value("top", args.top, "must be >= 1")
+    threads = parse_int_list("threads", args.threads) if args.threads else None
     layer = _layer(args)
-    threads = None
-    if args.threads:
-        try:
-            threads = [int(t) for t in args.threads.split(",")]
-        except ValueError:
-            raise bad_value("threads", args.threads, "must be comma-separated integers") from None
+    model = load_model(args.model)
+    if threads:
+        cores = max((int(i.get("cpu_cores") or 0) for i in model.devices_.values()), default=0)
+        if cores and max(threads) > cores:
+            raise bad_value("threads", args.threads,
+                            f"more than the {cores} cores of the CPU this model was trained on")
     res = predict_layer(model, layer, args.device, threads)
     if args.top:
         res = res.head(args.top)

@@ -174,8 +174,10 @@ def _grid_args(p: argparse.ArgumentParser) -> None:
 
 def _planner_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("planner")
+    has_steps = any(a.dest == "steps" for a in p._actions)
     g.add_argument("--plan-steps", type=int, default=None,
-                   help="planner split grid steps (default: --steps if given, else 16)")
+                   help="planner split grid steps (default: "
+                        + ("--steps if given, else 16)" if has_steps else "16)"))
     g.add_argument("--margin", type=float, default=3.0,
                    help="a split must be predicted this many %% faster than the best single "
                         "device (default 3)")
@@ -213,6 +215,8 @@ def layer_items(args: argparse.Namespace) -> list[Any]:
     if pass_ not in PASSES:
         raise bad_value("pass", pass_, f"must be one of {', '.join(PASSES)}")
     suite = getattr(args, "suite", None)
+    if suite and getattr(args, "op", None) is not None:
+        raise bad_value("op", args.op, "give --op with its shape or --suite, not both")
     if suite:
         items = []
         for name, count, layer in suites.suite_layers(suite):
@@ -340,12 +344,8 @@ def make_planner(args: argparse.Namespace, gpu_dev: Any = None) -> Any:
     if gpu_dev is None and getattr(args, "device", None) is not None:
         gpu_dev = gpu_device(args)
     gpu, cpu = device_pair(preds, gpu_dev)
-    if args.sync_us is not None:
-        if args.sync_us < 0:
-            raise bad_value("sync-us", args.sync_us, "must be >= 0")
-        sync = SyncModel.constant(args.sync_us)
-    else:
-        sync = SyncModel.load(args.models, gpu.get("name"), cpu.get("name"))
+    if args.sync_us is not None and args.sync_us < 0:
+        raise bad_value("sync-us", args.sync_us, "must be >= 0")
     if not 0 <= args.margin < 100:
         raise bad_value("margin", args.margin, "must be a percentage in [0, 100)")
     steps = args.plan_steps or getattr(args, "steps", None) or 16
@@ -359,7 +359,9 @@ def make_planner(args: argparse.Namespace, gpu_dev: Any = None) -> Any:
         cpu_top_k=None if args.exhaustive else PlannerOptions.cpu_top_k,
         shortlist=args.shortlist if args.shortlist is not None
         else TUNE_SHORTLIST if getattr(args, "tune", False) else 1,
-    )
+    ).validate()  # before loading sync.json (it may warn): a bad option is the one line
+    sync = (SyncModel.constant(args.sync_us) if args.sync_us is not None
+            else SyncModel.load(args.models, gpu.get("name"), cpu.get("name")))
     return Planner(preds, gpu, cpu, sync, opts)
 
 

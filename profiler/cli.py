@@ -233,6 +233,8 @@ def build_sweep(args: argparse.Namespace) -> Any:
         for i, layer in enumerate(rand):
             layers += _with_passes(LayerItem("random", f"random{i}", layer), passes, LinearLayer)
     if not layers:
+        if not names and args.samples == 0:
+            raise bad_value("samples", 0, "no --suite and no random shapes: nothing to profile")
         raise bad_value("suite", args.suite, "no layers to profile")
     policy = QUICK if args.quick else TimingPolicy()
     if args.max_seconds is not None:
@@ -298,6 +300,11 @@ def cmd_profile(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from latpred.datasets.store import export_csv, load
 
+    parent = os.path.dirname(os.path.abspath(args.csv))
+    if not os.path.isdir(parent):
+        raise bad_value("csv", args.csv, f"no such directory: {parent}")
+    if os.path.isdir(args.csv):
+        raise bad_value("csv", args.csv, "is a directory")
     df = load(args.data)
     if df.empty:
         raise LatpredError(f"data={args.data!r}: no rows")

@@ -309,6 +309,18 @@ def test_cli_train_evaluate_predict(dataset, tmp_path, capsys):
     assert main(["predict", "--model", str(model), "--op", "linear", "--m", "4"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and all(line.startswith("latpred ") for line in err)
+    lin = ["predict", "--model", str(model), "--op", "linear", "--m", "4", "--n", "8", "--k", "8"]
+    for extra, field in ((["--threads", "0"], "threads="), (["--top", "0"], "top="),
+                         (["--height", "5"], "height="), (["--threads", "2,-1"], "threads=")):
+        assert main([*lin, *extra]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and field in err[0]
+    # argparse's own errors: one line too, and no prefix matching (--m is not --model)
+    for argv in ([*lin[:-1], "8.5"], ["predict", "--mod", str(model), "--op", "linear"]):
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        err = capsys.readouterr().err.strip().splitlines()
+        assert exc.value.code == 2 and len(err) == 1 and "error:" in err[0]
 
 
 def test_exclude_suite_drops_every_row_of_its_shapes(dataset):

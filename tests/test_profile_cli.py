@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from latpred.datasets import load
@@ -90,6 +91,7 @@ def test_conv_sweep_resumes(tmp_path, capsys):
     (["--op", "linear", "--suite", "nosuch"], "suite='nosuch'"),
     (["--op", "conv2d", "--suite", "mnist_mlp"], "suite='mnist_mlp'"),
     (["--op", "linear", "--samples", "-3"], "samples=-3"),
+    (["--op", "linear", "--samples", "0"], "samples=0"),
     (["--op", "linear", "--device", "no-such-gpu"], "device='no-such-gpu'"),
     (["--op", "linear", "--threads", "0"], "threads='0'"),
     (["--op", "linear", "--impl", "gemm_magic"], "impl='gemm_magic'"),
@@ -180,3 +182,11 @@ def test_resume_after_kill_matches_uninterrupted_sweep(tmp_path):
     grid = lambda d: set(d.loc[d["mem_mode"].isin(["buffer", "host"]), "config_key"])  # noqa: E731
     assert grid(df) == grid(ref)
     assert df["mem_mode"].value_counts().to_dict() == ref["mem_mode"].value_counts().to_dict()
+
+
+def test_export_to_a_missing_directory_is_one_line(tmp_path, capsys):
+    data = Path(__file__).resolve().parents[1] / "datasets" / "h100" / "linear_cpu_live"
+    assert main(["export", "--data", str(data), "--csv",
+                 str(tmp_path / "nope" / "x.csv")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "csv=" in err[0] and not (tmp_path / "nope").exists()
