@@ -68,6 +68,31 @@ def line(who: str, suite: str, d: pd.DataFrame) -> str:
             f"{(d.t_tuned_us / d.t_single_us).max():.3f} |")
 
 
+def trained_shapes(root: Path) -> set[tuple[str, str]]:
+    """(suite, layer) of the UNSEEN suites whose shape is in a committed profiler dataset
+    (``datasets/h100/{conv,conv_cpu_live,linear,linear_cpu_live}``, beside ``root``): the
+    networks share some layers (a stem conv, 1x1 convs) with the development suites."""
+    from latpred.datasets import load
+    from latpred.datasets.suites import suite_layers
+
+    data = root.parent
+    conv = ("batch", "in_channels", "out_channels", "height", "width", "kernel_h", "kernel_w",
+            "stride", "padding", "dilation", "groups")
+    known: set[tuple] = set()
+    for name, cols in (("conv", conv), ("conv_cpu_live", conv), ("linear", ("m", "n", "k")),
+                       ("linear_cpu_live", ("m", "n", "k"))):
+        if (data / name).is_dir():
+            df = load(data / name)[list(cols)].drop_duplicates().astype(int)
+            known |= {(len(cols), *r) for r in df.itertuples(index=False)}
+    out = set()
+    for suite in UNSEEN:
+        for lname, _c, layer in suite_layers(suite):
+            cols = conv if hasattr(layer, "groups") else ("m", "n", "k")
+            if (len(cols), *(getattr(layer, c) for c in cols)) in known:
+                out.add((suite, lname))
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--coexec", default="datasets/h100/coexec")
@@ -88,6 +113,12 @@ def main() -> None:
         if frames:
             d = pd.concat(frames.values())
             print(line(who, f"**all {len(d)} layers**", d))
+        if set(frames) == set(UNSEEN):  # the layers whose shapes no training set holds
+            seen = trained_shapes(root)
+            d = pd.concat([f.assign(suite=s) for s, f in frames.items()])
+            new = ~pd.Series([(a, b) in seen for a, b in zip(d.suite, d.layer)], index=d.index)
+            print(line(who, f"**{int(new.sum())} layers of shapes in no profiler dataset**",
+                       d[new.to_numpy()]))
 
 
 if __name__ == "__main__":
