@@ -8,6 +8,7 @@ Geometric means over layers; "slower" counts layers more than 2 % slower than T_
 from __future__ import annotations
 
 import argparse
+import functools
 from pathlib import Path
 
 import pandas as pd
@@ -68,29 +69,28 @@ def line(who: str, suite: str, d: pd.DataFrame) -> str:
             f"{(d.t_tuned_us / d.t_single_us).max():.3f} |")
 
 
-def trained_shapes(root: Path) -> set[tuple[str, str]]:
-    """(suite, layer) of the UNSEEN suites whose shape is in a committed profiler dataset
-    (``datasets/h100/{conv,conv_cpu_live,linear,linear_cpu_live}``, beside ``root``): the
-    networks share some layers (a stem conv, 1x1 convs) with the development suites."""
+@functools.lru_cache(maxsize=4)
+def trained_shapes(root: Path) -> frozenset[tuple[str, str]]:
+    """(suite, layer) of the UNSEEN suites whose shape (``datasets.schema.shape_id``) is in a
+    committed profiler dataset (``datasets/h100/{conv,conv_cpu_live,linear,linear_cpu_live}``,
+    beside ``root``): the networks share some layers (a stem conv, 1x1 convs) with the
+    development suites."""
     from latpred.datasets import load
+    from latpred.datasets.schema import conform, shape_id
     from latpred.datasets.suites import suite_layers
+    from latpred.models.candidates import layer_shape_row
 
-    data = root.parent
-    conv = ("batch", "in_channels", "out_channels", "height", "width", "kernel_h", "kernel_w",
-            "stride", "padding", "dilation", "groups")
-    known: set[tuple] = set()
-    for name, cols in (("conv", conv), ("conv_cpu_live", conv), ("linear", ("m", "n", "k")),
-                       ("linear_cpu_live", ("m", "n", "k"))):
-        if (data / name).is_dir():
-            df = load(data / name)[list(cols)].drop_duplicates().astype(int)
-            known |= {(len(cols), *r) for r in df.itertuples(index=False)}
+    known: set[str] = set()
+    for name in ("conv", "conv_cpu_live", "linear", "linear_cpu_live"):
+        if (root.parent / name).is_dir():
+            known |= set(shape_id(load(root.parent / name)))
     out = set()
     for suite in UNSEEN:
-        for lname, _c, layer in suite_layers(suite):
-            cols = conv if hasattr(layer, "groups") else ("m", "n", "k")
-            if (len(cols), *(getattr(layer, c) for c in cols)) in known:
-                out.add((suite, lname))
-    return out
+        items = suite_layers(suite)
+        ids = shape_id(conform(pd.DataFrame([layer_shape_row(layer)
+                                             for _n, _c, layer in items])))
+        out |= {(suite, name) for (name, _c, _l), sid in zip(items, ids) if sid in known}
+    return frozenset(out)
 
 
 def main() -> None:

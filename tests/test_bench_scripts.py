@@ -344,6 +344,10 @@ def test_make_suites_writes_the_committed_suites(tmp_path):
     rx = {x.name: x.layer for x in suite_layers("resnext50_32x4d")}
     assert rx["layer1.0.conv2"].groups == 32 and rx["layer1.0.conv2"].in_channels == 128
     assert rx["layer4.0.conv2"].out_h == 7 and rx["layer4.0.downsample.0"].out_channels == 2048
+    # 18 of the 75 shapes are shared with the development suites' networks (in the data)
+    seen = _script("bench_table").trained_shapes(COEXEC)
+    assert len(seen) == 18 and ("resnext50_32x4d", "conv1") in seen
+    assert not {layer for suite, layer in seen if suite == "vit_b16"}
     vit = suite_layers("vit_b16")
     assert [x.count for x in vit] == [12, 12, 12, 12, 1] and vit[0].layer.m == 197
     subprocess.run([sys.executable, str(ROOT / "scripts" / "make_suites.py"), "--out",
