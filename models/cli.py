@@ -225,23 +225,17 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 # -- predict ---------------------------------------------------------------------------------
 def _layer(args: argparse.Namespace) -> Any:
+    from latpred.profiler.cli import OP_SHAPE_ARGS, refuse_other_op_args
     from latpred.profiler.problems import ConvLayer, LinearLayer
 
-    conv_only = ("in_channels", "out_channels", "height", "width")
+    refuse_other_op_args(args, args.op)
     if args.op == "linear":
-        missing = [f"--{n}" for n in ("m", "n", "k") if getattr(args, n) is None]
+        missing = [f"--{n}" for n in OP_SHAPE_ARGS["linear"] if getattr(args, n) is None]
         if missing:
             raise bad_value("op", "linear", f"needs {', '.join(missing)}")
-        for n in conv_only:
-            if getattr(args, n) is not None:
-                raise bad_value(n.replace("_", "-"), getattr(args, n),
-                                "is a conv2d argument (--op linear)")
         return LinearLayer(args.m, args.n, args.k, args.pass_)
-    for n in ("m", "n", "k"):
-        if getattr(args, n) is not None:
-            raise bad_value(n, getattr(args, n), "is a linear argument (--op conv2d)")
-    missing = [f"--{n.replace('_', '-')}" for n in ("in_channels", "out_channels", "height",
-                                                    "width") if getattr(args, n) is None]
+    missing = [f"--{n.replace('_', '-')}" for n in OP_SHAPE_ARGS["conv2d"]
+               if getattr(args, n) is None]
     if missing:
         raise bad_value("op", "conv2d", f"needs {', '.join(missing)}")
     try:

@@ -237,6 +237,10 @@ def layer_items(args: argparse.Namespace) -> list[Any]:
             items = items[:limit]
         return items
     op = getattr(args, "op", None)
+    if op in ("linear", "conv2d"):
+        from latpred.profiler.cli import refuse_other_op_args
+
+        refuse_other_op_args(args, op)
     if op == "linear":
         missing = [f"--{f}" for f in ("m", "n", "k") if getattr(args, f) is None]
         if missing:

@@ -105,6 +105,21 @@ def cmd_devices(args: argparse.Namespace) -> int:
 
 
 # -- profile ------------------------------------------------------------------------------
+#: the shape arguments (argparse dests) each op needs on the command line (predict, plan)
+OP_SHAPE_ARGS = {"linear": ("m", "n", "k"),
+                 "conv2d": ("in_channels", "out_channels", "height", "width")}
+
+
+def refuse_other_op_args(args: argparse.Namespace, op: str) -> None:
+    """LatpredError naming a shape argument of another op than ``op`` (it would be ignored)."""
+    for other, names in OP_SHAPE_ARGS.items():
+        for name in names if other != op else ():
+            value = getattr(args, name, None)
+            if value is not None:
+                raise bad_value(name.replace("_", "-"), value, f"is a {other} argument "
+                                f"(--op {op})")
+
+
 def parse_int_list(field: str, text: str) -> list[int]:
     """"1,2,4" or "1-16" or "1-16:2" -> sorted unique positive ints; LatpredError if bad."""
     out: set[int] = set()
