@@ -400,16 +400,15 @@ def cmd_plan(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     choices = planner.plan_layers([(it.name, it.count, it.layer) for it in items])
     ms = (time.perf_counter() - t0) * 1e3
-    tuned: list[Any] = []
+    tuned: list[Any] = [None] * len(choices)  # a TuneResult per layer with --tune
     if policy is not None:
         from latpred.planner.tune import tune_choices
 
         t0 = time.perf_counter()
         tuned = tune_choices(choices, gpu_dev, policy)
         tune_s = time.perf_counter() - t0
-    rows = [{**(res.apply(ch).as_row() if tuned else ch.as_row()),
-             **(res.measured_row() if tuned else {})}
-            for ch, res in zip(choices, tuned or [None] * len(choices))]
+    rows = [ch.as_row() if res is None else {**res.apply(ch).as_row(), **res.measured_row()}
+            for ch, res in zip(choices, tuned)]
     if args.csv:
         import pandas as pd
 
@@ -419,7 +418,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
             print(json.dumps({k: (None if isinstance(v, float) and math.isnan(v) else v)
                               for k, v in row.items()}, default=_json_default))
         return 0
-    for ch, res in zip(choices, tuned or [None] * len(choices)):
+    for ch, res in zip(choices, tuned):
         print(f"{ch.name}: {ch.plan.describe()}")
         print(f"    predicted {ch.plan_us:.1f} us (CPU {ch.cpu_us:.1f}, GPU {ch.gpu_us:.1f}, "
               f"sync {ch.sync_us:.1f}); best single device: {ch.single.describe()} "
@@ -433,7 +432,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         print(f"network ({s['layers']} layers, {s['split_layers']} split, count-weighted): "
               f"plan {s['plan_us']:.0f} us vs single {s['single_us']:.0f} us, predicted "
               f"speedup {s['predicted_speedup']:.3f}x; planned in {ms:.1f} ms")
-    if tuned:
+    if policy is not None:
         plan_us = sum(ch.count * r.predicted_plan_measured_us for ch, r in zip(choices, tuned))
         best_us = sum(ch.count * r.total_us for ch, r in zip(choices, tuned))
         print(f"measured on {gpu_dev.name} + this CPU (count-weighted): predicted plans "
