@@ -10,6 +10,7 @@ import argparse
 import json
 import math
 import os
+from pathlib import Path
 from typing import Any
 
 from latpred.errors import LatpredError, bad_value
@@ -109,6 +110,25 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
                         "--quick shortens the grid's timing, not the confirmation's)")
     q.add_argument("--out", required=True, help="output directory")
     q.set_defaults(func=cmd_bench)
+
+    q = csub.add_parser(
+        "calibrate", help="recalibrate predictors on runtime measurements (grids)",
+        description="Fit a correction of the CPU and GPU-total predictors in MODELS on the "
+                    "single-device rows of co-execution grids and benches (runtime "
+                    "measurements of other layers) and write a complete models directory "
+                    "with the corrected predictors to OUT. Prints, suite by suite, the "
+                    "predictors' errors on those rows next to a correction fitted on the "
+                    "other suites only.")
+    q.add_argument("--models", required=True, help="models directory (see `latpred plan`)")
+    q.add_argument("--grid", action="append", required=True, metavar="PATH",
+                   help="a grid or confirmation dataset, or a directory searched for grid/ "
+                        "and confirm/ datasets (repeatable)")
+    q.add_argument("--exclude-suite", action="append", default=[], metavar="SUITE",
+                   help="leave this suite's rows out (repeatable)")
+    q.add_argument("--out", required=True, help="new models directory (must not exist)")
+    q.add_argument("--no-check", action="store_true",
+                   help="skip the suite-by-suite held-out check")
+    q.set_defaults(func=cmd_calibrate)
 
     q = csub.add_parser("run", help="run one plan on random inputs: verify and time it")
     _layer_args(q)
@@ -536,6 +556,75 @@ def cmd_bench(args: argparse.Namespace) -> int:
                           f"{args.suite}: {dev.name} + {planner.cpu_info.get('name')}")
     print(format_table(table, summary))
     print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def grid_datasets(paths: list[str]) -> list[Path]:
+    """The grid / confirmation datasets of ``--grid`` paths: a dataset itself, or every
+    ``grid`` and ``confirm`` directory below a directory, in sorted order."""
+    from latpred.datasets.store import JOURNAL
+
+    def is_dataset(p: Path) -> bool:
+        if p.is_file():
+            return p.suffix == ".parquet"
+        return any(p.glob("part-*.parquet")) or (p / JOURNAL).exists()
+
+    out: list[Path] = []
+    for text in paths:
+        p = Path(text)
+        if not p.exists():
+            raise bad_value("grid", text, "no such file or directory")
+        if is_dataset(p):
+            out.append(p)
+            continue
+        found = sorted(d for d in p.rglob("*") if d.name in ("grid", "confirm")
+                       and d.is_dir() and is_dataset(d))
+        if not found:
+            raise bad_value("grid", text, "holds no grid/ or confirm/ dataset")
+        out += found
+    return out
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    import shutil
+    import tempfile
+
+    import joblib
+    from latpred.planner.calibrate import calibrate, held_out_errors, runtime_rows
+    from latpred.planner.oracle import load_grid
+
+    out = Path(args.out)
+    if out.exists():
+        raise bad_value("out", args.out, "already exists (give a new directory)")
+    if not out.parent.is_dir():
+        raise bad_value("out", args.out, f"parent directory {out.parent} does not exist")
+    preds, gpu, cpu, _sync = load_models(args.models)
+    paths = grid_datasets(args.grid)
+    rows = runtime_rows((load_grid(p) for p in paths), gpu, cpu, args.exclude_suite)
+    n = {t: len(r) for t, r in rows.items()}
+    print(f"{len(paths)} datasets: " + ", ".join(
+        f"{t} {k} rows ({len(set(rows[t].suite))} suites)" for t, k in n.items()))
+    if not any(n.values()):
+        raise bad_value("grid", args.grid[0], "no single-device rows of these models' devices")
+    if not args.no_check:
+        check = held_out_errors(preds, rows)
+        if len(check):
+            print("held out suite by suite (the correction fitted on the other suites):")
+            print(check.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
+    fitted = calibrate(preds, rows)
+    # a complete models directory, written aside and renamed: nothing half-written
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        for f in Path(args.models).iterdir():
+            if f.is_file() and f.stem not in fitted:
+                shutil.copy2(f, tmp / f.name)
+        for target, model in fitted.items():
+            joblib.dump(model, tmp / f"{target}.pkl")
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    print(f"wrote {out}: calibrated {', '.join(sorted(fitted))}")
     return 0
 
 

@@ -87,13 +87,19 @@ class Predictors:
         return np.asarray(hi, float).reshape(-1)
 
     def takes_columns(self, targets: Iterable[str]) -> bool:
-        """Whether the predictors of ``targets`` are all plain ``LatencyPredictor``s, which
+        """Whether the predictors of ``targets`` are all plain ``LatencyPredictor``s (or
+        ``RuntimeCalibrated`` ones of such), which
         ``predict_columns`` serves from column mappings with one feature pass; other
         predictors get DataFrames (``predict``)."""
+        from latpred.models.calibrated import RuntimeCalibrated
         from latpred.models.predictor import LatencyPredictor
 
         def plain(model: Any) -> bool:
             cls = type(model)
+            if isinstance(model, RuntimeCalibrated):  # its base's features, its own booster
+                return (cls.predict is RuntimeCalibrated.predict
+                        and cls.predict_interval is RuntimeCalibrated.predict_interval
+                        and plain(model.base))
             return (isinstance(model, LatencyPredictor)
                     and cls.predict is LatencyPredictor.predict
                     and cls.predict_interval is LatencyPredictor.predict_interval)

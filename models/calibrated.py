@@ -1,0 +1,156 @@
+"""A latency predictor recalibrated on measurements taken where its predictions are used.
+
+The profiler times a configuration alone in a quiet process; the co-execution runtime
+runs it next to the other device, after BLAS calls, with its own buffers and queues. The
+two contexts differ layer by layer (BENCHMARKS.md section 5: "the sweep's measurements as
+predictions" plan worse than the trained models), so ``RuntimeCalibrated`` learns the log
+ratio between a fitted predictor's answers and runtime measurements (the single-device rows
+of ``latpred coexec grid`` / ``bench`` datasets, ``planner.calibrate.runtime_rows``) with a
+small LightGBM model on the predictor's own features plus its log prediction:
+
+    predict(X) = base.predict(X) * exp(residual(features(X), log base.predict(X)))
+
+Trained on other networks' layers, it changes no measurement of the layers it then plans.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from latpred.features import FEATURE_NAMES, column_codes, feature_matrix_and_labels
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils.validation import check_is_fitted
+
+from latpred.errors import bad_value
+
+log = logging.getLogger(__name__)
+
+
+class RuntimeCalibrated(RegressorMixin, BaseEstimator):
+    """A fitted ``LatencyPredictor`` times a learned runtime correction.
+
+    Args:
+        base: a fitted ``models.LatencyPredictor`` (not refitted).
+        n_estimators, learning_rate, num_leaves, min_child_samples, subsample,
+        colsample_bytree, reg_lambda: the residual LightGBM model's parameters (small
+            trees, strong regularisation: a few thousand correlated rows from a few
+            networks).
+        random_state: seed of the residual's row and column subsampling.
+
+    Attributes (after fit):
+        booster_: the residual model (``lightgbm.Booster``; log ratio measured / base).
+        n_rows_: training rows.
+        log_ratio_median_: median log(measured / base) of the training rows.
+    """
+
+    def __init__(self, base: Any = None, n_estimators: int = 300, learning_rate: float = 0.03,
+                 num_leaves: int = 15, min_child_samples: int = 30, subsample: float = 0.8,
+                 colsample_bytree: float = 0.8, reg_lambda: float = 5.0,
+                 random_state: int = 0):
+        self.base = base
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.min_child_samples = min_child_samples
+        self.subsample = subsample
+        self.colsample_bytree = colsample_bytree
+        self.reg_lambda = reg_lambda
+        self.random_state = random_state
+
+    # -- the base predictor's interface (the planner's fast path uses these) ---------------
+    @property
+    def target(self) -> str:
+        return self.base.target
+
+    @property
+    def devices_(self) -> dict[str, dict[str, Any]]:
+        return self.base.devices_
+
+    @property
+    def default_device_(self) -> str | None:
+        return self.base.default_device_
+
+    def _check_fitted(self) -> None:
+        if "booster_" not in self.__dict__:
+            check_is_fitted(self, "booster_")
+
+    def _check_backends(self, backends: Any) -> None:
+        self.base._check_backends(backends)
+
+    def _interval_from_log(self, lt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.base._interval_from_log(lt)
+
+    def _log_predict_features(self, F: np.ndarray,
+                              labels: Mapping[str, tuple[np.ndarray, list[str]]]) -> np.ndarray:
+        """Log of the calibrated time (us), shape (n,), from the base's features F (n,
+        len(FEATURE_NAMES)) and labels (``feature_matrix_and_labels``)."""
+        lp = self.base._log_predict_features(F, labels)
+        if not len(lp):
+            return lp
+        return lp + self.booster_.predict(_design(F, lp))
+
+    # -- sklearn API -----------------------------------------------------------------------
+    def fit(self, X: pd.DataFrame, y: Any) -> RuntimeCalibrated:
+        """Fit the correction on runtime measurements.
+
+        Args:
+            X: configuration rows (the base predictor's input columns), (n rows).
+            y: measured times (us), shape (n,), all > 0.
+        """
+        import lightgbm as lgb
+
+        if self.base is None or "booster_" not in getattr(self.base, "__dict__", {}):
+            raise bad_value("base", type(self.base).__name__, "must be a fitted LatencyPredictor")
+        y = np.asarray(y, dtype=np.float64)
+        if len(X) != len(y) or not len(y):
+            raise bad_value("y", len(y), f"needs one time per row of X ({len(X)} rows), at least 1")
+        if not np.all(np.isfinite(y) & (y > 0)):
+            raise bad_value("y", float(y[~(np.isfinite(y) & (y > 0))][0]), "times must be > 0 us")
+        self.base._check_backends(column_codes(X, "backend")[1])
+        F, labels = feature_matrix_and_labels(X, self.base.devices_, self.base.default_device_)
+        lp = self.base._log_predict_features(F, labels)
+        r = np.log(y) - lp
+        self.booster_ = lgb.LGBMRegressor(
+            n_estimators=self.n_estimators, learning_rate=self.learning_rate,
+            num_leaves=self.num_leaves, min_child_samples=self.min_child_samples,
+            subsample=self.subsample, subsample_freq=1, colsample_bytree=self.colsample_bytree,
+            reg_lambda=self.reg_lambda, random_state=self.random_state, n_jobs=1,
+            verbose=-1).fit(_design(F, lp), r).booster_
+        self.n_rows_ = len(y)
+        self.log_ratio_median_ = float(np.median(r))
+        log.info("calibrated %s on %d runtime rows (median log ratio %.3f)", self.target,
+                 len(y), self.log_ratio_median_)
+        return self
+
+    def _log_predict(self, X: pd.DataFrame) -> np.ndarray:
+        self._check_fitted()
+        if not isinstance(X, pd.DataFrame):
+            raise bad_value("X", type(X).__name__, "must be a DataFrame of configuration rows")
+        if not len(X):
+            return np.zeros(0)
+        self.base._check_backends(column_codes(X, "backend")[1])
+        return self._log_predict_features(
+            *feature_matrix_and_labels(X, self.base.devices_, self.base.default_device_))
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """Calibrated time of each configuration row, shape (len(X),), us."""
+        return np.exp(self._log_predict(X))
+
+    def predict_interval(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """The base predictor's interval moved by the correction, (lo, hi) each (len(X),)."""
+        return self._interval_from_log(self._log_predict(X))
+
+
+def _design(F: np.ndarray, lp: np.ndarray) -> np.ndarray:
+    """The residual's input: every feature and the base's log prediction, (n, len + 1)."""
+    return np.column_stack([F, lp])
+
+
+#: the residual's feature names, in column order
+DESIGN_NAMES = (*FEATURE_NAMES, "log_base_us")
+
+__all__ = ["DESIGN_NAMES", "RuntimeCalibrated"]

@@ -1,0 +1,176 @@
+"""Runtime measurements as training rows, and predictors recalibrated on them.
+
+A co-execution grid (``latpred coexec grid`` / ``bench``) times every plan of a layer in
+the runtime, including its CPU-only and GPU-only plans. Those single-device rows are
+measurements of the very rows the planner predicts (the CPU side's BLAS call ``cpu_us``,
+the GPU side's ``gpu_total_us``), taken in the runtime's context rather than the
+profiler's. ``runtime_rows`` turns them into predictor rows (the planner's own
+``FrameBuilder`` rows, so a row means the same to both); ``calibrate`` fits a
+``models.calibrated.RuntimeCalibrated`` per target on them, and ``held_out_errors`` says,
+suite by suite, how much closer the correction gets on suites it was not fitted on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from latpred.datasets.suites import CONV_FIELDS
+from latpred.planner.candidates import FrameBuilder, KernelConfig
+from latpred.planner.predictors import CPU_TARGET, GPU_TOTAL, Predictors
+from latpred.profiler.problems import ConvLayer, LinearLayer
+
+from latpred.errors import bad_value
+
+log = logging.getLogger(__name__)
+
+#: targets ``calibrate`` can fit (the component GPU targets have no runtime measurement)
+CALIBRATED_TARGETS = (CPU_TARGET, GPU_TOTAL)
+
+
+@dataclass
+class RuntimeRows:
+    """Runtime measurements of one target: configuration rows, times and their suites.
+
+    Attributes:
+        X: configuration rows (the planner's ``FrameBuilder.frame`` columns), n rows.
+        y_us: measured time per row (us), shape (n,): the median over the rows' repeats
+            (geometric: in log space) where several datasets timed the same row.
+        suite: each row's suite (a group for held-out checks), shape (n,).
+        n_measurements: how many grid rows were merged into each row, shape (n,).
+    """
+
+    X: pd.DataFrame
+    y_us: np.ndarray
+    suite: np.ndarray
+    n_measurements: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.y_us)
+
+    def take(self, mask: np.ndarray) -> RuntimeRows:
+        return RuntimeRows(self.X[mask].reset_index(drop=True), self.y_us[mask],
+                           self.suite[mask], self.n_measurements[mask])
+
+
+def layer_of_row(r: dict[str, Any]) -> ConvLayer | LinearLayer:
+    """The layer a dataset row's op + shape columns describe."""
+    if r["op"] == "conv2d":
+        return ConvLayer(**{f: int(r[f]) for f in CONV_FIELDS})
+    if r["op"] == "linear":
+        return LinearLayer(int(r["m"]), int(r["n"]), int(r["k"]),
+                           str(r.get("pass") or "forward"))
+    raise bad_value("op", r["op"], "must be conv2d or linear")
+
+
+def runtime_rows(grids: Iterable[pd.DataFrame], gpu_info: dict[str, Any],
+                 cpu_info: dict[str, Any], exclude_suites: Sequence[str] = ()
+                 ) -> dict[str, RuntimeRows]:
+    """Per target, the single-device measurements of co-execution grids.
+
+    Args:
+        grids: ``planner.oracle.load_grid`` frames (grids or confirmation rounds).
+        gpu_info / cpu_info: the devices the rows are for (the models' pair, as the
+            planner sees them: ``planner.cli.load_models``).
+        exclude_suites: leave these suites' rows out.
+
+    Returns:
+        target (``cpu_us``, ``gpu_total_us``) -> RuntimeRows (may be empty).
+    """
+    fb = FrameBuilder()
+    gdev, gplat = str(gpu_info.get("name", "")), str(gpu_info.get("platform", ""))
+    cdev, cplat = str(cpu_info.get("name", "")), str(cpu_info.get("platform", ""))
+    blas = KernelConfig("blas", "{}", "")
+    recs: dict[str, list[tuple[int, int, float, str]]] = {t: [] for t in CALIBRATED_TARGETS}
+    layers: dict[tuple, Any] = {}
+    for grid in grids:
+        ok = grid[(grid["status"] == "ok") & ~grid["suite"].isin(list(exclude_suites))]
+        for r in ok.to_dict("records"):
+            key = tuple(r.get(c) for c in ("op", "m", "n", "k", "pass", *CONV_FIELDS))
+            layer = layers.get(key)
+            if layer is None:
+                layer = layers[key] = layer_of_row(r)
+            split = int(r["split_n"]) if pd.notna(r["split_n"]) else 0
+            n_total = int(r["n_total"]) if pd.notna(r["n_total"]) else -1
+            if r["backend"] == "cpu" and split == 0 and _positive(r["cpu_us"]):
+                cid = fb.config_id("cpu", cdev, cplat, blas, int(r["threads"]), "host")
+                recs[CPU_TARGET].append((cid, fb.shape_id(layer), float(r["cpu_us"]),
+                                         str(r["suite"])))
+            elif r["backend"] == "gpu" and split == n_total and _positive(r["gpu_total_us"]):
+                kc = KernelConfig(str(r["impl"]), str(r["gpu_params"]), str(r["local_size"]))
+                cid = fb.config_id("gpu", gdev, gplat, kc, None, str(r["mem_mode"]))
+                recs[GPU_TOTAL].append((cid, fb.shape_id(layer), float(r["gpu_total_us"]),
+                                        str(r["suite"])))
+    out = {}
+    for target, rs in recs.items():
+        df = pd.DataFrame(rs, columns=["cid", "sid", "us", "suite"])
+        df["ly"] = np.log(df["us"].astype(float))
+        agg = df.groupby(["cid", "sid"], as_index=False, sort=True).agg(
+            ly=("ly", "median"), n=("ly", "size"), suite=("suite", "first"))
+        out[target] = RuntimeRows(fb.frame(agg["cid"].to_numpy(), agg["sid"].to_numpy()),
+                                  np.exp(agg["ly"].to_numpy()), agg["suite"].to_numpy(str),
+                                  agg["n"].to_numpy())
+    return out
+
+
+def _positive(v: Any) -> bool:
+    try:
+        return bool(v is not None and float(v) > 0)
+    except (TypeError, ValueError):
+        return False
+
+
+def calibrate(predictors: Predictors, rows: dict[str, RuntimeRows],
+              params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """target -> ``RuntimeCalibrated`` of the loaded predictor, fitted on ``rows``; targets
+    without rows or without a predictor are left out."""
+    from latpred.models.calibrated import RuntimeCalibrated
+
+    out = {}
+    for target, rr in rows.items():
+        if not len(rr) or not predictors.has(target):
+            continue
+        out[target] = RuntimeCalibrated(predictors.models[target], **(params or {})).fit(
+            rr.X, rr.y_us)
+    return out
+
+
+def held_out_errors(predictors: Predictors, rows: dict[str, RuntimeRows],
+                    params: dict[str, Any] | None = None) -> pd.DataFrame:
+    """Suite by suite, the base predictor's errors on the runtime rows next to a correction
+    fitted on the other suites' rows only: MAPE and top1_within5 (``../shared/metrics.md``;
+    shapes: the rows' layer shapes), one row per target x held-out suite and per target
+    over all rows ("all")."""
+    from latpred.datasets.schema import shape_id
+    from latpred.models.calibrated import RuntimeCalibrated
+    from latpred.models.metrics import mape, top1
+
+    out = []
+    for target, rr in rows.items():
+        if not predictors.has(target) or len(set(rr.suite)) < 2:
+            continue
+        base = predictors.models[target]
+        pb = base.predict(rr.X)
+        pc = np.empty(len(rr))
+        for suite in sorted(set(rr.suite)):
+            test = rr.suite == suite
+            train = rr.take(~test)
+            pc[test] = RuntimeCalibrated(base, **(params or {})).fit(
+                train.X, train.y_us).predict(rr.X[test])
+        shapes = shape_id(rr.X).to_numpy()
+        for suite in [*sorted(set(rr.suite)), "all"]:
+            sel = np.ones(len(rr), bool) if suite == "all" else rr.suite == suite
+            y, g = rr.y_us[sel], shapes[sel]
+            out.append({"target": target, "held_out": suite, "rows": int(sel.sum()),
+                        "mape_base": mape(y, pb[sel]), "mape_calibrated": mape(y, pc[sel]),
+                        "top1_within5_base": top1(y, pb[sel], g)[0],
+                        "top1_within5_calibrated": top1(y, pc[sel], g)[0]})
+    return pd.DataFrame(out)
+
+
+__all__ = ["CALIBRATED_TARGETS", "RuntimeRows", "calibrate", "held_out_errors",
+           "layer_of_row", "runtime_rows"]

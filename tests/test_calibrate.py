@@ -1,0 +1,171 @@
+"""Recalibrating predictors on runtime rows: rows from grids, the fitted correction, the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from latpred.datasets.schema import conform
+from latpred.datasets.store import write_parquet
+from latpred.models.calibrated import RuntimeCalibrated
+from latpred.models.synthetic import CPU_INFO, GPU_INFO
+from latpred.planner.calibrate import runtime_rows
+from latpred.planner.oracle import load_grid
+from latpred.planner.predictors import Predictors
+from latpred.profiler.problems import ConvLayer, LinearLayer
+
+from latpred.cli import main as cli_main
+from latpred.errors import LatpredError
+
+CONV = ConvLayer(1, 16, 32, 14, 14, 3, 3, padding=1)
+FC = LinearLayer(8, 512, 256)
+GPU_PARAMS = {"TS": 16}
+
+
+def _row(suite: str, layer, backend: str, split: int, us: float, threads: int | None = None,
+         mem_mode: str = "buffer") -> dict:
+    """One grid row as ``latpred coexec grid`` stores it (dataset schema)."""
+    n_total = layer.out_channels if isinstance(layer, ConvLayer) else layer.n
+    shape = ({"op": "conv2d", **layer.shape_dict()} if isinstance(layer, ConvLayer) else
+             {"op": "linear", "m": layer.m, "n": layer.n, "k": layer.k})
+    cpu_us = us if backend == "cpu" else (us if backend == "coexec" else 0.0)
+    gpu_us = us if backend in ("gpu", "coexec") else 0.0
+    impl = "conv_1x1" if isinstance(layer, ConvLayer) else "gemm_tiled"
+    return {**shape, "pass": "forward", "suite": suite, "layer": "l", "backend": backend,
+            "device": "Synthetic GPU + Synthetic CPU", "platform": "Synthetic OpenCL",
+            "impl": "blas" if backend == "cpu" else impl,
+            "params": json.dumps({**({} if backend == "cpu" else GPU_PARAMS),
+                                  "_split_n": split}),
+            "local_size": "" if backend == "cpu" else "16x16x1", "threads": threads,
+            "mem_mode": "host" if backend == "cpu" else mem_mode, "total_us": us + 20.0,
+            "kernel_breakdown_us": json.dumps({"cpu_us": cpu_us, "gpu_total_us": gpu_us,
+                                               "split_n": split, "n_total": n_total}),
+            "status": "ok", "config_key": f"{suite}-{backend}-{split}-{threads}-{mem_mode}-"
+                                          f"{shape['op']}-{us}"}
+
+
+def _grid(rows: list[dict]) -> pd.DataFrame:
+    df = conform(pd.DataFrame(rows))
+    return df
+
+
+def _write(path, rows: list[dict]) -> None:
+    path.mkdir(parents=True)
+    write_parquet(_grid(rows), path / "part-0-all.parquet", {"devices": {}})
+
+
+def test_runtime_rows_keep_single_device_rows_merged_by_configuration(tmp_path):
+    rows = [_row("a", FC, "cpu", 0, 100.0, threads=4), _row("b", FC, "cpu", 0, 400.0, threads=4),
+            _row("a", FC, "cpu", 0, 50.0, threads=8),
+            _row("a", FC, "gpu", 512, 30.0), _row("a", FC, "gpu", 256, 15.0),  # a GPU part
+            _row("a", FC, "coexec", 256, 60.0, threads=4),
+            _row("a", CONV, "gpu", 32, 70.0, mem_mode="map"),
+            _row("c", CONV, "cpu", 0, 90.0, threads=4)]
+    _write(tmp_path / "g", rows)
+    got = runtime_rows([load_grid(tmp_path / "g")], GPU_INFO, CPU_INFO, exclude_suites=["c"])
+    cpu, gpu = got["cpu_us"], got["gpu_total_us"]
+    # two timings of one configuration: one row at their geometric median; no co-execution
+    # row, no GPU part below the whole layer, no excluded suite
+    assert len(cpu) == 2 and len(gpu) == 2
+    four = cpu.X["threads"].to_numpy() == 4
+    assert cpu.y_us[four][0] == pytest.approx(200.0) and cpu.n_measurements[four][0] == 2
+    assert set(cpu.X["backend"].astype(str)) == {"cpu"}
+    assert set(cpu.X["device"].astype(str)) == {CPU_INFO["name"]}
+    assert set(cpu.X["mem_mode"].astype(str)) == {"host"}
+    np.testing.assert_allclose(sorted(gpu.y_us), [30.0, 70.0])
+    assert set(gpu.X["device"].astype(str)) == {GPU_INFO["name"]}
+    assert set(gpu.X["params"].astype(str)) == {json.dumps(GPU_PARAMS)}  # no _split_n
+    assert set(gpu.X["op"].astype(str)) == {"linear", "conv2d"}
+
+
+@pytest.fixture(scope="module")
+def base_predictors():
+    from latpred.models import LatencyPredictor
+    from latpred.models.synthetic import make_synthetic_dataset
+
+    data = make_synthetic_dataset(n_random=4, suites=("mlp", "resnet"),
+                                  gpu_configs_per_layer=20, seed=3)
+    params = {"n_estimators": 40, "learning_rate": 0.2, "max_depth": 4,
+              "min_child_weight": 1.0, "subsample": 1.0, "colsample": 1.0, "reg_lambda": 0.1}
+    return data, {t: LatencyPredictor(target=t, model="xgboost", params=params, cv_splits=2,
+                                      prior="residual").fit(data)
+                  for t in ("cpu_us", "gpu_total_us")}
+
+
+def test_calibrated_learns_a_runtime_factor_and_serves_the_planners_fast_path(
+        base_predictors):
+    data, models = base_predictors
+    base = models["gpu_total_us"]
+    X = data[data["backend"] == "gpu"].reset_index(drop=True)
+    y = 2.0 * base.predict(X)  # the runtime takes twice what the profiler measured
+    cal = RuntimeCalibrated(base, min_child_samples=5).fit(X, y)
+    ratio = cal.predict(X) / base.predict(X)
+    assert np.median(ratio) == pytest.approx(2.0, rel=0.05)
+    assert cal.log_ratio_median_ == pytest.approx(np.log(2.0))
+    lo, hi = cal.predict_interval(X)
+    assert np.all(lo <= cal.predict(X)) and np.all(cal.predict(X) <= hi)
+    # the planner hands calibrated predictors column mappings, with the same answers
+    preds = Predictors({"gpu_total_us": cal, "cpu_us": models["cpu_us"]})
+    assert preds.takes_columns(["gpu_total_us", "cpu_us"])
+    from latpred.models.predictor import predict_many
+
+    got = predict_many([cal], X, [None], [False])[0]
+    np.testing.assert_allclose(got, cal.predict(X), rtol=1e-9)
+
+
+def test_calibrated_refuses_bad_input(base_predictors):
+    data, models = base_predictors
+    X = data[data["backend"] == "gpu"].reset_index(drop=True).iloc[:10]
+    with pytest.raises(LatpredError, match="y="):
+        RuntimeCalibrated(models["gpu_total_us"]).fit(X, np.r_[np.ones(9), 0.0])
+    with pytest.raises(LatpredError, match="y="):
+        RuntimeCalibrated(models["gpu_total_us"]).fit(X, np.ones(3))
+    with pytest.raises(LatpredError, match="base="):
+        RuntimeCalibrated(None).fit(X, np.ones(10))
+    with pytest.raises(LatpredError, match="backend="):
+        RuntimeCalibrated(models["cpu_us"]).fit(X, np.ones(10))
+
+
+def test_coexec_calibrate_cli_writes_a_complete_models_dir(base_predictors, tmp_path, capsys):
+    _data, models = base_predictors
+    m = tmp_path / "models"
+    m.mkdir()
+    for t, model in models.items():
+        joblib.dump(model, m / f"{t}.pkl")
+    (m / "manifest.json").write_text(json.dumps({"devices": {"gpu": GPU_INFO, "cpu": CPU_INFO}}))
+    (m / "sync.json").write_text("{}")
+    rng = np.random.default_rng(0)
+    rows = []
+    layers = {"s1": [FC, LinearLayer(4, 256, 128), CONV],
+              "s2": [LinearLayer(2, 128, 64), LinearLayer(16, 256, 256),
+                     ConvLayer(1, 8, 16, 28, 28, 1, 1)]}
+    for suite, lays in layers.items():
+        for lay in lays:
+            for t in (1, 2, 4, 8):
+                rows.append(_row(suite, lay, "cpu", 0, float(rng.uniform(50, 500)), threads=t))
+            for mode in ("buffer", "map"):
+                n = lay.out_channels if isinstance(lay, ConvLayer) else lay.n
+                rows.append(_row(suite, lay, "gpu", n, float(rng.uniform(20, 200)),
+                                 mem_mode=mode))
+    _write(tmp_path / "bench" / "s1" / "grid", [r for r in rows if r["suite"] == "s1"])
+    _write(tmp_path / "bench" / "s2" / "confirm", [r for r in rows if r["suite"] == "s2"])
+    out = tmp_path / "cal"
+    assert cli_main(["coexec", "calibrate", "--models", str(m), "--grid",
+                     str(tmp_path / "bench"), "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "2 datasets" in text and "held out suite by suite" in text
+    assert sorted(p.name for p in out.iterdir()) == ["cpu_us.pkl", "gpu_total_us.pkl",
+                                                     "manifest.json", "sync.json"]
+    loaded = Predictors.load(out)
+    assert all(isinstance(loaded.models[t], RuntimeCalibrated) for t in models)
+    # refused: an existing out, a missing grid path (one line each, nothing written)
+    assert cli_main(["coexec", "calibrate", "--models", str(m), "--grid",
+                     str(tmp_path / "bench"), "--out", str(out)]) == 2
+    assert cli_main(["coexec", "calibrate", "--models", str(m), "--grid",
+                     str(tmp_path / "nope"), "--out", str(tmp_path / "cal2")]) == 2
+    err = capsys.readouterr().err
+    assert "out=" in err and "grid=" in err and not (tmp_path / "cal2").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".cal")]
