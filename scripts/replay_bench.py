@@ -171,6 +171,7 @@ def main() -> None:
     ap.add_argument("--grid-best", action="store_true",
                     help="instead of planning, take each layer's fastest plan in the oracle "
                          "grid (an exhaustive measurement from the grid's session)")
+    ap.add_argument("--rows", metavar="CSV", help="write the per-layer replay rows here")
     ap.add_argument("--scale", action="append", default=[], metavar="TARGET=F",
                     help="multiply a predictor's answers by F, e.g. cpu_us=0.95 (repeatable)")
     args = ap.parse_args()
@@ -214,6 +215,8 @@ def main() -> None:
                          "n_short": len(short), "t_oracle_us": b["t_oracle_us"],
                          "t_single_us": b["t_single_us"]})
     df = pd.DataFrame(rows)
+    if args.rows:
+        df.to_csv(args.rows, index=False)
     for target, m in measured.items():  # their counts (a --scale wrapper has none)
         print(f"{target}: {m.hits} of {m.rows} predicted rows answered by a measurement")
     print(f"replayed {len(df)} layers; models {args.models}; shortlist {args.shortlist} "
