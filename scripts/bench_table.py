@@ -57,6 +57,9 @@ GROUPS = [
     ("session 7, networks never seen, session 5's all-data predictors, run 1",
      "session7/unseen/run1", UNSEEN),
     ("session 7, the same over run 1's grids, run 2", "session7/unseen/run2", UNSEEN),
+    ("session 8, the same predictors recalibrated on the development suites' runtime rows "
+     "(coexec calibrate), run 1", "session8/calibrated/run1", UNSEEN),
+    ("session 8, the same, run 2", "session8/calibrated/run2", UNSEEN),
 ]
 
 
