@@ -50,3 +50,24 @@ def columns_of(df, extra_category: str = "never used") -> dict:
 def as_columns():
     """``columns_of``: a DataFrame as a column mapping."""
     return columns_of
+
+
+@pytest.fixture(scope="session")
+def synthetic_rows():
+    """Synthetic profiler rows (``models.synthetic``) of two suites and a few random layers."""
+    from latpred.models.synthetic import make_synthetic_dataset
+
+    return make_synthetic_dataset(n_random=4, suites=("mlp", "resnet"),
+                                  gpu_configs_per_layer=20, seed=3)
+
+
+@pytest.fixture(scope="session")
+def latency_predictors(synthetic_rows):
+    """Small LatencyPredictors of every planner target, fitted on ``synthetic_rows``."""
+    from latpred.models import LatencyPredictor
+    from latpred.planner.predictors import TARGETS
+
+    params = {"n_estimators": 40, "learning_rate": 0.2, "max_depth": 4,
+              "min_child_weight": 1.0, "subsample": 1.0, "colsample": 1.0, "reg_lambda": 0.1}
+    return {t: LatencyPredictor(target=t, model="xgboost", params=params, cv_splits=2,
+                                prior="residual").fit(synthetic_rows) for t in TARGETS}

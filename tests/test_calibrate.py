@@ -82,17 +82,8 @@ def test_runtime_rows_keep_single_device_rows_merged_by_configuration(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def base_predictors():
-    from latpred.models import LatencyPredictor
-    from latpred.models.synthetic import make_synthetic_dataset
-
-    data = make_synthetic_dataset(n_random=4, suites=("mlp", "resnet"),
-                                  gpu_configs_per_layer=20, seed=3)
-    params = {"n_estimators": 40, "learning_rate": 0.2, "max_depth": 4,
-              "min_child_weight": 1.0, "subsample": 1.0, "colsample": 1.0, "reg_lambda": 0.1}
-    return data, {t: LatencyPredictor(target=t, model="xgboost", params=params, cv_splits=2,
-                                      prior="residual").fit(data)
-                  for t in ("cpu_us", "gpu_total_us")}
+def base_predictors(synthetic_rows, latency_predictors):
+    return synthetic_rows, {t: latency_predictors[t] for t in ("cpu_us", "gpu_total_us")}
 
 
 def test_calibrated_learns_a_runtime_factor_and_serves_the_planners_fast_path(

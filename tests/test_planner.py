@@ -329,19 +329,6 @@ class FrameOnly:
         return self.model.predict_interval(df)
 
 
-@pytest.fixture(scope="module")
-def latency_predictors():
-    """Small LatencyPredictors of every planner target, fitted on synthetic rows."""
-    from latpred.models import LatencyPredictor
-    from latpred.models.synthetic import make_synthetic_dataset
-    from latpred.planner.predictors import TARGETS
-
-    data = make_synthetic_dataset(n_random=4, suites=("mlp", "resnet"),
-                                  gpu_configs_per_layer=20, seed=3)
-    params = {"n_estimators": 40, "learning_rate": 0.2, "max_depth": 4,
-              "min_child_weight": 1.0, "subsample": 1.0, "colsample": 1.0, "reg_lambda": 0.1}
-    return {t: LatencyPredictor(target=t, model="xgboost", params=params, cv_splits=2,
-                                prior="residual").fit(data) for t in TARGETS}
 
 
 def test_frame_builder_columns_hold_the_frame():
