@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from latpred.features import FEATURE_NAMES, column_codes, feature_matrix_and_labels
+from latpred.models.predictor import LatencyPredictor
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
@@ -126,15 +127,8 @@ class RuntimeCalibrated(RegressorMixin, BaseEstimator):
                  len(y), self.log_ratio_median_)
         return self
 
-    def _log_predict(self, X: pd.DataFrame) -> np.ndarray:
-        self._check_fitted()
-        if not isinstance(X, pd.DataFrame):
-            raise bad_value("X", type(X).__name__, "must be a DataFrame of configuration rows")
-        if not len(X):
-            return np.zeros(0)
-        self.base._check_backends(column_codes(X, "backend")[1])
-        return self._log_predict_features(
-            *feature_matrix_and_labels(X, self.base.devices_, self.base.default_device_))
+    # the base's checks and feature pass, then this class's _log_predict_features
+    _log_predict = LatencyPredictor._log_predict
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Calibrated time of each configuration row, shape (len(X),), us."""

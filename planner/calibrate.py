@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from latpred.datasets.suites import CONV_FIELDS
-from latpred.planner.candidates import FrameBuilder, KernelConfig
+from latpred.planner.candidates import BLAS_CONFIG, FrameBuilder, KernelConfig, device_key
 from latpred.planner.predictors import CPU_TARGET, GPU_TOTAL, Predictors
 from latpred.profiler.problems import ConvLayer, LinearLayer
 
@@ -82,13 +82,12 @@ def runtime_rows(grids: Iterable[pd.DataFrame], gpu_info: dict[str, Any],
         target (``cpu_us``, ``gpu_total_us``) -> RuntimeRows (may be empty).
     """
     fb = FrameBuilder()
-    gdev, gplat = str(gpu_info.get("name", "")), str(gpu_info.get("platform", ""))
-    cdev, cplat = str(cpu_info.get("name", "")), str(cpu_info.get("platform", ""))
-    blas = KernelConfig("blas", "{}", "")
+    gpu, cpu = device_key(gpu_info), device_key(cpu_info)
     recs: dict[str, list[tuple[int, int, float, str]]] = {t: [] for t in CALIBRATED_TARGETS}
     layers: dict[tuple, Any] = {}
     for grid in grids:
-        ok = grid[(grid["status"] == "ok") & ~grid["suite"].isin(list(exclude_suites))]
+        ok = grid[(grid["status"] == "ok") & grid["backend"].isin(["cpu", "gpu"])
+                  & ~grid["suite"].isin(list(exclude_suites))]  # no co-executed plan
         for r in ok.to_dict("records"):
             key = tuple(r.get(c) for c in ("op", "m", "n", "k", "pass", *CONV_FIELDS))
             layer = layers.get(key)
@@ -97,12 +96,12 @@ def runtime_rows(grids: Iterable[pd.DataFrame], gpu_info: dict[str, Any],
             split = int(r["split_n"]) if pd.notna(r["split_n"]) else 0
             n_total = int(r["n_total"]) if pd.notna(r["n_total"]) else -1
             if r["backend"] == "cpu" and split == 0 and _positive(r["cpu_us"]):
-                cid = fb.config_id("cpu", cdev, cplat, blas, int(r["threads"]), "host")
+                cid = fb.cpu_config_id(cpu, BLAS_CONFIG, int(r["threads"]))
                 recs[CPU_TARGET].append((cid, fb.shape_id(layer), float(r["cpu_us"]),
                                          str(r["suite"])))
             elif r["backend"] == "gpu" and split == n_total and _positive(r["gpu_total_us"]):
                 kc = KernelConfig(str(r["impl"]), str(r["gpu_params"]), str(r["local_size"]))
-                cid = fb.config_id("gpu", gdev, gplat, kc, None, str(r["mem_mode"]))
+                cid = fb.config_id("gpu", *gpu, kc, None, str(r["mem_mode"]))
                 recs[GPU_TOTAL].append((cid, fb.shape_id(layer), float(r["gpu_total_us"]),
                                         str(r["suite"])))
     out = {}

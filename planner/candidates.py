@@ -51,6 +51,15 @@ class KernelConfig:
     local_size: str
 
 
+#: the CPU configuration of a numpy/BLAS CPU (one row per thread count)
+BLAS_CONFIG = KernelConfig("blas", "{}", "")
+
+
+def device_key(info: dict[str, Any]) -> tuple[str, str]:
+    """(name, platform) of a device's metadata dict: how prediction rows name the device."""
+    return str(info.get("name", "")), str(info.get("platform", ""))
+
+
 class CandidateSpace:
     """Legal configurations of layers on a GPU and a CPU (see module docstring).
 
@@ -128,7 +137,7 @@ class CandidateSpace:
         """CPU configurations: ("blas", "{}", "") per thread count, or PoCL kernel
         configurations per sub-device size."""
         if self.cpu_is_blas:
-            return [(KernelConfig("blas", "{}", ""), t) for t in self.cpu_threads]
+            return [(BLAS_CONFIG, t) for t in self.cpu_threads]
         kcs = self._kernel_configs(layer, self.cpu_limits, self.max_local_sizes or 2)
         return [(kc, t) for t in self.cpu_threads for kc in kcs]
 
@@ -176,6 +185,12 @@ class FrameBuilder:
             self._cfg_rows.append((*(self._intern(c, v) for c, v in zip(CONFIG_STR_COLS, key)),
                                    None if threads is None else int(threads)))
         return i
+
+    def cpu_config_id(self, device: tuple[str, str], kc: KernelConfig, threads: int) -> int:
+        """``config_id`` of a CPU row of ``device`` (``device_key``): BLAS on host memory,
+        PoCL kernels on buffers."""
+        return self.config_id("cpu", *device, kc, threads,
+                              "host" if kc.impl == "blas" else "buffer")
 
     def _add_shape(self, row: dict[str, Any]) -> int:
         self._shapes.append(row)

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from latpred.planner.candidates import CandidateSpace, FrameBuilder, KernelConfig
+from latpred.planner.candidates import CandidateSpace, FrameBuilder, KernelConfig, device_key
 from latpred.planner.predictors import CPU_TARGET, GPU_COMPONENTS, GPU_TOTAL, Predictors
 from latpred.planner.runtime import CpuConfig, GpuConfig, Plan
 from latpred.planner.split import (
@@ -389,8 +389,7 @@ class Planner:
         self.ref_mode = "buffer" if "buffer" in modes else modes[0]
         cores = int(cpu_info.get("cpu_cores") or cpu_info.get("compute_units") or 1)
         self.coexec_max_threads = o.coexec_max_threads or max(1, cores - 1)
-        self._gpu_dev = (str(gpu_info.get("name", "")), str(gpu_info.get("platform", "")))
-        self._cpu_dev = (str(cpu_info.get("name", "")), str(cpu_info.get("platform", "")))
+        self._gpu_dev, self._cpu_dev = device_key(gpu_info), device_key(cpu_info)
         # rows of every call: configurations recur from call to call (not thread-safe)
         self._fb = FrameBuilder()
         self._align_cache: dict[Layer, dict[tuple[str, str], int]] = {}
@@ -539,7 +538,6 @@ class Planner:
         """CPU stage 1: keep the ``cpu_top_k`` fastest CPU configurations at each CPU
         share in ``cpu_anchors``."""
         k, anchors = self.options.cpu_top_k, self.options.cpu_anchors
-        cdev, cplat = self._cpu_dev
         rows = _Rows()
         spans = []
         for (_n, _c, layer), cfgs in zip(items, all_cfgs):
@@ -548,9 +546,8 @@ class Planner:
                 continue
             n_total = layer_extent(layer)
             g = split_granule(layer)
-            ccid = np.array([fb.config_id("cpu", cdev, cplat, kc, t,
-                                          "host" if kc.impl == "blas" else "buffer")
-                             for kc, t in cfgs], np.int64)
+            ccid = np.array([fb.cpu_config_id(self._cpu_dev, kc, t) for kc, t in cfgs],
+                            np.int64)
             widths = sorted({max(g, int(round(r * n_total / g)) * g) for r in anchors})
             sids = [fb.split_shape_id(layer, w) for w in widths]
             idx = rows.add(np.tile(ccid, len(widths)), np.repeat(sids, len(cfgs)))
@@ -608,10 +605,8 @@ class Planner:
             g_xref = x_rows[modes.index(self.ref_mode), x_pos]
         # CPU rows: every split a GPU option uses, plus 0 (CPU only); width N - s
         c_splits = np.array(sorted(set(xs.tolist()) - {n_total} | {0}), np.int64)
-        cdev, cplat = self._cpu_dev
-        ccid = np.array([fb.config_id("cpu", cdev, cplat, kc, t,
-                                      "host" if kc.impl == "blas" else "buffer")
-                         for kc, t in cpu_cfgs], np.int64)
+        ccid = np.array([fb.cpu_config_id(self._cpu_dev, kc, t) for kc, t in cpu_cfgs],
+                        np.int64)
         c_cfg = np.tile(np.arange(len(cpu_cfgs)), len(c_splits))
         c_split = np.repeat(c_splits, len(cpu_cfgs))
         c_sid = np.array([fb.split_shape_id(layer, int(n_total - s)) for s in c_splits],
