@@ -605,7 +605,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     print(f"{len(paths)} datasets: " + ", ".join(
         f"{t} {k} rows ({len(set(rows[t].suite))} suites)" for t, k in n.items()))
     if not any(n.values()):
-        raise bad_value("grid", args.grid[0], "no single-device rows of these models' devices")
+        raise bad_value("grid", args.grid[0], "holds no ok CPU-only or GPU-only row "
+                        "(outside the excluded suites)")
     if not args.no_check:
         check = held_out_errors(preds, rows)
         if len(check):
