@@ -88,6 +88,7 @@ def runtime_rows(grids: Iterable[pd.DataFrame], gpu_info: dict[str, Any],
     for grid in grids:
         ok = grid[(grid["status"] == "ok") & grid["backend"].isin(["cpu", "gpu"])
                   & ~grid["suite"].isin(list(exclude_suites))]  # no co-executed plan
+        _check_devices(ok, {"cpu": cpu, "gpu": gpu})
         for r in ok.to_dict("records"):
             key = tuple(r.get(c) for c in ("op", "m", "n", "k", "pass", *CONV_FIELDS))
             layer = layers.get(key)
@@ -114,6 +115,19 @@ def runtime_rows(grids: Iterable[pd.DataFrame], gpu_info: dict[str, Any],
                                   np.exp(agg["ly"].to_numpy()), agg["suite"].to_numpy(str),
                                   agg["n"].to_numpy())
     return out
+
+
+def _check_devices(rows: pd.DataFrame, want: dict[str, tuple[str, str]]) -> None:
+    """Refuse single-device rows measured on another device than the models' pair (a grid
+    row names its backend's device and platform, as ``device_key`` does)."""
+    for backend, (name, platform) in want.items():
+        sel = rows[rows["backend"] == backend]
+        other = (sel["device"].astype(str) != name) | (sel["platform"].astype(str) != platform)
+        if other.any():
+            r = sel[other].iloc[0]
+            raise bad_value("device", f"{r['device']} ({r['platform']})",
+                            f"{backend} rows of suite {r['suite']} were not measured on the "
+                            f"models' {backend} device {name} ({platform})")
 
 
 def _positive(v: Any) -> bool:

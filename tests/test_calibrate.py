@@ -35,7 +35,9 @@ def _row(suite: str, layer, backend: str, split: int, us: float, threads: int | 
     gpu_us = us if backend in ("gpu", "coexec") else 0.0
     impl = "conv_1x1" if isinstance(layer, ConvLayer) else "gemm_tiled"
     return {**shape, "pass": "forward", "suite": suite, "layer": "l", "backend": backend,
-            "device": "Synthetic GPU + Synthetic CPU", "platform": "Synthetic OpenCL",
+            "device": {"cpu": CPU_INFO["name"], "gpu": GPU_INFO["name"]}.get(
+                backend, f"{GPU_INFO['name']} + {CPU_INFO['name']}"),
+            "platform": "numpy" if backend == "cpu" else GPU_INFO["platform"],
             "impl": "blas" if backend == "cpu" else impl,
             "params": json.dumps({**({} if backend == "cpu" else GPU_PARAMS),
                                   "_split_n": split}),
@@ -80,6 +82,23 @@ def test_runtime_rows_keep_single_device_rows_merged_by_configuration(tmp_path):
     assert set(gpu.X["params"].astype(str)) == {json.dumps(GPU_PARAMS)}  # no _split_n
     assert set(gpu.X["op"].astype(str)) == {"linear", "conv2d"}
 
+
+
+def test_runtime_rows_refuse_rows_of_another_device(tmp_path):
+    other = _row("a", FC, "gpu", 512, 30.0)
+    other.update(device="Another GPU")
+    _write(tmp_path / "g", [_row("a", FC, "cpu", 0, 100.0, threads=4), other])
+    grid = load_grid(tmp_path / "g")
+    with pytest.raises(LatpredError, match=r"device='Another GPU \(Synthetic OpenCL\)'.*"
+                                           r"gpu rows of suite a.*Synthetic GPU"):
+        runtime_rows([grid], GPU_INFO, CPU_INFO)
+    # a CPU measured elsewhere too; an excluded suite's rows are not checked
+    with pytest.raises(LatpredError, match="cpu rows of suite a"):
+        runtime_rows([grid], GPU_INFO, {**CPU_INFO, "name": "Another CPU"})
+    assert len(runtime_rows([grid], {**GPU_INFO, "name": "Another GPU"}, CPU_INFO)
+               ["gpu_total_us"]) == 1
+    assert not len(runtime_rows([grid], GPU_INFO, {**CPU_INFO, "name": "Another CPU"},
+                                exclude_suites=["a"])["cpu_us"])
 
 @pytest.fixture(scope="module")
 def base_predictors(synthetic_rows, latency_predictors):
