@@ -3,9 +3,11 @@
     python scripts/make_suites.py [--out datasets/suites]
 
 efficientnet_b0, resnext50_32x4d (conv2d, 224x224 input) and vit_b16 (linear, 197
-tokens), batch 1, deduplicated by shape like the other suites (``datasets/suites.py``).
-These networks were added after the predictors and the planner were developed on the
-other suites: benches on them test networks the code has never seen.
+tokens), added in session 7; densenet121, convnext_tiny (conv2d) and convnext_tiny_mlp
+(convnext_tiny's linear layers), added in session 9. Batch 1, deduplicated by shape like the
+other suites (``datasets/suites.py``). These networks were added after the predictors and
+the planner were developed on the other suites: benches on them test networks the code has
+never seen.
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ from pathlib import Path
 from typing import Any
 
 
-def _conv(name: str, cin: int, cout: int, h: int, k: int, s: int = 1, g: int = 1
-          ) -> tuple[str, dict[str, Any]]:
+def _conv(name: str, cin: int, cout: int, h: int, k: int, s: int = 1, g: int = 1,
+          pad: int | None = None) -> tuple[str, dict[str, Any]]:
+    """A square conv layer at batch 1; ``pad`` defaults to (k - 1) // 2 ("same")."""
     return name, {"in_channels": cin, "out_channels": cout, "height": h, "width": h,
-                  "kernel_h": k, "kernel_w": k, "stride": s, "padding": (k - 1) // 2,
+                  "kernel_h": k, "kernel_w": k, "stride": s,
+                  "padding": (k - 1) // 2 if pad is None else pad,
                   "dilation": 1, "groups": g, "batch": 1}
 
 
@@ -90,6 +94,52 @@ def vit_b16() -> list[tuple[str, dict[str, int]]]:
     return [*out, ("heads.head", {"m": 1, "n": 1000, "k": 768})]
 
 
+def densenet121() -> list[tuple[str, dict[str, Any]]]:
+    """torchvision densenet121 (growth 32, bn_size 4, blocks 6 / 12 / 24 / 16): stem 7x7,
+    per dense layer a 1x1 conv (in -> 128) and a 3x3 conv (128 -> 32), a 1x1 transition
+    halving the channels between blocks."""
+    out = [_conv("features.conv0", 3, 64, 224, 7, 2)]
+    h, c = 56, 64
+    for bi, n in enumerate((6, 12, 24, 16), start=1):
+        for j in range(1, n + 1):
+            p = f"features.denseblock{bi}.denselayer{j}"
+            out.append(_conv(f"{p}.conv1", c + 32 * (j - 1), 128, h, 1))
+            out.append(_conv(f"{p}.conv2", 128, 32, h, 3))
+        c += 32 * n
+        if bi < 4:
+            out.append(_conv(f"features.transition{bi}.conv", c, c // 2, h, 1))
+            h, c = h // 2, c // 2  # the 2x2 average pool
+    return out
+
+
+#: convnext_tiny's stages: (channels, blocks, spatial size)
+_CONVNEXT_TINY = ((96, 3, 56), (192, 3, 28), (384, 9, 14), (768, 3, 7))
+
+
+def convnext_tiny() -> list[tuple[str, dict[str, Any]]]:
+    """torchvision convnext_tiny's conv layers: the 4x4 stride-4 stem, per block a 7x7
+    depthwise conv, 2x2 stride-2 downsampling between stages (unpadded)."""
+    out = [_conv("features.0.0", 3, 96, 224, 4, 4, pad=0)]
+    for si, (c, n, h) in enumerate(_CONVNEXT_TINY):
+        if si:
+            out.append(_conv(f"features.{2 * si}.1", c // 2, c, 2 * h, 2, 2, pad=0))
+        for b in range(n):
+            out.append(_conv(f"features.{2 * si + 1}.{b}.block.0", c, c, h, 7, g=c))
+    return out
+
+
+def convnext_tiny_mlp() -> list[tuple[str, dict[str, int]]]:
+    """torchvision convnext_tiny's linear layers: per block the pointwise MLP (C -> 4C ->
+    C over the H x W tokens), and the head."""
+    out = []
+    for si, (c, n, h) in enumerate(_CONVNEXT_TINY):
+        for b in range(n):
+            p = f"features.{2 * si + 1}.{b}.block"
+            out += [(f"{p}.3", {"m": h * h, "n": 4 * c, "k": c}),
+                    (f"{p}.5", {"m": h * h, "n": c, "k": 4 * c})]
+    return [*out, ("classifier.2", {"m": 1, "n": 1000, "k": 768})]
+
+
 SUITES = {
     "efficientnet_b0": ("conv2d", efficientnet_b0,
                         "torchvision efficientnet_b0 (Tan & Le 2019), every conv layer at "
@@ -100,6 +150,15 @@ SUITES = {
     "vit_b16": ("linear", vit_b16,
                 "torchvision vit_b_16 (Dosovitskiy et al. 2021), every linear layer at "
                 "224x224 input (197 tokens)"),
+    "densenet121": ("conv2d", densenet121,
+                    "torchvision densenet121 (Huang et al. 2017), every conv layer at "
+                    "224x224 input"),
+    "convnext_tiny": ("conv2d", convnext_tiny,
+                      "torchvision convnext_tiny (Liu et al. 2022), every conv layer at "
+                      "224x224 input"),
+    "convnext_tiny_mlp": ("linear", convnext_tiny_mlp,
+                          "torchvision convnext_tiny (Liu et al. 2022), every linear layer "
+                          "(the blocks' pointwise MLPs, the head) at 224x224 input"),
 }
 
 

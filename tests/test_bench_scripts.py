@@ -336,7 +336,18 @@ def test_make_suites_writes_the_committed_suites(tmp_path):
     for name in mod.SUITES:  # the committed JSON is the script's output
         assert mod.suite(name) == load_suite(name)
     assert {n: sum(x.count for x in suite_layers(n)) for n in mod.SUITES} == {
-        "efficientnet_b0": 81, "resnext50_32x4d": 53, "vit_b16": 49}
+        "efficientnet_b0": 81, "resnext50_32x4d": 53, "vit_b16": 49, "densenet121": 120,
+        "convnext_tiny": 22, "convnext_tiny_mlp": 37}
+    dn = {x.name: x.layer for x in suite_layers("densenet121")}
+    assert dn["features.denseblock4.denselayer16.conv1"].in_channels == 992  # 512 + 15 x 32
+    assert dn["features.transition3.conv"].out_channels == 512
+    cn = {x.name: x.layer for x in suite_layers("convnext_tiny")}
+    stem, down = cn["features.0.0"], cn["features.6.1"]
+    assert (stem.kernel_h, stem.stride, stem.padding, stem.out_h) == (4, 4, 0, 56)
+    assert (down.in_channels, down.out_channels, down.out_h) == (384, 768, 7)
+    assert cn["features.7.0.block.0"].groups == 768
+    mlp = {x.name: x.layer for x in suite_layers("convnext_tiny_mlp")}
+    assert (mlp["features.1.0.block.3"].m, mlp["features.5.0.block.5"].k) == (3136, 1536)
     eff = [x.layer for x in suite_layers("efficientnet_b0")]
     assert eff[-1].out_h == 7 and eff[-1].out_channels == 1280
     assert any(c.kernel_h == 5 and c.groups == c.in_channels > 1 for c in eff)
