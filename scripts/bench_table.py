@@ -20,6 +20,8 @@ SESSION2 = ALL[:6]
 HELDOUT = ["bert_base", "vgg16"]
 #: networks added after development (scripts/make_suites.py), benched in session 7
 UNSEEN = ["efficientnet_b0", "resnext50_32x4d", "vit_b16"]
+#: and in session 9
+UNSEEN9 = ["densenet121", "convnext_tiny", "convnext_tiny_mlp"]
 # (predictors, folder under --coexec, suites): one table block each
 GROUPS = [
     ("session 3, all-data predictors", "", ALL),
@@ -60,6 +62,10 @@ GROUPS = [
     ("session 8, the same predictors recalibrated on the development suites' runtime rows "
      "(coexec calibrate), run 1", "session8/calibrated/run1", UNSEEN),
     ("session 8, the same, run 2", "session8/calibrated/run2", UNSEEN),
+    ("session 9, three more networks never seen, session 5's all-data predictors, run 1",
+     "session9/run1/plain", UNSEEN9),
+    ("session 9, the same recalibrated on every committed runtime row (11 suites), run 1",
+     "session9/run1/cal", UNSEEN9),
 ]
 
 
@@ -73,8 +79,9 @@ def line(who: str, suite: str, d: pd.DataFrame) -> str:
 
 
 @functools.lru_cache(maxsize=4)
-def trained_shapes(root: Path) -> frozenset[tuple[str, str]]:
-    """(suite, layer) of the UNSEEN suites whose shape (``datasets.schema.shape_id``) is in a
+def trained_shapes(root: Path, suites: tuple[str, ...] = tuple(UNSEEN)
+                   ) -> frozenset[tuple[str, str]]:
+    """(suite, layer) of ``suites`` (networks never seen) whose shape (``datasets.schema.shape_id``) is in a
     committed profiler dataset (``datasets/h100/{conv,conv_cpu_live,linear,linear_cpu_live}``,
     beside ``root``): the networks share some layers (a stem conv, 1x1 convs) with the
     development suites."""
@@ -88,7 +95,7 @@ def trained_shapes(root: Path) -> frozenset[tuple[str, str]]:
         if (root.parent / name).is_dir():
             known |= set(shape_id(load(root.parent / name)))
     out = set()
-    for suite in UNSEEN:
+    for suite in suites:
         items = suite_layers(suite)
         ids = shape_id(conform(pd.DataFrame([layer_shape_row(layer)
                                              for _n, _c, layer in items])))
@@ -116,8 +123,9 @@ def main() -> None:
         if frames:
             d = pd.concat(frames.values())
             print(line(who, f"**all {len(d)} layers**", d))
-        if set(frames) == set(UNSEEN):  # the layers whose shapes no training set holds
-            seen = trained_shapes(root)
+        unseen = [u for u in (UNSEEN, UNSEEN9) if set(frames) == set(u)]
+        if unseen:  # the layers whose shapes no training set holds
+            seen = trained_shapes(root, tuple(unseen[0]))
             d = pd.concat([f.assign(suite=s) for s, f in frames.items()])
             new = ~pd.Series([(a, b) in seen for a, b in zip(d.suite, d.layer)], index=d.index)
             print(line(who, f"**{int(new.sum())} layers of shapes in no profiler dataset**",
