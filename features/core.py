@@ -15,12 +15,17 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from latpred.features.blas_threads import SWITCH_RATIOS, blas_thread_features
 from latpred.features.geometry import RAW_FIELDS, parse_params, raw_geometry
 
 from latpred.errors import LatpredError, bad_value
 
 #: bump when a feature's meaning changes (a fitted model refuses a different version)
-FEATURES_VERSION = 2  # 2: BLAS conv rows carry their workspace (im2col) as scratch
+#: 2: BLAS conv rows carry their workspace (im2col) as scratch; 3: the BLAS thread grid
+#: (``features.blas_threads``), appended: a version-2 model reads the first columns
+FEATURES_VERSION = 3
+#: versions whose features are a prefix of today's, unchanged in meaning
+PREFIX_VERSIONS = (2, 3)
 
 #: implementation vocabulary, APPEND-ONLY: code = position + 1, 0 = not in the list
 IMPL_VOCAB = (
@@ -95,6 +100,15 @@ FEATURES: tuple[tuple[str, str], ...] = (
     ("mem_mode_code", "memory mode (categorical: MEM_MODE_VOCAB position + 1, 0 = other)"),
     ("sub_impl_code", "GEMM kernel inside a GEMM-based conv (params 'gemm'; categorical like "
                       "impl_code, 0 = none)"),
+    # BLAS thread grid (features.blas_threads; version 3, appended): 0 on other backends
+    *((name.format(sr), what.format(sr)) for sr in SWITCH_RATIOS for name, what in (
+        ("blas_threads_used_sr{}", "threads OpenBLAS runs the GEMM on (its thread grid, "
+                                   "SWITCH_RATIO {})"),
+        ("blas_threads_used_frac_sr{}", "threads used / threads allowed (SWITCH_RATIO {})"),
+        ("log2_blas_rows_per_thread_sr{}", "log2 OpenBLAS m (GEMM N) per thread-grid row "
+                                           "(SWITCH_RATIO {})"),
+        ("log2_blas_cols_per_thread_sr{}", "log2 OpenBLAS n (GEMM M) per thread-grid column "
+                                           "(SWITCH_RATIO {})"))),
 )
 FEATURE_NAMES: tuple[str, ...] = tuple(name for name, _ in FEATURES)
 CATEGORICAL: tuple[str, ...] = ("impl_code", "mem_mode_code", "sub_impl_code")
@@ -137,10 +151,12 @@ def schema_compatible(stored: Mapping[str, Any]) -> str | None:
     """None if a model fitted with ``stored`` (a feature_schema()) can use today's features,
     else the reason. Vocabularies may have grown at their end (append-only)."""
     now = feature_schema()
-    if stored.get("version") != now["version"]:
+    names = list(stored.get("names", []))
+    prefix = stored.get("version") in PREFIX_VERSIONS and names == now["names"][:len(names)]
+    if stored.get("version") != now["version"] and not prefix:
         return f"feature version {stored.get('version')} != {now['version']}"
-    if list(stored.get("names", [])) != now["names"]:
-        diff = sorted(set(stored.get("names", [])) ^ set(now["names"]))
+    if names != now["names"] and not prefix:
+        diff = sorted(set(names) ^ set(now["names"]))
         return f"feature names differ ({', '.join(diff) or 'order'})"
     for key, vocab in stored.get("vocab", {}).items():
         cur = now["vocab"].get(key, [])
@@ -543,6 +559,7 @@ def feature_matrix_and_labels(
         np.log2(np.maximum(t_compute, 1e-9)), np.log2(np.maximum(t_compute * full / waves, 1e-9)),
         _cat_lookup(impl, _IMPL_CODES, 0), _cat_lookup(mode, _MODE_CODES, 0),
         _sub_impl_codes(params),
+        *_blas_grid(is_blas, gm, gn, gk, threads),
     ]
     out_t = np.empty((len(cols), n))  # feature-major: contiguous writes; .T is (n, F)
     for j, col in enumerate(cols):
@@ -551,6 +568,22 @@ def feature_matrix_and_labels(
         bad = np.argwhere(~np.isfinite(out_t.T))[0]
         raise LatpredError(f"feature {FEATURE_NAMES[bad[1]]} is not finite for row {bad[0]}")
     return out_t.T, {"device": dev_labels, "impl": impl, "mem_mode": mode}
+
+
+def _blas_grid(is_blas: np.ndarray, gm: np.ndarray, gn: np.ndarray, gk: np.ndarray,
+               threads: np.ndarray) -> list[np.ndarray]:
+    """The BLAS thread-grid features of BLAS rows (``blas_thread_features``), 0 elsewhere."""
+    width = 4 * len(SWITCH_RATIOS)
+    if not is_blas.any():
+        return [np.zeros(len(is_blas))] * width
+    idx = np.flatnonzero(is_blas)
+    cols = blas_thread_features(gm[idx], gn[idx], gk[idx], np.maximum(threads[idx], 1.0))
+    out = []
+    for c in cols:
+        full = np.zeros(len(is_blas))
+        full[idx] = c
+        out.append(full)
+    return out
 
 
 def _linear_terms(mnk: np.ndarray, pass_code: np.ndarray, passes: list[str]) -> np.ndarray:

@@ -92,7 +92,8 @@ class RuntimeCalibrated(RegressorMixin, BaseEstimator):
         lp = self.base._log_predict_features(F, labels)
         if not len(lp):
             return lp
-        return lp + self.booster_.predict(_design(F, lp))
+        width = self.booster_.num_feature() - 1  # fitted on an older, shorter feature set?
+        return lp + self.booster_.predict(_design(F[:, :width], lp))
 
     # -- sklearn API -----------------------------------------------------------------------
     def fit(self, X: pd.DataFrame, y: Any) -> RuntimeCalibrated:

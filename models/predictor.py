@@ -168,6 +168,7 @@ class LatencyPredictor(RegressorMixin, BaseEstimator):
         self.devices_ = {d: dict(devices[d]) for d in used} or dict(devices)
         self.default_device_ = next(iter(self.devices_)) if len(self.devices_) == 1 else None
         F = feature_matrix(rows, self.devices_, self.default_device_)
+        self.n_features_ = F.shape[1]
         prior_by = get_target(self.target).prior_by
         dev_lab, impl_lab = column_codes(rows, "device"), column_codes(rows, prior_by)
         ly = np.log(yy)
@@ -239,8 +240,17 @@ class LatencyPredictor(RegressorMixin, BaseEstimator):
             return None
         return self.roofline_.log_predict(F, dev_lab, impl_lab)
 
+    def _width(self) -> int | None:
+        """Feature columns this model was fitted on (an older feature version's are a prefix
+        of today's, ``features.schema_compatible``); None before fit."""
+        w = self.__dict__.get("n_features_")
+        if w is None and "manifest_" in self.__dict__:  # pickles from before n_features_
+            w = len(self.manifest_.get("feature_schema", {}).get("names", [])) or None
+        return w
+
     def _design(self, F: np.ndarray, lp: np.ndarray | None) -> np.ndarray:
         """The booster's input: the features, plus log2 of the prior if there is one."""
+        F = F[:, :self._width()]
         if lp is None:
             return F
         Z = np.empty((F.shape[0], F.shape[1] + 1))
@@ -254,6 +264,7 @@ class LatencyPredictor(RegressorMixin, BaseEstimator):
         more slowly), filled feature-major (``F.T`` is contiguous, see feature_matrix)."""
         if self.booster_.model_type != "xgboost":
             return self._design(F, lp)
+        F = F[:, :self._width()]
         Zt = np.empty((F.shape[1] + (lp is not None), F.shape[0]), np.float32)
         Zt[:F.shape[1]] = F.T
         if lp is not None:

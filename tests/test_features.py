@@ -332,8 +332,37 @@ def test_schema_compatibility():
     assert schema_compatible(s) is None
     older = {**s, "vocab": {k: v[:-1] for k, v in s["vocab"].items()}}
     assert schema_compatible(older) is None  # vocabularies grew at the end: fine
-    assert "names" in schema_compatible({**s, "names": s["names"][:-1]})
+    assert "names" in schema_compatible({**s, "names": s["names"][1:]})
     assert "version" in schema_compatible({**s, "version": -1})
+    # a version-2 model (before the BLAS thread grid was appended) reads the first columns
+    v2 = {**s, "version": 2, "names": [n for n in s["names"] if "blas" not in n]}
+    assert schema_compatible(v2) is None and len(v2["names"]) < len(s["names"])
+    assert "version" in schema_compatible({**v2, "version": 1})
+
+
+def test_blas_thread_grid_follows_openblas_partition():
+    from latpred.features.blas_threads import thread_grid
+
+    t = np.array([1, 4, 8, 12, 15, 16])
+    full = np.ones(6)
+    grid = thread_grid(49 * full, 128 * full, 992 * full, t, 16)
+    # 8 and 16 threads run as 2 x 4, 12 and 15 as 3 x 3 (densenet121's 7x7 1x1 convs)
+    assert [f"{a}x{b}" for a, b in zip(*grid)] == ["1x1", "2x2", "2x4", "3x3", "3x3", "2x4"]
+    # too little work per thread (m n k <= 262144): one thread whatever is allowed
+    assert (np.prod(thread_grid(8 * full, 8 * full, 8 * full, t, 32), axis=0) == 1).all()
+    # a wide output splits along m alone, up to the threads allowed
+    m, n = thread_grid(3136 * full, 384 * full, 96 * full, t, 32)
+    assert (m == t).all() and (n == 1).all()
+    # BLAS rows carry the grid (OpenBLAS's m is the GEMM's N); other rows zeros
+    rows = pd.DataFrame([{"op": "linear", "pass": "forward", "m": 49, "n": 3072, "k": 768,
+                          "backend": "cpu", "device": CPU_INFO["name"], "platform": "numpy",
+                          "impl": "blas", "threads": th, "mem_mode": "host"}
+                         for th in (8, 16)])
+    F = make_features(rows, DEVICES)
+    used = F["blas_threads_used_sr16"].to_numpy()
+    assert (used >= 1).all() and (used <= [8, 16]).all()
+    gpu = make_features(candidate_configs(LinearLayer(49, 3072, 768), GPU_INFO), DEVICES)
+    assert (gpu.filter(like="blas_").to_numpy() == 0).all()
 
 
 def test_fast_enough():
