@@ -51,6 +51,9 @@ def add_subcommands(sub: Any) -> None:
                    help="tuning penalises boosters slower than this per 1,000 rows (0: off)")
     p.add_argument("--n-jobs", type=int, default=os.cpu_count() or 1, help="training threads")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--params-from", metavar="MODEL.pkl",
+                   help="no tuning: the booster library, parameters and prior of this fitted "
+                        "model (e.g. to change the features or data and nothing else)")
     p.add_argument("--native", metavar="DIR", help="also write the native export (no pickle)")
     p.add_argument("--out", required=True, metavar="MODEL.pkl")
     p.set_defaults(func=cmd_train)
@@ -160,11 +163,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     if storage is None and args.n_trials > 0:
         storage = f"sqlite:///{out.with_suffix('.optuna.db').resolve()}"
     df = _exclude_suites(_load_data(args.data), args.exclude_suite or [])
+    model, prior, params = args.model, args.prior, None
+    if args.params_from:
+        ref = _fitted_from(args.params_from, args.target)
+        model, prior, params = ref.model_type_, ref.prior_, dict(ref.best_params_)
+        storage = None
     pred = LatencyPredictor(
-        target=args.target, model=args.model, n_trials=args.n_trials, timeout=args.timeout,
+        target=args.target, model=model, n_trials=args.n_trials, timeout=args.timeout,
         storage=storage, study_name=args.study_name, cv_splits=args.cv_splits,
-        prior=args.prior, device=args.device, max_trees=args.max_trees,
-        booster_budget_ms=args.booster_budget_ms or None,
+        prior=prior, device=args.device, max_trees=args.max_trees,
+        booster_budget_ms=args.booster_budget_ms or None, params=params,
         random_state=args.seed, n_jobs=args.n_jobs)
     pred.fit(df)
     joblib.dump(pred, out)
@@ -184,6 +192,17 @@ def cmd_train(args: argparse.Namespace) -> int:
               + (f" in {storage}" if storage else ""))
     print(f"saved {out}" + (f" and {args.native}/" if args.native else ""))
     return 0
+
+
+def _fitted_from(path: str, target: str) -> Any:
+    """The fitted LatencyPredictor of ``target`` in ``path`` (--params-from), or a one-line
+    error naming the field."""
+    from latpred.models.persist import load_model
+
+    ref = load_model(path)
+    if getattr(ref, "target", None) != target or "best_params_" not in ref.__dict__:
+        raise bad_value("params-from", path, f"must be a fitted {target} predictor")
+    return ref
 
 
 # -- evaluate --------------------------------------------------------------------------------

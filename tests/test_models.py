@@ -230,7 +230,7 @@ def test_joblib_round_trip_in_a_fresh_process(fitted, candidates, tmp_path):
 def test_manifest_mismatch_raises_and_versions_warn(fitted, tmp_path):
     bad = pickle.loads(pickle.dumps(fitted))
     bad.manifest_ = json.loads(json.dumps(fitted.manifest_))
-    bad.manifest_["feature_schema"]["names"] = bad.manifest_["feature_schema"]["names"][:-1]
+    bad.manifest_["feature_schema"]["names"] = bad.manifest_["feature_schema"]["names"][1:]
     path = tmp_path / "bad.pkl"
     joblib.dump(bad, path)
     with pytest.raises(LatpredError, match="feature schema"):
@@ -303,7 +303,21 @@ def test_cli_train_evaluate_predict(dataset, tmp_path, capsys):
                "--kernel", "3", "--padding", "1"])
     recs = json.loads(capsys.readouterr().out)
     assert rc == 0 and len(recs) > 10 and all(r["pred_us"] > 0 for r in recs)
+    # the same booster parameters on the same data, no tuning: the same model
+    rc = main(["train", "--data", str(data), "--target", "gpu_kernel_us", "--cv-splits", "2",
+               "--params-from", str(model), "--out", str(tmp_path / "again.pkl")])
+    first, again = joblib.load(model), joblib.load(tmp_path / "again.pkl")
+    assert rc == 0 and again.best_params_ == first.best_params_
+    assert (again.model_type_, again.prior_) == (first.model_type_, first.prior_)
+    assert again.study_ is None and not (tmp_path / "again.optuna.db").exists()
+    # a model fitted before n_features_ existed reads its width from its manifest
+    del again.n_features_
+    assert again._width() == len(again.manifest_["feature_schema"]["names"])
+    capsys.readouterr()
     # user errors: one line, exit code 2
+    assert main(["train", "--data", str(data), "--target", "cpu_us", "--params-from",
+                 str(model), "--out", str(tmp_path / "y.pkl")]) == 2
+    assert "params-from=" in capsys.readouterr().err
     assert main(["train", "--data", str(tmp_path / "nope"), "--target", "cpu_us",
                  "--out", str(tmp_path / "x.pkl")]) == 2
     assert main(["predict", "--model", str(model), "--op", "linear", "--m", "4"]) == 2
