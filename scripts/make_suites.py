@@ -4,7 +4,8 @@
 
 efficientnet_b0, resnext50_32x4d (conv2d, 224x224 input) and vit_b16 (linear, 197
 tokens), added in session 7; densenet121, convnext_tiny (conv2d) and convnext_tiny_mlp
-(convnext_tiny's linear layers), added in session 9. Batch 1, deduplicated by shape like the
+(convnext_tiny's linear layers), added in session 9, and googlenet, added later in session 9
+to test the BLAS thread-grid features designed on densenet121's results. Batch 1, deduplicated by shape like the
 other suites (``datasets/suites.py``). These networks were added after the predictors and
 the planner were developed on the other suites: benches on them test networks the code has
 never seen.
@@ -140,6 +141,29 @@ def convnext_tiny_mlp() -> list[tuple[str, dict[str, int]]]:
     return [*out, ("classifier.2", {"m": 1, "n": 1000, "k": 768})]
 
 
+#: googlenet's inception blocks: (name, in, 1x1, 3x3 reduce, 3x3, "5x5" reduce, "5x5", pool
+#: projection, spatial size); torchvision's "5x5" branch is a 3x3 conv
+_INCEPTION = (("3a", 192, 64, 96, 128, 16, 32, 32, 28), ("3b", 256, 128, 128, 192, 32, 96, 64, 28),
+              ("4a", 480, 192, 96, 208, 16, 48, 64, 14), ("4b", 512, 160, 112, 224, 24, 64, 64, 14),
+              ("4c", 512, 128, 128, 256, 24, 64, 64, 14), ("4d", 512, 112, 144, 288, 32, 64, 64, 14),
+              ("4e", 528, 256, 160, 320, 32, 128, 128, 14),
+              ("5a", 832, 256, 160, 320, 32, 128, 128, 7), ("5b", 832, 384, 192, 384, 48, 128, 128, 7))
+
+
+def googlenet() -> list[tuple[str, dict[str, Any]]]:
+    """torchvision googlenet (Inception v1): stem (7x7, 1x1, 3x3), nine inception blocks of
+    four branches (1x1; 1x1 -> 3x3; 1x1 -> 3x3; pool -> 1x1)."""
+    out = [_conv("conv1.conv", 3, 64, 224, 7, 2), _conv("conv2.conv", 64, 64, 56, 1),
+           _conv("conv3.conv", 64, 192, 56, 3)]
+    for name, cin, c1, r3, c3, r5, c5, pp, h in _INCEPTION:
+        p = f"inception{name}"
+        out += [_conv(f"{p}.branch1.conv", cin, c1, h, 1),
+                _conv(f"{p}.branch2.0.conv", cin, r3, h, 1), _conv(f"{p}.branch2.1.conv", r3, c3, h, 3),
+                _conv(f"{p}.branch3.0.conv", cin, r5, h, 1), _conv(f"{p}.branch3.1.conv", r5, c5, h, 3),
+                _conv(f"{p}.branch4.1.conv", cin, pp, h, 1)]
+    return out
+
+
 SUITES = {
     "efficientnet_b0": ("conv2d", efficientnet_b0,
                         "torchvision efficientnet_b0 (Tan & Le 2019), every conv layer at "
@@ -159,6 +183,9 @@ SUITES = {
     "convnext_tiny_mlp": ("linear", convnext_tiny_mlp,
                           "torchvision convnext_tiny (Liu et al. 2022), every linear layer "
                           "(the blocks' pointwise MLPs, the head) at 224x224 input"),
+    "googlenet": ("conv2d", googlenet,
+                  "torchvision googlenet (Szegedy et al. 2015), every conv layer at 224x224 "
+                  "input"),
 }
 
 

@@ -337,7 +337,11 @@ def test_make_suites_writes_the_committed_suites(tmp_path):
         assert mod.suite(name) == load_suite(name)
     assert {n: sum(x.count for x in suite_layers(n)) for n in mod.SUITES} == {
         "efficientnet_b0": 81, "resnext50_32x4d": 53, "vit_b16": 49, "densenet121": 120,
-        "convnext_tiny": 22, "convnext_tiny_mlp": 37}
+        "convnext_tiny": 22, "convnext_tiny_mlp": 37, "googlenet": 57}
+    gn = {x.name: x.layer for x in suite_layers("googlenet")}
+    assert gn["inception5b.branch3.1.conv"].kernel_h == 3  # torchvision's "5x5" branch
+    assert (gn["inception4e.branch1.conv"].in_channels, gn["inception4e.branch1.conv"].height) \
+        == (528, 14)
     dn = {x.name: x.layer for x in suite_layers("densenet121")}
     assert dn["features.denseblock4.denselayer16.conv1"].in_channels == 992  # 512 + 15 x 32
     assert dn["features.transition3.conv"].out_channels == 512
