@@ -1,0 +1,85 @@
+"""How well CPU predictors pick a BLAS thread count, scored on runtime measurements.
+
+    python scripts/thread_choice.py --models DIR [--models DIR2 ...] [--grid PATH ...]
+
+The single-device CPU rows of the committed co-execution grids and confirmation rounds
+(``planner.calibrate.runtime_rows``: the geometric median per layer shape and thread count)
+are the runtime's own timings of every thread count the benches tried. Per layer shape with
+all of the benches' thread counts (4, 8, 12, 15, 16), each predictor picks the count it
+predicts fastest; the score is the measured time of that pick over the measured best
+(geometric mean, and the share of shapes within 2 %), by suite group: the development
+suites, session 7's networks, session 9's. Fixed thread counts are the baselines. A
+development guide (grid medians are single quick timings), not a bench result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from latpred.planner.calibrate import runtime_rows
+from latpred.planner.cli import load_models
+from latpred.planner.oracle import load_grid
+
+DEV = {"gpt2_small_decode", "vgg16_fc", "resnet50_fc", "mobilenetv2_fc", "resnet50",
+       "mobilenetv2", "bert_base", "vgg16"}
+SESSION7 = {"efficientnet_b0", "resnext50_32x4d", "vit_b16"}
+SHAPE = ("op", "m", "n", "k", "in_channels", "out_channels", "height", "width", "kernel_h",
+         "stride", "groups")
+
+
+def group(suite: str) -> str:
+    return "development" if suite in DEV else "session 7" if suite in SESSION7 else "session 9"
+
+
+def score(rows: pd.DataFrame, col: str) -> pd.DataFrame:
+    """Per suite group: shapes, geometric-mean loss of ``col``'s pick, share within 2 %."""
+    out = []
+    for _key, d in rows.groupby("shape", sort=False):
+        if d["threads"].nunique() < 5:
+            continue
+        y = d["y_us"].to_numpy()
+        out.append((group(d["suite"].iloc[0]), y[np.argmin(d[col].to_numpy())] / y.min()))
+    s = pd.DataFrame(out, columns=["group", "loss"])
+    return s.groupby("group")["loss"].agg(
+        shapes="size", loss=lambda v: float(np.exp(np.log(v).mean())),
+        within_2pct=lambda v: float((v <= 1.02).mean()))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--models", action="append", required=True, metavar="DIR")
+    ap.add_argument("--grid", action="append", metavar="PATH",
+                    help="grid / confirm datasets (default: every one under "
+                         "datasets/h100/coexec)")
+    args = ap.parse_args()
+    warnings.filterwarnings("ignore")  # pickles saved with other library versions
+    root = Path("datasets/h100/coexec")
+    paths = args.grid or sorted({*root.rglob("grid"), *root.rglob("confirm")})
+    _p, gpu, cpu, _s = load_models(args.models[0])
+    rows = runtime_rows([load_grid(p) for p in paths], gpu, cpu)["cpu_us"]
+    X = rows.X
+    df = pd.DataFrame({"suite": rows.suite, "y_us": rows.y_us,
+                       "threads": X["threads"].astype(int).to_numpy(),
+                       "shape": ["|".join(map(str, t)) for t in X[list(SHAPE)]
+                                 .itertuples(index=False)]})
+    cols = []
+    for d in args.models:
+        df[d] = load_models(d)[0].models["cpu_us"].predict(X)
+        cols.append(d)
+    for t in (4, 8, 12, 15, 16):
+        df[f"always {t} threads"] = -(df["threads"] == t).astype(float)
+        cols.append(f"always {t} threads")
+    print(f"{len(df)} runtime CPU rows from {len(paths)} datasets")
+    print("| picker | suites | shapes | measured pick / best (geomean) | within 2 % |")
+    print("|---|---|---:|---:|---:|")
+    for c in cols:
+        for g, r in score(df, c).iterrows():
+            print(f"| {c} | {g} | {int(r.shapes)} | {r.loss:.3f} | {100 * r.within_2pct:.0f} % |")
+
+
+if __name__ == "__main__":
+    main()
