@@ -22,6 +22,8 @@ HELDOUT = ["bert_base", "vgg16"]
 UNSEEN = ["efficientnet_b0", "resnext50_32x4d", "vit_b16"]
 #: and in session 9
 UNSEEN9 = ["densenet121", "convnext_tiny", "convnext_tiny_mlp"]
+#: and later in session 9, to test the BLAS thread-grid features (features v3)
+FRESH9 = ["googlenet"]
 # (predictors, folder under --coexec, suites): one table block each
 GROUPS = [
     ("session 3, all-data predictors", "", ALL),
@@ -68,6 +70,10 @@ GROUPS = [
      "session9/run1/cal", UNSEEN9),
     ("session 9, the same recalibrated, run 2 (densenet121 only; its plain run ran out of time)",
      "session9/run2/cal", UNSEEN9),
+    ("session 9, googlenet (never seen), session 5's all-data predictors", "session9/run1/plain",
+     FRESH9),
+    ("session 9, the same with a CPU predictor on features v3 (BLAS thread grid; same "
+     "parameters and data), over the same grids", "session9/blas_grid", [*FRESH9, UNSEEN9[0]]),
 ]
 
 
@@ -125,7 +131,7 @@ def main() -> None:
         if frames:
             d = pd.concat(frames.values())
             print(line(who, f"**all {len(d)} layers**", d))
-        unseen = [u for u in (UNSEEN, UNSEEN9) if set(frames) == set(u)]
+        unseen = [u for u in (UNSEEN, UNSEEN9, FRESH9) if set(frames) == set(u)]
         if unseen:  # the layers whose shapes no training set holds
             seen = trained_shapes(root, tuple(unseen[0]))
             d = pd.concat([f.assign(suite=s) for s, f in frames.items()])
