@@ -22,6 +22,7 @@ import pandas as pd
 from latpred.datasets.suites import CONV_FIELDS
 from latpred.planner.candidates import BLAS_CONFIG, FrameBuilder, KernelConfig, device_key
 from latpred.planner.predictors import CPU_TARGET, GPU_TOTAL, Predictors
+from latpred.planner.split import layer_extent
 from latpred.profiler.problems import ConvLayer, LinearLayer
 
 from latpred.errors import bad_value
@@ -42,19 +43,22 @@ class RuntimeRows:
             (geometric: in log space) where several datasets timed the same row.
         suite: each row's suite (a group for held-out checks), shape (n,).
         n_measurements: how many grid rows were merged into each row, shape (n,).
+        wall_us: the runtime's wall time of the plan (us; its median like ``y_us``), shape
+            (n,): the measured part plus the runtime's own overhead around it.
     """
 
     X: pd.DataFrame
     y_us: np.ndarray
     suite: np.ndarray
     n_measurements: np.ndarray
+    wall_us: np.ndarray
 
     def __len__(self) -> int:
         return len(self.y_us)
 
     def take(self, mask: np.ndarray) -> RuntimeRows:
         return RuntimeRows(self.X[mask].reset_index(drop=True), self.y_us[mask],
-                           self.suite[mask], self.n_measurements[mask])
+                           self.suite[mask], self.n_measurements[mask], self.wall_us[mask])
 
 
 def layer_of_row(r: dict[str, Any]) -> ConvLayer | LinearLayer:
@@ -83,7 +87,8 @@ def runtime_rows(grids: Iterable[pd.DataFrame], gpu_info: dict[str, Any],
     """
     fb = FrameBuilder()
     gpu, cpu = device_key(gpu_info), device_key(cpu_info)
-    recs: dict[str, list[tuple[int, int, float, str]]] = {t: [] for t in CALIBRATED_TARGETS}
+    recs: dict[str, list[tuple[int, int, float, float, str]]] = {
+        t: [] for t in CALIBRATED_TARGETS}
     layers: dict[tuple, Any] = {}
     for grid in grids:
         ok = grid[(grid["status"] == "ok") & grid["backend"].isin(["cpu", "gpu"])
@@ -95,25 +100,29 @@ def runtime_rows(grids: Iterable[pd.DataFrame], gpu_info: dict[str, Any],
             if layer is None:
                 layer = layers[key] = layer_of_row(r)
             split = int(r["split_n"]) if pd.notna(r["split_n"]) else 0
-            n_total = int(r["n_total"]) if pd.notna(r["n_total"]) else -1
+            # confirmation rounds leave n_total empty: their GPU rows are whole-layer plans
+            n_total = int(r["n_total"]) if pd.notna(r["n_total"]) else layer_extent(layer)
+            wall = float(r["total_us"]) if _positive(r["total_us"]) else np.nan
             if r["backend"] == "cpu" and split == 0 and _positive(r["cpu_us"]):
                 cid = fb.cpu_config_id(cpu, BLAS_CONFIG, int(r["threads"]))
-                recs[CPU_TARGET].append((cid, fb.shape_id(layer), float(r["cpu_us"]),
+                recs[CPU_TARGET].append((cid, fb.shape_id(layer), float(r["cpu_us"]), wall,
                                          str(r["suite"])))
             elif r["backend"] == "gpu" and split == n_total and _positive(r["gpu_total_us"]):
                 kc = KernelConfig(str(r["impl"]), str(r["gpu_params"]), str(r["local_size"]))
                 cid = fb.config_id("gpu", *gpu, kc, None, str(r["mem_mode"]))
                 recs[GPU_TOTAL].append((cid, fb.shape_id(layer), float(r["gpu_total_us"]),
-                                        str(r["suite"])))
+                                        wall, str(r["suite"])))
     out = {}
     for target, rs in recs.items():
-        df = pd.DataFrame(rs, columns=["cid", "sid", "us", "suite"])
+        df = pd.DataFrame(rs, columns=["cid", "sid", "us", "wall", "suite"])
         df["ly"] = np.log(df["us"].astype(float))
+        df["lw"] = np.log(df["wall"].astype(float))
         agg = df.groupby(["cid", "sid"], as_index=False, sort=True).agg(
-            ly=("ly", "median"), n=("ly", "size"), suite=("suite", "first"))
+            ly=("ly", "median"), lw=("lw", "median"), n=("ly", "size"),
+            suite=("suite", "first"))
         out[target] = RuntimeRows(fb.frame(agg["cid"].to_numpy(), agg["sid"].to_numpy()),
                                   np.exp(agg["ly"].to_numpy()), agg["suite"].to_numpy(str),
-                                  agg["n"].to_numpy())
+                                  agg["n"].to_numpy(), np.exp(agg["lw"].to_numpy()))
     return out
 
 
@@ -152,6 +161,45 @@ def calibrate(predictors: Predictors, rows: dict[str, RuntimeRows],
     return out
 
 
+#: fewest GPU-only runtime rows of a memory mode to refit its overhead from
+MIN_MODE_ROWS = 20
+
+
+def mode_overheads(predictors: Predictors, rows: RuntimeRows, single: dict[str, float],
+                   min_rows: int = MIN_MODE_ROWS) -> dict[str, dict[str, float]]:
+    """The runtime's overhead around a GPU-only plan, per memory mode, refitted on real
+    layers.
+
+    ``coexec sync`` measures it on tiny layers (``SyncModel.single``). The planner adds it to
+    the GPU predictor's time; what it must match is the runtime's wall time of GPU-only
+    plans. Per memory mode, the new overhead is the old one plus the median of (measured
+    wall time - predicted GPU time - old overhead) over that mode's rows. A median of each
+    mode's own rows: three numbers, robust to outliers, nothing per layer.
+
+    Args:
+        predictors: the loaded predictors (their ``gpu_total_us`` predicts ``rows``).
+        rows: ``runtime_rows(...)["gpu_total_us"]``.
+        single: the current overheads (``SyncModel.single``: mode -> us).
+        min_rows: modes with fewer rows keep their overhead.
+
+    Returns:
+        mode -> {"us": new overhead, "measured_us": old, "rows": n, "offset_us": new - old}.
+    """
+    if not len(rows) or not predictors.has(GPU_TOTAL):
+        return {}
+    pred = predictors.models[GPU_TOTAL].predict(rows.X)
+    modes = rows.X["mem_mode"].astype(str).to_numpy()
+    out = {}
+    for mode in sorted(set(modes)):
+        sel = (modes == mode) & np.isfinite(rows.wall_us)
+        old = float(single.get(mode, 0.0))
+        offset = float(np.median(rows.wall_us[sel] - pred[sel] - old)) \
+            if sel.sum() >= min_rows else 0.0
+        out[mode] = {"us": max(old + offset, 0.0), "measured_us": old, "rows": int(sel.sum()),
+                     "offset_us": max(old + offset, 0.0) - old}
+    return out
+
+
 def held_out_errors(predictors: Predictors, rows: dict[str, RuntimeRows],
                     params: dict[str, Any] | None = None) -> pd.DataFrame:
     """Suite by suite, the base predictor's errors on the runtime rows next to a correction
@@ -185,5 +233,5 @@ def held_out_errors(predictors: Predictors, rows: dict[str, RuntimeRows],
     return pd.DataFrame(out)
 
 
-__all__ = ["CALIBRATED_TARGETS", "RuntimeRows", "calibrate", "held_out_errors",
-           "layer_of_row", "runtime_rows"]
+__all__ = ["CALIBRATED_TARGETS", "MIN_MODE_ROWS", "RuntimeRows", "calibrate",
+           "held_out_errors", "layer_of_row", "mode_overheads", "runtime_rows"]

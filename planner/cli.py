@@ -128,6 +128,11 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--out", required=True, help="new models directory (must not exist)")
     q.add_argument("--no-check", action="store_true",
                    help="skip the suite-by-suite held-out check")
+    q.add_argument("--what", choices=["correction", "overheads", "both"], default="correction",
+                   help="correction: the predictors' LightGBM correction; overheads: the "
+                        "runtime's overhead around GPU-only plans per memory mode, refitted "
+                        "on the confirmation rounds' GPU-only plans (sync.json's single; "
+                        "predictors copied); both")
     q.set_defaults(func=cmd_calibrate)
 
     q = csub.add_parser("run", help="run one plan on random inputs: verify and time it")
@@ -592,6 +597,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     import joblib
     from latpred.planner.calibrate import calibrate, held_out_errors, runtime_rows
     from latpred.planner.oracle import load_grid
+    from latpred.planner.predictors import Predictors
+    from latpred.planner.sync import SYNC_FILE
 
     out = Path(args.out)
     if out.exists():
@@ -607,12 +614,24 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     if not any(n.values()):
         raise bad_value("grid", args.grid[0], "holds no ok CPU-only or GPU-only row "
                         "(outside the excluded suites)")
-    if not args.no_check:
-        check = held_out_errors(preds, rows)
-        if len(check):
-            print("held out suite by suite (the correction fitted on the other suites):")
-            print(check.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
-    fitted = calibrate(preds, rows)
+    fitted: dict[str, Any] = {}
+    if args.what != "overheads":
+        if not args.no_check:
+            check = held_out_errors(preds, rows)
+            if len(check):
+                print("held out suite by suite (the correction fitted on the other suites):")
+                print(check.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
+        fitted = calibrate(preds, rows)
+    sync_json = None
+    if args.what != "correction":  # from confirmation rounds: modes timed side by side
+        confirm = [p for p in paths if p.name == "confirm"]
+        if not confirm:
+            raise bad_value("grid", args.grid[0], "holds no confirmation round (confirm/) "
+                            "to refit the overheads from")
+        sync_json = _refit_overheads(Path(args.models), Predictors(
+            {**preds.models, **fitted}, preds.devices, preds.source),
+            runtime_rows((load_grid(p) for p in confirm), gpu, cpu, args.exclude_suite),
+            gpu, cpu)
     # a complete models directory, written aside and renamed: nothing half-written
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
@@ -621,12 +640,47 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
                 shutil.copy2(f, tmp / f.name)
         for target, model in fitted.items():
             joblib.dump(model, tmp / f"{target}.pkl")
+        if sync_json is not None:
+            (tmp / SYNC_FILE).write_text(json.dumps(sync_json, indent=1))
         tmp.rename(out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    print(f"wrote {out}: calibrated {', '.join(sorted(fitted))}")
+    what = [f"calibrated {', '.join(sorted(fitted))}"] if fitted else []
+    if sync_json is not None:
+        what.append("refitted GPU-only overheads")
+    print(f"wrote {out}: {'; '.join(what)}")
     return 0
+
+
+def _refit_overheads(models: Path, preds: Any, rows: dict[str, Any],
+                     gpu: dict[str, Any], cpu: dict[str, Any]) -> dict[str, Any]:
+    """``models``' sync.json with the pair's single-device overheads per memory mode refitted
+    on the GPU-only runtime rows (``calibrate.mode_overheads``); prints old -> new."""
+    from latpred.planner.calibrate import mode_overheads
+    from latpred.planner.predictors import GPU_TOTAL
+    from latpred.planner.sync import SYNC_FILE, pair_key
+
+    path = models / SYNC_FILE
+    if not path.exists():
+        raise bad_value("models", str(models), "has no sync.json to refit (run `latpred "
+                        "coexec sync` first)")
+    data = json.loads(path.read_text())
+    pairs = data.get("pairs", {})
+    key = pair_key(gpu["name"], cpu["name"])
+    if key not in pairs:
+        raise bad_value("models", str(models), f"sync.json has no entry for {key}")
+    entry = pairs[key]
+    fit = mode_overheads(preds, rows[GPU_TOTAL], entry.get("single", {}))
+    if not fit:
+        raise bad_value("grid", "", "holds no ok GPU-only row to refit the overheads from")
+    entry["single"] = {**entry.get("single", {}), **{m: round(v["us"], 3)
+                                                     for m, v in fit.items()}}
+    entry["single_refit"] = fit
+    print("GPU-only overhead per memory mode (us), measured on tiny layers -> refitted on "
+          "runtime rows: " + ", ".join(f"{m} {v['measured_us']:.1f} -> {v['us']:.1f} "
+                                       f"({v['rows']} rows)" for m, v in fit.items()))
+    return data
 
 
 def cmd_run(args: argparse.Namespace) -> int:

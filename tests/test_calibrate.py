@@ -179,3 +179,67 @@ def test_coexec_calibrate_cli_writes_a_complete_models_dir(base_predictors, tmp_
     err = capsys.readouterr().err
     assert "out=" in err and "grid=" in err and not (tmp_path / "cal2").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".cal")]
+
+
+def test_mode_overheads_recover_the_runtime_overhead_per_memory_mode(base_predictors):
+    from latpred.planner.calibrate import RuntimeRows, mode_overheads
+
+    data, models = base_predictors
+    X = data[data["backend"] == "gpu"].reset_index(drop=True)
+    preds = Predictors(dict(models))
+    pred = models["gpu_total_us"].predict(X)
+    modes = X["mem_mode"].astype(str).to_numpy()
+    assert len(set(modes)) >= 2
+    true = {m: 10.0 + 7.0 * i for i, m in enumerate(sorted(set(modes)))}
+    wall = pred + np.array([true[m] for m in modes])
+    rows = RuntimeRows(X, pred, np.array(["s"] * len(X)), np.ones(len(X), int), wall)
+    fit = mode_overheads(preds, rows, {m: 50.0 for m in true}, min_rows=5)
+    for m, us in true.items():
+        assert fit[m]["us"] == pytest.approx(us) and fit[m]["measured_us"] == 50.0
+        assert fit[m]["offset_us"] == pytest.approx(us - 50.0)
+    # too few rows of a mode: its overhead stays as measured
+    few = mode_overheads(preds, rows, {}, min_rows=len(X) + 1)
+    assert all(v["us"] == 0.0 and v["offset_us"] == 0.0 for v in few.values())
+
+
+def test_coexec_calibrate_refits_overheads_from_confirmation_rounds(base_predictors, tmp_path,
+                                                                   capsys):
+    _data, models = base_predictors
+    m = tmp_path / "models"
+    m.mkdir()
+    for t, model in models.items():
+        joblib.dump(model, m / f"{t}.pkl")
+    (m / "manifest.json").write_text(json.dumps({"devices": {"gpu": GPU_INFO, "cpu": CPU_INFO}}))
+    key = f"{GPU_INFO['name']} | {CPU_INFO['name']}"
+    single = {"cpu": 1.0, "buffer": 40.0, "map": 30.0}
+    (m / "sync.json").write_text(json.dumps({"version": 1, "pairs": {key: {
+        "gpu": GPU_INFO["name"], "cpu": CPU_INFO["name"], "modes": {}, "single": single}}}))
+    rows = []
+    for i in range(30):  # GPU-only plans of a confirmation round (n_total left empty)
+        lay = LinearLayer(4 + i, 256, 128)
+        for mode in ("buffer", "map"):
+            r = _row("s", lay, "gpu", 256, 50.0 + i, mem_mode=mode)
+            r["kernel_breakdown_us"] = json.dumps({**json.loads(r["kernel_breakdown_us"]),
+                                                   "n_total": None})
+            rows.append(r)
+    _write(tmp_path / "bench" / "s" / "confirm", rows)
+    _write(tmp_path / "bench" / "s" / "grid", rows[:4])
+    out = tmp_path / "ov"
+    assert cli_main(["coexec", "calibrate", "--models", str(m), "--grid", str(tmp_path / "bench"),
+                     "--what", "overheads", "--out", str(out)]) == 0
+    assert "refitted on runtime rows" in capsys.readouterr().out
+    entry = json.loads((out / "sync.json").read_text())["pairs"][key]
+    assert set(entry["single_refit"]) == {"buffer", "map"}
+    assert entry["single_refit"]["buffer"]["rows"] == 30  # the confirmation round's rows only
+    assert entry["single"]["cpu"] == 1.0 and entry["single"]["buffer"] != 40.0
+    assert not isinstance(Predictors.load(out).models["gpu_total_us"], RuntimeCalibrated)
+    # refused: no confirmation round; a models directory without the pair's sync entry
+    assert cli_main(["coexec", "calibrate", "--models", str(m), "--grid",
+                     str(tmp_path / "bench" / "s" / "grid"), "--what", "overheads",
+                     "--out", str(tmp_path / "ov2")]) == 2
+    (m / "sync.json").write_text(json.dumps({"version": 1, "pairs": {}}))
+    assert cli_main(["coexec", "calibrate", "--models", str(m), "--grid", str(tmp_path / "bench"),
+                     "--what", "overheads", "--out", str(tmp_path / "ov3")]) == 2
+    err = capsys.readouterr().err
+    assert "confirmation round" in err and "no entry" in err
+    assert not (tmp_path / "ov2").exists() and not (tmp_path / "ov3").exists()
