@@ -1,0 +1,79 @@
+"""Do the predictors rank GPU memory modes as the runtime does? Scored on confirmation rounds.
+
+    python scripts/mode_bias.py --models DIR [--coexec datasets/h100/coexec]
+
+A bench's confirmation rounds time each layer's finalists side by side, often one GPU kernel
+configuration in several memory modes. For every (round, layer, kernel configuration) timed
+in two modes, this prints the median ratio of the modes' measured wall times next to the
+ratio the planner predicts (GPU predictor + the models' single-device overhead per mode,
+``SyncModel.single``), and how often the predicted faster mode is the measured faster one.
+Then, per memory mode and suite group, the median of measured - predicted wall time (us).
+"""
+
+from __future__ import annotations
+
+import argparse
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from latpred.planner.calibrate import layer_of_row
+from latpred.planner.candidates import FrameBuilder, KernelConfig, device_key
+from latpred.planner.cli import load_models
+from latpred.planner.oracle import load_grid
+
+KEY = ["round", "suite", "layer", "impl", "gpu_params", "local_size"]
+GROUPS = {"efficientnet_b0": "session 7", "resnext50_32x4d": "session 7", "vit_b16": "session 7",
+          "densenet121": "session 9", "convnext_tiny": "session 9",
+          "convnext_tiny_mlp": "session 9", "googlenet": "session 9"}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--models", required=True)
+    ap.add_argument("--coexec", default="datasets/h100/coexec")
+    args = ap.parse_args()
+    warnings.filterwarnings("ignore")  # pickles saved with other library versions
+    preds, gpu, _cpu, sync = load_models(args.models)
+    fb, gkey = FrameBuilder(), device_key(gpu)
+    frames = []
+    for path in sorted(Path(args.coexec).rglob("confirm")):
+        d = load_grid(path)
+        d = d[(d["status"] == "ok") & (d["backend"] == "gpu") & d["total_us"].notna()]
+        if len(d):
+            frames.append(d.groupby(KEY[1:] + ["mem_mode"], as_index=False).agg(
+                wall=("total_us", "median"), **{c: (c, "first") for c in d.columns
+                                               if c not in (*KEY[1:], "mem_mode", "total_us")}
+            ).assign(round=str(path)))
+    R = pd.concat(frames, ignore_index=True)
+    cid = [fb.config_id("gpu", *gkey, KernelConfig(str(r.impl), str(r.gpu_params),
+                                                    str(r.local_size)), None, str(r.mem_mode))
+           for r in R.itertuples()]
+    sid = [fb.shape_id(layer_of_row(r)) for r in R.to_dict("records")]
+    X = fb.frame(np.array(cid), np.array(sid))
+    R["pred"] = preds.models["gpu_total_us"].predict(X) + sync.single_us(
+        R["mem_mode"].astype(str).to_numpy())
+    wm = R.pivot_table(index=KEY, columns="mem_mode", values="wall")
+    wp = R.pivot_table(index=KEY, columns="mem_mode", values="pred")
+    print(f"{len(R)} GPU-only plans in {R['round'].nunique()} confirmation rounds; "
+          f"overheads {sync.single} ({sync.source})")
+    print("| modes a / b | pairs | measured median a / b | predicted median a / b | "
+          "predicted faster = measured faster |")
+    print("|---|---:|---:|---:|---:|")
+    for a, b in (("svm_coarse", "buffer"), ("map", "buffer"), ("svm_coarse", "map")):
+        if a not in wm or b not in wm:
+            continue
+        ok = wm[[a, b]].notna().all(axis=1)
+        rm, rp = (wm[a] / wm[b])[ok], (wp[a] / wp[b])[ok]
+        print(f"| {a} / {b} | {int(ok.sum())} | {rm.median():.3f} | {rp.median():.3f} | "
+              f"{100 * ((rm < 1) == (rp < 1)).mean():.0f} % |")
+    R["group"] = R["suite"].map(GROUPS).fillna("development")
+    R["resid"] = R["wall"] - R["pred"]
+    print("\nmedian measured - predicted wall time (us), by memory mode:")
+    print(R.pivot_table(index="group", columns="mem_mode", values="resid",
+                        aggfunc="median").round(1).to_string())
+
+
+if __name__ == "__main__":
+    main()
