@@ -74,6 +74,9 @@ GROUPS = [
      FRESH9),
     ("session 9, the same with a CPU predictor on features v3 (BLAS thread grid; same "
      "parameters and data), over the same grids", "session9/blas_grid", [*FRESH9, UNSEEN9[0]]),
+    ("session 9, session 5's predictors with the GPU-only overheads refitted on the development "
+     "suites' confirmation rounds (coexec calibrate --what overheads), over session 7's run-1 "
+     "grids", "session9/overheads", UNSEEN),
 ]
 
 
