@@ -7,7 +7,10 @@ configuration in several memory modes. For every (round, layer, kernel configura
 in two modes, this prints the median ratio of the modes' measured wall times next to the
 ratio the planner predicts (GPU predictor + the models' single-device overhead per mode,
 ``SyncModel.single``), and how often the predicted faster mode is the measured faster one.
-Then, per memory mode and suite group, the median of measured - predicted wall time (us).
+Then, per memory mode and suite group, the median of measured - predicted wall time (us);
+and over every committed bench (``bench.csv``), the memory modes of the GPU-only plans the
+planner chose against the oracle's, with the summed log loss (-log efficiency) of the plans
+whose mode matched and did not.
 """
 
 from __future__ import annotations
@@ -73,6 +76,18 @@ def main() -> None:
     print("\nmedian measured - predicted wall time (us), by memory mode:")
     print(R.pivot_table(index="group", columns="mem_mode", values="resid",
                         aggfunc="median").round(1).to_string())
+    benches = sorted(Path(args.coexec).rglob("bench.csv"))
+    b = pd.concat([pd.read_csv(f) for f in benches], ignore_index=True)
+    b = b[b["plan"].str.startswith("GPU only") & b["oracle_config"].str.startswith("GPU")]
+    b = b.assign(plan_mode=b["plan"].str.extract(r" (\w+)$")[0],
+                 oracle_mode=b["oracle_config"].str.extract(r" (\w+) split=")[0],
+                 loss=-np.log(b["efficiency"]))
+    same = b["plan_mode"] == b["oracle_mode"]
+    print(f"\n{len(b)} GPU-only plans with a GPU-only oracle in {len(benches)} benches; "
+          f"memory mode chosen (rows) against the oracle's (columns):")
+    print(pd.crosstab(b["plan_mode"], b["oracle_mode"]).to_string())
+    print(f"summed log loss: {b.loss[same].sum():.2f} where the modes match, "
+          f"{b.loss[~same].sum():.2f} where they differ")
 
 
 if __name__ == "__main__":
