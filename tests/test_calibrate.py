@@ -139,14 +139,20 @@ def test_calibrated_refuses_bad_input(base_predictors):
         RuntimeCalibrated(models["cpu_us"]).fit(X, np.ones(10))
 
 
+def _models_dir(path, models: dict, sync: dict) -> object:
+    """A models directory of ``models`` (target -> predictor) for the synthetic devices."""
+    path.mkdir()
+    for t, model in models.items():
+        joblib.dump(model, path / f"{t}.pkl")
+    (path / "manifest.json").write_text(json.dumps({"devices": {"gpu": GPU_INFO,
+                                                                "cpu": CPU_INFO}}))
+    (path / "sync.json").write_text(json.dumps(sync))
+    return path
+
+
 def test_coexec_calibrate_cli_writes_a_complete_models_dir(base_predictors, tmp_path, capsys):
     _data, models = base_predictors
-    m = tmp_path / "models"
-    m.mkdir()
-    for t, model in models.items():
-        joblib.dump(model, m / f"{t}.pkl")
-    (m / "manifest.json").write_text(json.dumps({"devices": {"gpu": GPU_INFO, "cpu": CPU_INFO}}))
-    (m / "sync.json").write_text("{}")
+    m = _models_dir(tmp_path / "models", models, {})
     rng = np.random.default_rng(0)
     rows = []
     layers = {"s1": [FC, LinearLayer(4, 256, 128), CONV],
@@ -205,15 +211,10 @@ def test_mode_overheads_recover_the_runtime_overhead_per_memory_mode(base_predic
 def test_coexec_calibrate_refits_overheads_from_confirmation_rounds(base_predictors, tmp_path,
                                                                    capsys):
     _data, models = base_predictors
-    m = tmp_path / "models"
-    m.mkdir()
-    for t, model in models.items():
-        joblib.dump(model, m / f"{t}.pkl")
-    (m / "manifest.json").write_text(json.dumps({"devices": {"gpu": GPU_INFO, "cpu": CPU_INFO}}))
     key = f"{GPU_INFO['name']} | {CPU_INFO['name']}"
     single = {"cpu": 1.0, "buffer": 40.0, "map": 30.0}
-    (m / "sync.json").write_text(json.dumps({"version": 1, "pairs": {key: {
-        "gpu": GPU_INFO["name"], "cpu": CPU_INFO["name"], "modes": {}, "single": single}}}))
+    m = _models_dir(tmp_path / "models", models, {"version": 1, "pairs": {key: {
+        "gpu": GPU_INFO["name"], "cpu": CPU_INFO["name"], "modes": {}, "single": single}}})
     rows = []
     for i in range(30):  # GPU-only plans of a confirmation round (n_total left empty)
         lay = LinearLayer(4 + i, 256, 128)
