@@ -598,7 +598,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from latpred.planner.calibrate import calibrate, held_out_errors, runtime_rows
     from latpred.planner.oracle import load_grid
     from latpred.planner.predictors import Predictors
-    from latpred.planner.sync import SYNC_FILE
+    from latpred.planner.sync import save_sync
 
     out = Path(args.out)
     if out.exists():
@@ -607,7 +607,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         raise bad_value("out", args.out, f"parent directory {out.parent} does not exist")
     preds, gpu, cpu, _sync = load_models(args.models)
     paths = grid_datasets(args.grid)
-    rows = runtime_rows((load_grid(p) for p in paths), gpu, cpu, args.exclude_suite)
+    grids = {p: load_grid(p) for p in paths}  # read once: the overheads reuse the rounds
+    rows = runtime_rows(grids.values(), gpu, cpu, args.exclude_suite)
     n = {t: len(r) for t, r in rows.items()}
     print(f"{len(paths)} datasets: " + ", ".join(
         f"{t} {k} rows ({len(set(rows[t].suite))} suites)" for t, k in n.items()))
@@ -622,16 +623,15 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
                 print("held out suite by suite (the correction fitted on the other suites):")
                 print(check.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
         fitted = calibrate(preds, rows)
-    sync_json = None
+    sync_entry = None
     if args.what != "correction":  # from confirmation rounds: modes timed side by side
-        confirm = [p for p in paths if p.name == "confirm"]
+        confirm = [g for p, g in grids.items() if p.name == "confirm"]
         if not confirm:
             raise bad_value("grid", args.grid[0], "holds no confirmation round (confirm/) "
                             "to refit the overheads from")
-        sync_json = _refit_overheads(Path(args.models), Predictors(
+        sync_entry = _refit_overheads(Path(args.models), Predictors(
             {**preds.models, **fitted}, preds.devices, preds.source),
-            runtime_rows((load_grid(p) for p in confirm), gpu, cpu, args.exclude_suite),
-            gpu, cpu)
+            runtime_rows(confirm, gpu, cpu, args.exclude_suite), gpu, cpu)
     # a complete models directory, written aside and renamed: nothing half-written
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
@@ -640,14 +640,14 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
                 shutil.copy2(f, tmp / f.name)
         for target, model in fitted.items():
             joblib.dump(model, tmp / f"{target}.pkl")
-        if sync_json is not None:
-            (tmp / SYNC_FILE).write_text(json.dumps(sync_json, indent=1))
+        if sync_entry is not None:
+            save_sync(tmp, sync_entry)  # the copied sync.json, this pair's entry replaced
         tmp.rename(out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     what = [f"calibrated {', '.join(sorted(fitted))}"] if fitted else []
-    if sync_json is not None:
+    if sync_entry is not None:
         what.append("refitted GPU-only overheads")
     print(f"wrote {out}: {'; '.join(what)}")
     return 0
@@ -655,8 +655,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 def _refit_overheads(models: Path, preds: Any, rows: dict[str, Any],
                      gpu: dict[str, Any], cpu: dict[str, Any]) -> dict[str, Any]:
-    """``models``' sync.json with the pair's single-device overheads per memory mode refitted
-    on the GPU-only runtime rows (``calibrate.mode_overheads``); prints old -> new."""
+    """The pair's entry of ``models``' sync.json with its single-device overheads per memory
+    mode refitted on the GPU-only runtime rows (``calibrate.mode_overheads``); prints old ->
+    new."""
     from latpred.planner.calibrate import mode_overheads
     from latpred.planner.predictors import GPU_TOTAL
     from latpred.planner.sync import SYNC_FILE, pair_key
@@ -680,7 +681,7 @@ def _refit_overheads(models: Path, preds: Any, rows: dict[str, Any],
     print("GPU-only overhead per memory mode (us), measured on tiny layers -> refitted on "
           "runtime rows: " + ", ".join(f"{m} {v['measured_us']:.1f} -> {v['us']:.1f} "
                                        f"({v['rows']} rows)" for m, v in fit.items()))
-    return data
+    return entry
 
 
 def cmd_run(args: argparse.Namespace) -> int:
