@@ -21,12 +21,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from latpred.planner.calibrate import layer_of_row
-from latpred.planner.candidates import FrameBuilder, KernelConfig, device_key
+from latpred.datasets.schema import shape_id
+from latpred.planner.calibrate import runtime_rows
 from latpred.planner.cli import load_models
 from latpred.planner.oracle import load_grid
 
-KEY = ["round", "suite", "layer", "impl", "gpu_params", "local_size"]
+KEY = ["round", "shape", "impl", "params", "local_size"]
 GROUPS = {"efficientnet_b0": "session 7", "resnext50_32x4d": "session 7", "vit_b16": "session 7",
           "densenet121": "session 9", "convnext_tiny": "session 9",
           "convnext_tiny_mlp": "session 9", "googlenet": "session 9"}
@@ -38,25 +38,19 @@ def main() -> None:
     ap.add_argument("--coexec", default="datasets/h100/coexec")
     args = ap.parse_args()
     warnings.filterwarnings("ignore")  # pickles saved with other library versions
-    preds, gpu, _cpu, sync = load_models(args.models)
-    fb, gkey = FrameBuilder(), device_key(gpu)
+    preds, gpu, cpu, sync = load_models(args.models)
     frames = []
-    for path in sorted(Path(args.coexec).rglob("confirm")):
-        d = load_grid(path)
-        d = d[(d["status"] == "ok") & (d["backend"] == "gpu") & d["total_us"].notna()]
-        if len(d):
-            frames.append(d.groupby(KEY[1:] + ["mem_mode"], as_index=False).agg(
-                wall=("total_us", "median"), **{c: (c, "first") for c in d.columns
-                                               if c not in (*KEY[1:], "mem_mode", "total_us")}
-            ).assign(round=str(path)))
+    for path in sorted(Path(args.coexec).rglob("confirm")):  # a round's GPU-only plans
+        rr = runtime_rows([load_grid(path)], gpu, cpu)["gpu_total_us"]
+        if not len(rr):
+            continue
+        mode = rr.X["mem_mode"].astype(str).to_numpy()
+        frames.append(pd.DataFrame({
+            "round": str(path), "suite": rr.suite, "shape": shape_id(rr.X).to_numpy(),
+            **{c: rr.X[c].astype(str).to_numpy() for c in ("impl", "params", "local_size")},
+            "mem_mode": mode, "wall": rr.wall_us,
+            "pred": preds.models["gpu_total_us"].predict(rr.X) + sync.single_us(mode)}))
     R = pd.concat(frames, ignore_index=True)
-    cid = [fb.config_id("gpu", *gkey, KernelConfig(str(r.impl), str(r.gpu_params),
-                                                    str(r.local_size)), None, str(r.mem_mode))
-           for r in R.itertuples()]
-    sid = [fb.shape_id(layer_of_row(r)) for r in R.to_dict("records")]
-    X = fb.frame(np.array(cid), np.array(sid))
-    R["pred"] = preds.models["gpu_total_us"].predict(X) + sync.single_us(
-        R["mem_mode"].astype(str).to_numpy())
     wm = R.pivot_table(index=KEY, columns="mem_mode", values="wall")
     wp = R.pivot_table(index=KEY, columns="mem_mode", values="pred")
     print(f"{len(R)} GPU-only plans in {R['round'].nunique()} confirmation rounds; "
