@@ -577,7 +577,7 @@ def _blas_grid(is_blas: np.ndarray, gm: np.ndarray, gn: np.ndarray, gk: np.ndarr
     if not is_blas.any():
         return [np.zeros(len(is_blas))] * width
     idx = np.flatnonzero(is_blas)
-    cols = blas_thread_features(gm[idx], gn[idx], gk[idx], np.maximum(threads[idx], 1.0))
+    cols = blas_thread_features(gm[idx], gn[idx], gk[idx], threads[idx])
     out = []
     for c in cols:
         full = np.zeros(len(is_blas))

@@ -62,7 +62,8 @@ def main() -> None:
     warnings.filterwarnings("ignore")  # pickles saved with other library versions
     root = Path("datasets/h100/coexec")
     paths = args.grid or sorted({*root.rglob("grid"), *root.rglob("confirm")})
-    _p, gpu, cpu, _s = load_models(args.models[0])
+    loaded = {d: load_models(d) for d in args.models}
+    _p, gpu, cpu, _s = loaded[args.models[0]]
     rows = runtime_rows([load_grid(p) for p in paths], gpu, cpu)["cpu_us"]
     X = rows.X
     df = pd.DataFrame({"suite": rows.suite, "y_us": rows.y_us,
@@ -71,7 +72,7 @@ def main() -> None:
                                  .itertuples(index=False)]})
     cols = []
     for d in args.models:
-        df[d] = load_models(d)[0].models["cpu_us"].predict(X)
+        df[d] = loaded[d][0].models["cpu_us"].predict(X)
         cols.append(d)
     for t in (4, 8, 12, 15, 16):
         df[f"always {t} threads"] = -(df["threads"] == t).astype(float)
