@@ -20,7 +20,12 @@ plan included: it is a point of the exhaustive grid too). The grid's own numbers
 the table (``*_grid_us``).
 
 speedup_plan = T_single / T_plan, speedup_oracle = T_single / T_oracle, efficiency =
-T_oracle / T_plan; geometric means over layers (efficiency in %). Writes ``bench.csv``,
+T_oracle / T_plan; geometric means over layers (efficiency in %).
+
+Paired comparison (``compare``: name -> another planner, e.g. other predictors): each
+variant's plan joins the finalists of the same confirmation rounds, so the variants are
+scored on the same medians, within one run of the machine (``t_plan_<name>_us``,
+``efficiency_<name>``, ...); T_oracle is the best of all finalists, theirs included. Writes ``bench.csv``,
 ``bench.parquet``, ``bench.png`` (bar plot) and ``summary.json`` into the output directory;
 the grid measurements go to ``OUT/grid``, the plan measurements to ``OUT/plans`` and the
 confirmations to ``OUT/confirm`` (resumable datasets).
@@ -33,6 +38,7 @@ import logging
 import math
 import os
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +61,8 @@ from latpred.planner.oracle import (
 from latpred.planner.planner import PlanChoice, Planner
 from latpred.planner.runtime import Plan
 from latpred.profiler.backends.opencl import OpenCLDevice
+
+from latpred.errors import bad_value
 
 log = logging.getLogger(__name__)
 
@@ -107,11 +115,12 @@ def grid_arrays(item: LayerItem, grid: OracleGrid) -> dict[str, np.ndarray]:
     return problem.arrays(np.random.default_rng(grid.cfg.seed))
 
 
-def _finalists(grid_rows: pd.DataFrame, item: LayerItem, choice: PlanChoice, top: int
-               ) -> list[tuple[str, Plan, str]]:
+def _finalists(grid_rows: pd.DataFrame, item: LayerItem, choice: PlanChoice, top: int,
+               extra: Sequence[tuple[str, Plan]] = ()) -> list[tuple[str, Plan, str]]:
     """(backend, plan, role) of a layer's finalists: the plan ("plan"), the rest of its
-    shortlist ("shortlist"), the ``top`` fastest grid rows, the fastest CPU-only and
-    GPU-only rows ("grid"); deduplicated, in that order."""
+    shortlist ("shortlist"), the compared variants' plans (``extra``: (name, plan) ->
+    "plan:<name>"), the ``top`` fastest grid rows, the fastest CPU-only and GPU-only rows
+    ("grid"); deduplicated, in that order."""
     from latpred.planner.split import layer_extent
 
     n = layer_extent(item.layer)
@@ -128,6 +137,10 @@ def _finalists(grid_rows: pd.DataFrame, item: LayerItem, choice: PlanChoice, top
         if p.describe() not in seen:
             seen.add(p.describe())
             out.append((plan_backend(p), p, "shortlist"))
+    for name, p in extra:
+        if p.describe() not in seen:
+            seen.add(p.describe())
+            out.append((plan_backend(p), p, f"plan:{name}"))
     for part in picks:
         for _, r in part.iterrows():
             p = plan_of_row(item.layer, r)
@@ -139,10 +152,13 @@ def _finalists(grid_rows: pd.DataFrame, item: LayerItem, choice: PlanChoice, top
 
 def confirm_finalists(choices: list[PlanChoice], items: list[LayerItem], gpu: OpenCLDevice,
                       grid: OracleGrid, out_dir: str | os.PathLike, top: int,
-                      policy: ConfirmPolicy) -> pd.DataFrame:
+                      policy: ConfirmPolicy,
+                      extra: Sequence[Sequence[tuple[str, Plan]]] | None = None
+                      ) -> pd.DataFrame:
     """Confirm every layer's finalists (resumable: a layer is stored whole, after its
-    rounds); returns the confirmation rows of these layers (``finalist``: "plan" for the
-    plan's row, else "grid")."""
+    rounds); returns the confirmation rows of these layers (``finalist``: the role of
+    ``_finalists``; ``plan_desc``: the plan's ``describe()``). ``extra``: per layer, the
+    compared variants' (name, plan)."""
     grid_df = load_grid(grid.out_dir)
     writer = DatasetWriter(out_dir, {"kind": "coexec_confirm",
                                      "devices": grid.writer.meta["devices"]})
@@ -152,8 +168,9 @@ def confirm_finalists(choices: list[PlanChoice], items: list[LayerItem], gpu: Op
                   for r in load(writer.path).to_dict("records")}
     rows = []
     try:
-        for ch, item in zip(choices, items):
-            fin = _finalists(grid_df[grid_df["layer"] == item.name], item, ch, top)
+        for i_layer, (ch, item) in enumerate(zip(choices, items)):
+            fin = _finalists(grid_df[grid_df["layer"] == item.name], item, ch, top,
+                             extra[i_layer] if extra else ())
             base = []
             for backend, plan, _role in fin:
                 r = grid._row(item, backend, plan.split_n, plan.gpu,
@@ -175,7 +192,7 @@ def confirm_finalists(choices: list[PlanChoice], items: list[LayerItem], gpu: Op
             for i, r in enumerate(got):
                 split, gparams = split_params(str(r["params"]))
                 rows.append({**r, "split_n": int(split or 0), "gpu_params": gparams,
-                             "finalist": fin[i][2]})
+                             "finalist": fin[i][2], "plan_desc": fin[i][1].describe()})
     finally:
         writer.close()
     return pd.DataFrame(rows)
@@ -185,13 +202,22 @@ def run_bench(planner: Planner, items: list[LayerItem], gpu: OpenCLDevice,
               grid_cfg: GridConfig, out_dir: str | os.PathLike,
               progress: bool = False, confirm_top: int = 4,
               confirm_policy: ConfirmPolicy | None = None,
+              compare: Mapping[str, Planner] | None = None,
               ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Plan, measure the oracle grid and the plans, confirm the finalists; returns (per-layer
-    table, summary). ``confirm_top=0``: no confirmation (grid numbers only)."""
+    table, summary). ``confirm_top=0``: no confirmation (grid numbers only). ``compare``:
+    name -> planner whose plans are confirmed beside (needs ``confirm_top`` > 0)."""
+    compare = dict(compare or {})
+    if compare and confirm_top <= 0:
+        raise bad_value("confirm-top", confirm_top, "a paired comparison needs confirmation "
+                        "rounds (> 0)")
     out = Path(out_dir)
+    layers = [(it.name, it.count, it.layer) for it in items]
     t0 = time.perf_counter()
-    choices = planner.plan_layers([(it.name, it.count, it.layer) for it in items])
+    choices = planner.plan_layers(layers)
     plan_ms = (time.perf_counter() - t0) * 1e3
+    alt = {name: p.plan_layers(layers) for name, p in compare.items()}
+    extra = [[(name, alt[name][i].plan) for name in alt] for i in range(len(items))]
     grid = OracleGrid(gpu, grid_cfg, out / "grid", progress=progress)
     try:
         for it in items:
@@ -203,9 +229,9 @@ def run_bench(planner: Planner, items: list[LayerItem], gpu: OpenCLDevice,
     conf = None
     if confirm_top > 0:
         conf = confirm_finalists(choices, items, gpu, grid, out / "confirm", confirm_top,
-                                 confirm_policy or ConfirmPolicy())
+                                 confirm_policy or ConfirmPolicy(), extra if alt else None)
     rows = []
-    for ch, it in zip(choices, items):
+    for i_layer, (ch, it) in enumerate(zip(choices, items)):
         m = measured.get(it.name, {})
         o = oracle.loc[it.name] if it.name in oracle.index else None
         t_plan = float(m["total_us"]) if m.get("status") == "ok" else math.nan
@@ -243,6 +269,11 @@ def run_bench(planner: Planner, items: list[LayerItem], gpu: OpenCLDevice,
                 sl = c[c["finalist"].isin(["plan", "shortlist"])]
                 tb = sl.loc[sl["total_us"].idxmin()]
                 row.update(t_tuned_us=float(tb["total_us"]), tuned_config=describe_row(tb))
+                for name in alt:
+                    row.update(_variant_row(name, alt[name][i_layer], ch, c))
+        for name in alt:  # unconfirmed layers: the plan, no time
+            if f"plan_{name}" not in row:
+                row.update(_variant_row(name, alt[name][i_layer], ch, None))
         row.update({
             "t_plan_us": t_plan, "t_single_us": t_single, "t_oracle_us": t_oracle,
             "speedup_plan": t_single / t_plan, "speedup_oracle": t_single / t_oracle,
@@ -252,12 +283,49 @@ def run_bench(planner: Planner, items: list[LayerItem], gpu: OpenCLDevice,
             "tuned_slower_than_single":
                 bool(row["t_tuned_us"] > (1 + SLOWDOWN_TOLERANCE) * t_single),
         })
+        for name in alt:
+            tv = row.get(f"t_plan_{name}_us", math.nan)
+            row.update({f"efficiency_{name}": t_oracle / tv,
+                        f"slower_than_single_{name}":
+                            bool(tv > (1 + SLOWDOWN_TOLERANCE) * t_single)})
         rows.append(row)
     table = pd.DataFrame(rows)
     summary = summarize_bench(table)
     summary["planning_ms"] = plan_ms
+    if alt:
+        summary["compare"] = {name: _variant_summary(table, name) for name in alt}
     summary["confirmed_layers"] = int(table["confirmed"].sum()) if len(table) else 0
     return table, summary
+
+
+def _variant_row(name: str, vc: PlanChoice, ch: PlanChoice, conf: pd.DataFrame | None
+                 ) -> dict[str, Any]:
+    """A compared variant's columns of a layer's row: its plan, prediction, confirmed time
+    (its finalist's median in ``conf``, the layer's ok confirmation rows; NaN without) and
+    whether it is the main plan."""
+    desc = vc.plan.describe()
+    hit = conf[conf["plan_desc"] == desc] if conf is not None else conf
+    return {f"plan_{name}": desc, f"predicted_plan_{name}_us": vc.plan_us,
+            f"t_plan_{name}_us":
+                float(hit["total_us"].iloc[0]) if hit is not None and len(hit) else math.nan,
+            f"same_plan_{name}": desc == ch.plan.describe()}
+
+
+def _variant_summary(table: pd.DataFrame, name: str) -> dict[str, Any]:
+    """A compared variant's geometric means over the layers both it and the main plan
+    have a confirmed time for, next to the main plan's over the same layers."""
+    t = table[np.isfinite(table[f"t_plan_{name}_us"]) & np.isfinite(table["t_plan_us"])
+              & np.isfinite(table["t_oracle_us"])]
+    tv = t[f"t_plan_{name}_us"]
+    return {"layers": int(len(t)),
+            "same_plan_layers": int(t[f"same_plan_{name}"].sum()),
+            "efficiency_geomean_pct": 100 * geomean(t[f"efficiency_{name}"]),
+            "main_efficiency_geomean_pct": 100 * geomean(t["efficiency"]),
+            "speedup_plan_geomean": geomean(t["t_single_us"] / tv),
+            "layers_slower_than_single": int(t[f"slower_than_single_{name}"].sum()),
+            "worst_plan_vs_single": float((tv / t["t_single_us"]).max())
+            if len(t) else math.nan,
+            "network_plan_us": float((t["count"].astype(float) * tv).sum())}
 
 
 def summarize_bench(table: pd.DataFrame) -> dict[str, Any]:
@@ -357,6 +425,12 @@ def format_table(table: pd.DataFrame, summary: dict[str, Any]) -> str:
                      f"{s['layers_tuned_slower_than_single']} layers > "
                      f"{100 * SLOWDOWN_TOLERANCE:.0f}% slower than T_single (worst "
                      f"{s['worst_tuned_vs_single']:.3f})")
+    for name, v in s.get("compare", {}).items():
+        lines.append(f"compared {name}: efficiency {v['efficiency_geomean_pct']:.1f}% "
+                     f"(main plan {v['main_efficiency_geomean_pct']:.1f}% on the same "
+                     f"{v['layers']} layers), {v['layers_slower_than_single']} layers > "
+                     f"{100 * SLOWDOWN_TOLERANCE:.0f}% slower than T_single, same plan as the "
+                     f"main one on {v['same_plan_layers']}")
     if s["network_single_us"] > 0:
         lines.append(f"network (count-weighted): single {s['network_single_us']:.0f} us, "
                      f"plan {s['network_plan_us']:.0f} us, oracle "

@@ -108,6 +108,10 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--confirm-seconds", type=float, default=None,
                    help="most seconds of confirmation rounds per layer (default 4; "
                         "--quick shortens the grid's timing, not the confirmation's)")
+    q.add_argument("--compare", action="append", default=[], metavar="NAME=DIR",
+                   help="also plan with the predictors of models directory DIR (same "
+                        "options) and confirm that plan in the same rounds: a paired "
+                        "comparison, columns *_NAME (repeatable)")
     q.add_argument("--out", required=True, help="output directory")
     q.set_defaults(func=cmd_bench)
 
@@ -551,17 +555,40 @@ def cmd_bench(args: argparse.Namespace) -> int:
         if args.confirm_seconds <= 0:
             raise bad_value("confirm-seconds", args.confirm_seconds, "must be positive")
         policy = dataclasses.replace(policy, max_seconds=args.confirm_seconds)
+    variants = compare_dirs(args.compare)
+    if variants and args.confirm_top == 0:
+        raise bad_value("confirm-top", 0, "--compare needs confirmation rounds (> 0)")
     check_writable(args.out)
     dev = gpu_device(args)
     planner = make_planner(args, dev)
+    compare = {name: make_planner(argparse.Namespace(**{**vars(args), "models": d}), dev)
+               for name, d in variants.items()}
     table, summary = run_bench(planner, items, dev, cfg, args.out,
                                progress=not args.no_progress, confirm_top=args.confirm_top,
-                               confirm_policy=policy)
+                               confirm_policy=policy, compare=compare)
     paths = write_outputs(table, summary, args.out,
                           f"{args.suite}: {dev.name} + {planner.cpu_info.get('name')}")
     print(format_table(table, summary))
     print("wrote " + ", ".join(str(p) for p in paths))
     return 0
+
+
+def compare_dirs(specs: list[str]) -> dict[str, str]:
+    """``--compare NAME=DIR`` values as name -> models directory (names: letters, digits,
+    ``_``; unique; the directory must exist)."""
+    import re
+
+    out: dict[str, str] = {}
+    for spec in specs:
+        name, sep, d = spec.partition("=")
+        if not sep or not re.fullmatch(r"[A-Za-z0-9_]+", name) or not d:
+            raise bad_value("compare", spec, "must be NAME=DIR (NAME: letters, digits, _)")
+        if name in out:
+            raise bad_value("compare", spec, f"name {name} given twice")
+        if not Path(d).is_dir():
+            raise bad_value("compare", spec, f"no models directory {d}")
+        out[name] = d
+    return out
 
 
 def grid_datasets(paths: list[str]) -> list[Path]:

@@ -520,6 +520,12 @@ def test_cli_plan_tune_measures_the_shortlist(models_dir, tmp_path, capsys):
       "--tune", "--tune-seconds", "0", "--device", "pocl"], "tune-seconds="),
     (["coexec", "run", "--op", "linear", "--m", "1", "--n", "8", "--k", "8", "--ratio", "2",
       "--impl", "gemm_naive"], "ratio="),
+    (["coexec", "bench", "--models", "{m}", "--suite", "mnist_mlp", "--compare", "{m}",
+      "--out", "/tmp/never"], "compare="),
+    (["coexec", "bench", "--models", "{m}", "--suite", "mnist_mlp", "--compare",
+      "b=/nonexistent", "--out", "/tmp/never"], "compare="),
+    (["coexec", "bench", "--models", "{m}", "--suite", "mnist_mlp", "--compare", "b={m}",
+      "--confirm-top", "0", "--out", "/tmp/never"], "confirm-top="),
 ])
 def test_cli_user_errors(models_dir, capsys, argv, msg):
     argv = [a.replace("{m}", str(models_dir)) for a in argv]
@@ -561,3 +567,28 @@ def test_cli_coexec_bench(models_dir, tmp_path, capsys):
     # resumable: a second run re-uses the stored confirmation
     assert main(argv) == 0
     assert len(load(out / "confirm")) == len(conf)
+
+
+def test_cli_coexec_bench_compare(models_dir, tmp_path, capsys):
+    """A paired comparison: another models directory's plan is confirmed in the same rounds."""
+    fast_cpu = tmp_path / "fast_cpu"
+    fast_cpu.mkdir()
+    for f in models_dir.iterdir():
+        (fast_cpu / f.name).write_bytes(f.read_bytes())
+    joblib.dump(StubPredictor(1e9, 0.1, True), fast_cpu / "cpu_us.pkl")  # CPU only, surely
+    out = tmp_path / "bench"
+    argv = ["coexec", "bench", "--models", str(models_dir), "--suite", "mnist_mlp",
+            "--limit-layers", "1", "--device", "pocl", "--gpu-threads", "1", "--quick",
+            "--steps", "2", "--threads", "1", "--top-k", "1", "--impl", "gemm_naive",
+            "--max-local-sizes", "1", "--mem-modes", "buffer", "--no-progress",
+            "--confirm-seconds", "0.3", "--compare", f"cpu={fast_cpu}", "--out", str(out)]
+    assert main(argv) == 0
+    assert "compared cpu: efficiency" in capsys.readouterr().out
+    r = pd.read_csv(out / "bench.csv").iloc[0]
+    assert r["plan_cpu"].startswith("CPU only") and r["same_plan_cpu"] == (r["plan_kind"] == "cpu")
+    conf = load(out / "confirm")
+    assert r["t_plan_cpu_us"] in set(conf["total_us"]) and r["t_plan_us"] in set(conf["total_us"])
+    assert r["t_oracle_us"] == conf["total_us"].min() <= r["t_plan_cpu_us"]
+    assert r["efficiency_cpu"] == pytest.approx(r["t_oracle_us"] / r["t_plan_cpu_us"])
+    v = json.loads((out / "summary.json").read_text())["compare"]["cpu"]
+    assert v["layers"] == 1 and v["efficiency_geomean_pct"] == pytest.approx(100 * r["efficiency_cpu"])
