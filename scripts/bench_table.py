@@ -1,8 +1,11 @@
 """The co-execution table of BENCHMARKS.md section 5, from committed bench.csv files.
 
     python scripts/bench_table.py [--coexec datasets/h100/coexec]
+    python scripts/bench_table.py --plot DIR/bench.csv --out bench.png   # a run's bar plot
 
 Geometric means over layers; "slower" counts layers more than 2 % slower than T_single.
+Only the first benches' bar plots are committed (``<suite>/bench.png``); ``--plot`` draws
+any run's again from its bench.csv, as ``coexec bench`` drew it.
 """
 
 from __future__ import annotations
@@ -117,7 +120,18 @@ def trained_shapes(root: Path, suites: tuple[str, ...] = tuple(UNSEEN)
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--coexec", default="datasets/h100/coexec")
-    root = Path(ap.parse_args().coexec)
+    ap.add_argument("--plot", default=None, metavar="BENCH_CSV",
+                    help="draw this bench.csv's bar plot (to --out) instead of the table")
+    ap.add_argument("--out", default="bench.png", help="--plot's PNG file")
+    args = ap.parse_args()
+    if args.plot:
+        from latpred.planner.bench import plot
+
+        csv = Path(args.plot)
+        plot(pd.read_csv(csv), Path(args.out), f"{csv.parent.name} ({csv.parent.parent})")
+        print(f"wrote {args.out}")
+        return
+    root = Path(args.coexec)
     print("| predictors | suite (batch 1) | layers | speedup_plan | efficiency (plan) | layers "
           "> 2 % slower than T_single | worst T_plan / T_single | shortlist (mean plans) | "
           "efficiency, measure-and-pick | layers > 2 % slower | worst T_tuned / T_single |")
