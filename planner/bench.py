@@ -185,8 +185,8 @@ def confirm_finalists(choices: list[PlanChoice], items: list[LayerItem], gpu: Op
                                     grid.cfg.seed)
                 got = []
                 for r, m in zip(base, res):
-                    extra = {k: m.pop(k) for k in ("cpu_us", "gpu_total_us") if k in m}
-                    r = {**r, **m, "kernel_breakdown_us": json.dumps(extra)}
+                    sides = {k: m.pop(k) for k in ("cpu_us", "gpu_total_us") if k in m}
+                    r = {**r, **m, "kernel_breakdown_us": json.dumps(sides)}
                     writer.append(r)
                     got.append(r)
             for i, r in enumerate(got):

@@ -578,17 +578,23 @@ def test_cli_coexec_bench_compare(models_dir, tmp_path, capsys):
     joblib.dump(StubPredictor(1e9, 0.1, True), fast_cpu / "cpu_us.pkl")  # CPU only, surely
     out = tmp_path / "bench"
     argv = ["coexec", "bench", "--models", str(models_dir), "--suite", "mnist_mlp",
-            "--limit-layers", "1", "--device", "pocl", "--gpu-threads", "1", "--quick",
+            "--limit-layers", "2", "--device", "pocl", "--gpu-threads", "1", "--quick",
             "--steps", "2", "--threads", "1", "--top-k", "1", "--impl", "gemm_naive",
             "--max-local-sizes", "1", "--mem-modes", "buffer", "--no-progress",
             "--confirm-seconds", "0.3", "--compare", f"cpu={fast_cpu}", "--out", str(out)]
     assert main(argv) == 0
     assert "compared cpu: efficiency" in capsys.readouterr().out
-    r = pd.read_csv(out / "bench.csv").iloc[0]
-    assert r["plan_cpu"].startswith("CPU only") and r["same_plan_cpu"] == (r["plan_kind"] == "cpu")
+    table = pd.read_csv(out / "bench.csv")
     conf = load(out / "confirm")
-    assert r["t_plan_cpu_us"] in set(conf["total_us"]) and r["t_plan_us"] in set(conf["total_us"])
-    assert r["t_oracle_us"] == conf["total_us"].min() <= r["t_plan_cpu_us"]
-    assert r["efficiency_cpu"] == pytest.approx(r["t_oracle_us"] / r["t_plan_cpu_us"])
+    assert len(table) == 2
+    for _, r in table.iterrows():
+        assert r["plan_cpu"].startswith("CPU only")
+        assert r["same_plan_cpu"] == (r["plan_kind"] == "cpu")
+        times = set(conf.loc[conf["layer"] == r["layer"], "total_us"])
+        assert r["t_plan_cpu_us"] in times and r["t_plan_us"] in times
+        assert r["t_oracle_us"] == min(times) <= r["t_plan_cpu_us"]
+        assert r["efficiency_cpu"] == pytest.approx(r["t_oracle_us"] / r["t_plan_cpu_us"])
     v = json.loads((out / "summary.json").read_text())["compare"]["cpu"]
-    assert v["layers"] == 1 and v["efficiency_geomean_pct"] == pytest.approx(100 * r["efficiency_cpu"])
+    assert v["layers"] == 2
+    assert v["efficiency_geomean_pct"] == pytest.approx(
+        100 * np.exp(np.log(table["efficiency_cpu"]).mean()))
