@@ -22,7 +22,7 @@ import pandas as pd
 from latpred.datasets.suites import CONV_FIELDS
 from latpred.planner.candidates import BLAS_CONFIG, FrameBuilder, KernelConfig, device_key
 from latpred.planner.predictors import CPU_TARGET, GPU_TOTAL, Predictors
-from latpred.planner.split import layer_extent
+from latpred.planner.split import activation_mib, layer_extent
 from latpred.profiler.problems import ConvLayer, LinearLayer
 
 from latpred.errors import bad_value
@@ -163,10 +163,13 @@ def calibrate(predictors: Predictors, rows: dict[str, RuntimeRows],
 
 #: fewest GPU-only runtime rows of a memory mode to refit its overhead from
 MIN_MODE_ROWS = 20
+#: fewest rows of a size band (octaves of activation MiB, pooled) to give it a knot
+MIN_BAND_ROWS = 8
 
 
 def mode_overheads(predictors: Predictors, rows: RuntimeRows, single: dict[str, float],
-                   min_rows: int = MIN_MODE_ROWS) -> dict[str, dict[str, float]]:
+                   min_rows: int = MIN_MODE_ROWS, min_band_rows: int = MIN_BAND_ROWS
+                   ) -> dict[str, dict[str, Any]]:
     """The runtime's overhead around a GPU-only plan, per memory mode, refitted on real
     layers.
 
@@ -176,20 +179,30 @@ def mode_overheads(predictors: Predictors, rows: RuntimeRows, single: dict[str, 
     wall time - predicted GPU time - old overhead) over that mode's rows. A median of each
     mode's own rows: three numbers, robust to outliers, nothing per layer.
 
+    It also grows with the activations moved, differently per mode (the H100 host: explicit
+    copies cost ~10 % less than mapping from 1 to 16 MiB and ~35 % more above): per octave
+    of ``split.activation_mib`` (sparse octaves pooled up to ``min_band_rows`` rows), a
+    knot (median MiB, median of wall - predicted GPU time) of the size curve
+    ``SyncModel.single_by_mib``.
+
     Args:
         predictors: the loaded predictors (their ``gpu_total_us`` predicts ``rows``).
         rows: ``runtime_rows(...)["gpu_total_us"]``.
         single: the current overheads (``SyncModel.single``: mode -> us).
         min_rows: modes with fewer rows keep their overhead.
+        min_band_rows: fewest rows of a (pooled) size band's knot; a curve needs two.
 
     Returns:
-        mode -> {"us": new overhead, "measured_us": old, "rows": n, "offset_us": new - old}.
+        mode -> {"us": new overhead, "measured_us": old, "rows": n, "offset_us": new - old,
+        "by_mib": {"mib": [...], "us": [...]} (absent with fewer than two knots)}.
     """
     if not len(rows) or not predictors.has(GPU_TOTAL):
         return {}
     pred = predictors.models[GPU_TOTAL].predict(rows.X)
     modes = rows.X["mem_mode"].astype(str).to_numpy()
-    out = {}
+    mib = np.array([activation_mib(layer_of_row(r)) for r in rows.X.to_dict("records")])
+    band = np.floor(np.log2(mib))
+    out: dict[str, dict[str, Any]] = {}
     for mode in sorted(set(modes)):
         sel = (modes == mode) & np.isfinite(rows.wall_us)
         old = float(single.get(mode, 0.0))
@@ -197,7 +210,31 @@ def mode_overheads(predictors: Predictors, rows: RuntimeRows, single: dict[str, 
             if sel.sum() >= min_rows else 0.0
         out[mode] = {"us": max(old + offset, 0.0), "measured_us": old, "rows": int(sel.sum()),
                      "offset_us": max(old + offset, 0.0) - old}
+        knots = [(float(np.median(mib[b])), max(float(np.median(rows.wall_us[b] - pred[b])), 0.0))
+                 for b in _size_bands(band, sel, min_band_rows)]
+        if sel.sum() >= min_rows and len(knots) >= 2:
+            out[mode]["by_mib"] = {"mib": [float(f"{k:.4g}") for k, _u in knots],
+                                   "us": [round(u, 3) for _k, u in knots]}
     return out
+
+
+def _size_bands(band: np.ndarray, sel: np.ndarray, min_rows: int) -> list[np.ndarray]:
+    """Masks of ``sel``'s rows by octave ``band``, from the smallest; an octave with fewer
+    than ``min_rows`` rows is pooled with the next ones until there are enough, and the rest
+    at the top with the last band (large layers are few, and their overheads the largest)."""
+    out: list[np.ndarray] = []
+    acc = np.zeros(len(band), bool)
+    for v in np.unique(band[sel]):
+        acc |= sel & (band == v)
+        if acc.sum() >= min_rows:
+            out.append(acc)
+            acc = np.zeros(len(band), bool)
+    if acc.any():
+        if out:
+            out[-1] = out[-1] | acc
+        else:
+            out.append(acc)
+    return [b for b in out if b.sum() >= min_rows]
 
 
 def held_out_errors(predictors: Predictors, rows: dict[str, RuntimeRows],
@@ -233,5 +270,5 @@ def held_out_errors(predictors: Predictors, rows: dict[str, RuntimeRows],
     return pd.DataFrame(out)
 
 
-__all__ = ["CALIBRATED_TARGETS", "MIN_MODE_ROWS", "RuntimeRows", "calibrate",
+__all__ = ["CALIBRATED_TARGETS", "MIN_BAND_ROWS", "MIN_MODE_ROWS", "RuntimeRows", "calibrate",
            "held_out_errors", "layer_of_row", "mode_overheads", "runtime_rows"]

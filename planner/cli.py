@@ -704,10 +704,14 @@ def _refit_overheads(models: Path, preds: Any, rows: dict[str, Any],
         raise bad_value("grid", "", "holds no ok GPU-only row to refit the overheads from")
     entry["single"] = {**entry.get("single", {}), **{m: round(v["us"], 3)
                                                      for m, v in fit.items()}}
+    entry["single_by_mib"] = {m: v.pop("by_mib") for m, v in fit.items() if "by_mib" in v}
     entry["single_refit"] = fit
     print("GPU-only overhead per memory mode (us), measured on tiny layers -> refitted on "
           "runtime rows: " + ", ".join(f"{m} {v['measured_us']:.1f} -> {v['us']:.1f} "
                                        f"({v['rows']} rows)" for m, v in fit.items()))
+    for m, v in entry["single_by_mib"].items():
+        print(f"  {m} by activation MiB: " + ", ".join(
+            f"{k:g} MiB {u:.0f} us" for k, u in zip(v["mib"], v["us"])))
     return entry
 
 

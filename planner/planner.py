@@ -36,6 +36,7 @@ from latpred.planner.predictors import CPU_TARGET, GPU_COMPONENTS, GPU_TOTAL, Pr
 from latpred.planner.runtime import CpuConfig, GpuConfig, Plan
 from latpred.planner.split import (
     Layer,
+    activation_mib,
     as_problem,
     can_write_in_place,
     layer_extent,
@@ -700,7 +701,8 @@ class Planner:
         is_split = s_arr < n
         out_bytes = s_arr * float(_out_bytes(lc.layer, 1))
         sync = np.where(is_split, self.sync.sync_us(lc.g_mode, out_bytes),
-                        self.sync.single_us(lc.g_mode)) if len(s_arr) else np.zeros(0)
+                        self.sync.single_us(lc.g_mode, activation_mib(lc.layer))
+                        ) if len(s_arr) else np.zeros(0)
         pos = np.minimum(np.searchsorted(best_s, s_arr), max(len(best_s) - 1, 0))
         found = (best_s[pos] == s_arr) if len(best_s) else np.zeros(len(s_arr), bool)
         cj = np.where(found, best_j[pos] if len(best_j) else 0, -1)

@@ -200,6 +200,20 @@ def layer_extent(layer: Layer) -> int:
     return split_extent(layer)
 
 
+def activation_mib(layer: Layer) -> float:
+    """MiB of activations a GPU-only plan moves between host and GPU (weights are placed
+    once): the conv's input and output, or the GEMM's A (M x K) and C (M x N) of a linear
+    pass. The size the runtime's own overhead around a GPU-only plan grows with
+    (``SyncModel.single_by_mib``)."""
+    if isinstance(layer, ConvLayer):
+        elems = layer.batch * (layer.in_channels * layer.height * layer.width
+                               + layer.out_channels * layer.out_h * layer.out_w)
+    else:
+        g = layer.gemm()
+        elems = g.M * (g.K + g.N)
+    return 4.0 * elems / 2**20
+
+
 # -- parts --------------------------------------------------------------------------------
 @dataclass
 class Part:

@@ -271,6 +271,12 @@ class SyncModel:
     single: dict[str, float] = field(default_factory=dict)
     #: memory mode -> (GPU part, CPU part) slowdown when co-executed (1.0 where not measured)
     interference: dict[str, tuple[float, float]] = field(default_factory=dict)
+    #: memory mode -> (MiB knots, us): the GPU-only overhead as a function of the
+    #: activations moved (``split.activation_mib``), interpolated in log MiB, flat beyond
+    #: the ends; refitted on runtime rows (``calibrate.mode_overheads``). Overrides
+    #: ``single`` for that mode where the layer's MiB is known.
+    single_by_mib: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = field(
+        default_factory=dict)
 
     def slowdown(self, mode: str | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(GPU part, CPU part) factors of split plans in memory mode ``mode`` (scalar or
@@ -282,13 +288,18 @@ class SyncModel:
             g[sel], c[sel] = fg, fc
         return g, c
 
-    def single_us(self, side: str | np.ndarray) -> np.ndarray:
+    def single_us(self, side: str | np.ndarray, mib: float | None = None) -> np.ndarray:
         """Runtime overhead (us) of single-device plans: ``side`` "cpu" or a GPU memory
-        mode (scalar or array); 0 where not measured. Result at least 1-d."""
+        mode (scalar or array); 0 where not measured. ``mib``: the layer's activations
+        (``split.activation_mib``), for the modes with a size curve (``single_by_mib``).
+        Result at least 1-d."""
         sides = np.atleast_1d(np.asarray(side, dtype=object))
         out = np.zeros(sides.shape, float)
         for k, v in self.single.items():
             out[sides == k] = v
+        if mib is not None and mib > 0:
+            for k, (knots, us) in self.single_by_mib.items():
+                out[sides == k] = np.interp(np.log2(mib), np.log2(knots), us)
         return out
 
     def sync_us(self, mode: str | np.ndarray, gpu_out_bytes: float | np.ndarray) -> np.ndarray:
@@ -338,5 +349,12 @@ class SyncModel:
         single = {k: float(v) for k, v in entry.get("single", {}).items()}
         inter = {m: (float(v["gpu"]), float(v["cpu"]))
                  for m, v in entry.get("interference", {}).items()}
+        by_mib = {m: (tuple(float(x) for x in v["mib"]), tuple(float(x) for x in v["us"]))
+                  for m, v in entry.get("single_by_mib", {}).items()}
+        for m, (knots, us) in by_mib.items():
+            if len(knots) != len(us) or not knots or min(knots) <= 0 \
+                    or list(knots) != sorted(knots):
+                raise bad_value("sync", str(path), f"single_by_mib of {m} needs increasing "
+                                "positive MiB knots, one us value each")
         return cls(modes, DEFAULT_SYNC_US, f"{path} [{pair_key(entry['gpu'], entry['cpu'])}]",
-                   single, inter)
+                   single, inter, by_mib)

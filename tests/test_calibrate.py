@@ -15,6 +15,7 @@ from latpred.models.synthetic import CPU_INFO, GPU_INFO
 from latpred.planner.calibrate import runtime_rows
 from latpred.planner.oracle import load_grid
 from latpred.planner.predictors import Predictors
+from latpred.planner.sync import SyncModel
 from latpred.profiler.problems import ConvLayer, LinearLayer
 
 from latpred.cli import main as cli_main
@@ -208,6 +209,33 @@ def test_mode_overheads_recover_the_runtime_overhead_per_memory_mode(base_predic
     assert all(v["us"] == 0.0 and v["offset_us"] == 0.0 for v in few.values())
 
 
+def test_mode_overheads_fit_a_size_curve_per_memory_mode(base_predictors):
+    """An overhead growing with the activations moved gives knots that follow it: each
+    knot the median of its (pooled) size band, increasing here."""
+    from latpred.planner.calibrate import RuntimeRows, layer_of_row, mode_overheads
+    from latpred.planner.split import activation_mib
+
+    data, models = base_predictors
+    X = data[data["backend"] == "gpu"].reset_index(drop=True)
+    preds = Predictors(dict(models))
+    pred = models["gpu_total_us"].predict(X)
+    mib = np.array([activation_mib(layer_of_row(r)) for r in X.to_dict("records")])
+    assert np.log2(mib).max() - np.log2(mib).min() > 2  # several octaves of sizes
+    wall = pred + 20.0 + 100.0 * mib  # the overhead grows with size
+    rows = RuntimeRows(X, pred, np.array(["s"] * len(X)), np.ones(len(X), int), wall)
+    fit = mode_overheads(preds, rows, {}, min_rows=5, min_band_rows=5)
+    for m, v in fit.items():
+        knots, us = np.array(v["by_mib"]["mib"]), np.array(v["by_mib"]["us"])
+        assert len(knots) >= 2 and (np.diff(knots) > 0).all() and (np.diff(us) > 0).all()
+        sel = X["mem_mode"].astype(str).to_numpy() == m
+        assert 0.999 * mib[sel].min() <= knots.min() <= knots.max() <= 1.001 * mib[sel].max()
+        assert us == pytest.approx(20.0 + 100.0 * knots, rel=0.5)
+    # bands pooled until they hold enough rows: fewer knots, none with too few rows
+    coarse = mode_overheads(preds, rows, {}, min_rows=5, min_band_rows=len(X) // 4)
+    for m, v in coarse.items():
+        assert len(v.get("by_mib", {"mib": []})["mib"]) <= len(fit[m]["by_mib"]["mib"])
+
+
 def test_coexec_calibrate_refits_overheads_from_confirmation_rounds(base_predictors, tmp_path,
                                                                    capsys):
     _data, models = base_predictors
@@ -228,11 +256,16 @@ def test_coexec_calibrate_refits_overheads_from_confirmation_rounds(base_predict
     out = tmp_path / "ov"
     assert cli_main(["coexec", "calibrate", "--models", str(m), "--grid", str(tmp_path / "bench"),
                      "--what", "overheads", "--out", str(out)]) == 0
-    assert "refitted on runtime rows" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "refitted on runtime rows" in printed
     entry = json.loads((out / "sync.json").read_text())["pairs"][key]
     assert set(entry["single_refit"]) == {"buffer", "map"}
     assert entry["single_refit"]["buffer"]["rows"] == 30  # the confirmation round's rows only
     assert entry["single"]["cpu"] == 1.0 and entry["single"]["buffer"] != 40.0
+    assert set(entry["single_by_mib"]) <= {"buffer", "map"}  # written where a curve fits
+    assert all(f"{m} by activation MiB" in printed for m in entry["single_by_mib"])
+    assert SyncModel.load(out, GPU_INFO["name"], CPU_INFO["name"]).single_by_mib.keys() \
+        == entry["single_by_mib"].keys()
     assert not isinstance(Predictors.load(out).models["gpu_total_us"], RuntimeCalibrated)
     # refused: no confirmation round; a models directory without the pair's sync entry
     assert cli_main(["coexec", "calibrate", "--models", str(m), "--grid",

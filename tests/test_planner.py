@@ -122,6 +122,43 @@ def test_single_device_runtime_overhead_moves_the_choice(infos):
         == [3.0, 0.0]
 
 
+def test_single_device_overhead_by_activation_size(infos, tmp_path):
+    """A size curve per memory mode (``single_by_mib``): interpolated in log MiB, flat
+    beyond its knots, used where the layer's MiB is given; it decides the memory mode."""
+    from latpred.planner.split import activation_mib
+
+    sync = SyncModel(single={"buffer": 5.0, "map": 7.0},
+                     single_by_mib={"buffer": ((1.0, 4.0), (10.0, 30.0))})
+    modes = np.array(["buffer", "map"], object)
+    assert list(sync.single_us(modes)) == [5.0, 7.0]  # no size: the constants
+    assert list(sync.single_us(modes, 2.0)) == [pytest.approx(20.0), 7.0]  # log midpoint
+    assert sync.single_us("buffer", 0.1)[0] == 10.0 and sync.single_us("buffer", 64)[0] == 30.0
+    assert activation_mib(LAYER) == pytest.approx(
+        4 * LAYER.gemm().M * (LAYER.gemm().K + LAYER.gemm().N) / 2**20)
+    # GPU only either way: the mode whose curve is cheaper at this layer's size wins
+    cpu, gpu = Linear(1e1, per_thread=False), Linear(1e3)
+    preds = Predictors({"cpu_us": cpu, "gpu_total_us": gpu}, {}, "stub")
+    opts = PlannerOptions(cpu_threads=(1,), mem_modes=("buffer", "map"))
+    mib = activation_mib(LAYER)
+    for buffer_us, want in ((1.0, "buffer"), (1e3, "map")):
+        curve = SyncModel({}, 1e9, "t", {"buffer": 5.0, "map": 7.0},
+                          single_by_mib={"buffer": ((mib / 2, mib * 2), (buffer_us, buffer_us))})
+        ch = Planner(preds, *infos, curve, opts).plan_layer(LAYER)
+        assert ch.plan.kind == "gpu" and ch.plan.gpu.mem_mode == want
+    # read from sync.json; bad knots are one error naming the file
+    key = "G | C"
+    entry = {"gpu": "G", "cpu": "C", "modes": {}, "single": {"buffer": 5.0},
+             "single_by_mib": {"buffer": {"mib": [1.0, 4.0], "us": [10.0, 30.0]}}}
+    save_sync(tmp_path, entry)
+    assert SyncModel.load(tmp_path, "G", "C").single_by_mib == {"buffer": ((1.0, 4.0),
+                                                                           (10.0, 30.0))}
+    entry["single_by_mib"]["buffer"]["mib"] = [4.0, 1.0]
+    save_sync(tmp_path, entry)
+    with pytest.raises(LatpredError, match="single_by_mib of buffer"):
+        SyncModel.load(tmp_path, "G", "C")
+    assert key in (tmp_path / "sync.json").read_text()
+
+
 def test_interference_can_make_a_split_not_pay(infos):
     # equal devices: an even split halves the time; if the parts slow each other down by
     # 2.2x it no longer pays, and the split's reported parts carry the factors
