@@ -370,3 +370,38 @@ def test_make_suites_writes_the_committed_suites(tmp_path):
     for name in mod.SUITES:
         assert (tmp_path / f"{name}.json").read_text() == \
             (ROOT / "datasets" / "suites" / f"{name}.json").read_text()
+
+
+@pytest.mark.skipif(not (COEXEC / "session10").is_dir(), reason="no committed paired bench")
+def test_compare_table_matches_the_paired_benchs_summaries():
+    """googlenet is a suite group of its own: the script's efficiencies per planner are the
+    bench's summary.json ones; a variant's paired ratio is 1 where it planned no layer
+    differently."""
+    run = COEXEC / "session10" / "paired" / "run1"
+    res = subprocess.run([sys.executable, str(ROOT / "scripts" / "compare_table.py"), str(run)],
+                         capture_output=True, text=True, check=True)
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in res.stdout.splitlines()
+            if line.startswith("| session 9, googlenet")]
+    summary = json.loads((run / "googlenet" / "summary.json").read_text())
+    got = {r[3]: r for r in rows}
+    assert set(got) == {"main", *summary["compare"]}
+    assert float(got["main"][4].rstrip(" %")) == pytest.approx(
+        summary["efficiency_geomean_pct"], abs=0.06)
+    for name, v in summary["compare"].items():
+        assert int(got[name][2]) == v["layers"]
+        assert float(got[name][4].rstrip(" %")) == pytest.approx(v["efficiency_geomean_pct"],
+                                                                 abs=0.06)
+        assert int(got[name][5]) == v["layers_slower_than_single"]
+        assert int(got[name][6]) == v["layers"] - v["same_plan_layers"]
+        if v["same_plan_layers"] == v["layers"]:
+            assert got[name][7] == "1.000 [1.000, 1.000]"
+
+
+def test_bench_table_plots_a_runs_bench_csv(tmp_path):
+    csv = next(COEXEC.rglob("bench.csv"), None)
+    if csv is None:
+        pytest.skip("no committed bench")
+    out = tmp_path / "b.png"
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "bench_table.py"), "--plot", str(csv),
+                    "--out", str(out)], check=True, capture_output=True)
+    assert out.stat().st_size > 1000 and out.read_bytes()[:4] == b"\x89PNG"
