@@ -288,18 +288,21 @@ class SyncModel:
             g[sel], c[sel] = fg, fc
         return g, c
 
-    def single_us(self, side: str | np.ndarray, mib: float | None = None) -> np.ndarray:
+    def single_us(self, side: str | np.ndarray, mib: float | np.ndarray | None = None
+                  ) -> np.ndarray:
         """Runtime overhead (us) of single-device plans: ``side`` "cpu" or a GPU memory
         mode (scalar or array); 0 where not measured. ``mib``: the layer's activations
-        (``split.activation_mib``), for the modes with a size curve (``single_by_mib``).
-        Result at least 1-d."""
+        (``split.activation_mib``; scalar or an array like ``side``), for the modes with a
+        size curve (``single_by_mib``). Result at least 1-d."""
         sides = np.atleast_1d(np.asarray(side, dtype=object))
         out = np.zeros(sides.shape, float)
         for k, v in self.single.items():
             out[sides == k] = v
-        if mib is not None and mib > 0:
+        if mib is not None and self.single_by_mib:
+            size = np.broadcast_to(np.asarray(mib, float), sides.shape)
             for k, (knots, us) in self.single_by_mib.items():
-                out[sides == k] = np.interp(np.log2(mib), np.log2(knots), us)
+                sel = (sides == k) & (size > 0)
+                out[sel] = np.interp(np.log2(size[sel]), np.log2(knots), us)
         return out
 
     def sync_us(self, mode: str | np.ndarray, gpu_out_bytes: float | np.ndarray) -> np.ndarray:

@@ -6,7 +6,7 @@ A bench's confirmation rounds time each layer's finalists side by side, often on
 configuration in several memory modes. For every (round, layer, kernel configuration) timed
 in two modes, this prints the median ratio of the modes' measured wall times next to the
 ratio the planner predicts (GPU predictor + the models' single-device overhead per mode,
-``SyncModel.single``), and how often the predicted faster mode is the measured faster one.
+``SyncModel.single``, or its size curve ``single_by_mib`` where sync.json has one), and how often the predicted faster mode is the measured faster one.
 Then, per memory mode and suite group, the median of measured - predicted wall time (us);
 and over every committed bench (``bench.csv``), the memory modes of the GPU-only plans the
 planner chose against the oracle's, with the summed log loss (-log efficiency) of the plans
@@ -22,9 +22,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from latpred.datasets.schema import shape_id
-from latpred.planner.calibrate import runtime_rows
+from latpred.planner.calibrate import layer_of_row, runtime_rows
 from latpred.planner.cli import load_models
 from latpred.planner.oracle import load_grid
+from latpred.planner.split import activation_mib
 
 KEY = ["round", "shape", "impl", "params", "local_size"]
 GROUPS = {"efficientnet_b0": "session 7", "resnext50_32x4d": "session 7", "vit_b16": "session 7",
@@ -45,11 +46,12 @@ def main() -> None:
         if not len(rr):
             continue
         mode = rr.X["mem_mode"].astype(str).to_numpy()
+        mib = np.array([activation_mib(layer_of_row(r)) for r in rr.X.to_dict("records")])
         frames.append(pd.DataFrame({
             "round": str(path), "suite": rr.suite, "shape": shape_id(rr.X).to_numpy(),
             **{c: rr.X[c].astype(str).to_numpy() for c in ("impl", "params", "local_size")},
             "mem_mode": mode, "wall": rr.wall_us,
-            "pred": preds.models["gpu_total_us"].predict(rr.X) + sync.single_us(mode)}))
+            "pred": preds.models["gpu_total_us"].predict(rr.X) + sync.single_us(mode, mib)}))
     R = pd.concat(frames, ignore_index=True)
     wm = R.pivot_table(index=KEY, columns="mem_mode", values="wall")
     wp = R.pivot_table(index=KEY, columns="mem_mode", values="pred")
