@@ -10,6 +10,9 @@
 # (default 6) is the planner's shortlist measured next to the plan (T_tuned). BUDGET_MS: the
 # tuning's latency penalty (ms per 1,000 rows, default 0: accuracy only). EXCLUDE="vgg16 bert_base"
 # trains the predictors without those networks' layer shapes (networks never seen).
+# REFIT_OVERHEADS=1 refits the GPU-only overheads per memory mode, with their activation-size
+# curves, on the committed confirmation rounds of every other suite than the ones benched
+# (coexec calibrate --what overheads; BENCHMARKS.md section 5, session 10) and benches with them.
 set -u
 R=${RUNS:-/tmp/runs}; M=${MODELS:-models_h100}; GPU=${GPU:-nvidia}
 DEADLINE=${DEADLINE:-$(( $(date +%s) + 86400 ))}
@@ -37,8 +40,15 @@ X=""; for s in ${EXCLUDE:-}; do X="$X --exclude-suite $s"; done
 [ -n "${SKIP_TRAIN:-}" ] || run 0 python3 -m latpred train --data "$CPU_LIN" --data "$CPU_CONV" --target cpu_us $X --model xgboost --n-trials 8 --timeout 30 --booster-budget-ms ${BUDGET_MS:-0} --n-jobs 16 --out "$M/cpu_us.pkl"
 # 3. sync overhead per memory mode
 [ -s "$M/sync.json" ] || run 0 python3 -m latpred coexec sync --device "$GPU" --threads 15 --models "$M"
+# 3b. optional: the GPU-only overheads refitted on other suites' confirmation rounds
+BM=$M
+if [ -n "${REFIT_OVERHEADS:-}" ]; then
+  BM=$M.overheads; XS=""
+  for s in ${SUITES-gpt2_small_decode vgg16_fc resnet50_fc mobilenetv2_fc resnet50 mobilenetv2} ${EXCLUDE:-}; do XS="$XS --exclude-suite $s"; done
+  [ -d "$BM" ] || run 0 python3 -m latpred coexec calibrate --models "$M" --grid datasets/h100/coexec --what overheads $XS --out "$BM"
+fi
 # 4. the bench, batch 1, every layer of each suite (resumable)
-B="--models $M --device $GPU --steps 8 --threads 4,8,12,15,16 --top-k 2 --max-local-sizes 2 --quick --confirm-seconds 2 --shortlist ${SHORTLIST:-6} --no-progress"
+B="--models $BM --device $GPU --steps 8 --threads 4,8,12,15,16 --top-k 2 --max-local-sizes 2 --quick --confirm-seconds 2 --shortlist ${SHORTLIST:-6} --no-progress"
 for s in ${SUITES-gpt2_small_decode vgg16_fc resnet50_fc mobilenetv2_fc resnet50 mobilenetv2}; do
   if [ -n "${REUSE_GRID:-}" ] && [ -d "datasets/h100/coexec/$s/grid" ] && [ ! -d "$R/bench/$s/grid" ]; then
     mkdir -p "$R/bench/$s" && cp -r "datasets/h100/coexec/$s/grid" "$R/bench/$s/"
