@@ -1,6 +1,6 @@
 """Paired comparisons of predictors from ``coexec bench --compare`` runs (BENCHMARKS.md).
 
-    python scripts/compare_table.py RUN_DIR [RUN_DIR ...]
+    python scripts/compare_table.py RUN_DIR [RUN_DIR ...] [--wide]
 
 Each RUN_DIR holds ``<suite>/bench.csv`` files of benches run with ``--compare NAME=DIR``:
 every variant's plan was confirmed in the same rounds as the main plan, so per layer the
@@ -9,6 +9,8 @@ and run, the table gives each planner's efficiency (T_oracle / T_plan, geometric
 layers, in %), its layers > 2 % slower than T_single, how many layers it planned unlike the
 main planner, and its time over the main plan's (geometric mean of T_variant / T_main) with
 a 95 % bootstrap interval over layers (paired: the same layers resampled for both).
+``--wide``: one row per suite group and run, a column per planner (efficiency, and T /
+T_main with its interval).
 """
 
 from __future__ import annotations
@@ -54,17 +56,22 @@ def load_runs(dirs: list[str]) -> pd.DataFrame:
     return df[df["confirmed"].astype(bool)]
 
 
-def rows(df: pd.DataFrame) -> list[str]:
+def rows(df: pd.DataFrame, wide: bool = False) -> list[str]:
     names = variants(df)
     out = []
     for (grp, run), d in df.groupby(["group", "run"], sort=False):
+        here = [n for n in names if d[f"t_plan_{n}_us"].notna().any()]  # this run's variants
         ok = np.isfinite(d["t_plan_us"].to_numpy())
-        for n in names:
+        for n in here:
             ok &= np.isfinite(d[f"t_plan_{n}_us"].to_numpy())
         d = d[ok]
         t_single, t_oracle, t_main = (d[c].to_numpy() for c in
                                       ("t_single_us", "t_oracle_us", "t_plan_us"))
+        cells = []
         for n in ["main", *names]:
+            if n != "main" and n not in here:
+                cells.append("-")
+                continue
             t = t_main if n == "main" else d[f"t_plan_{n}_us"].to_numpy()
             eff = 100 * float(np.exp(np.mean(np.log(t_oracle / t))))
             slower = int((t > 1.02 * t_single).sum())
@@ -74,20 +81,32 @@ def rows(df: pd.DataFrame) -> list[str]:
                 g, lo, hi = paired_ratio(t, t_main)
                 differ = str(int((~d[f"same_plan_{n}"].astype(bool)).sum()))
                 ratio = f"{g:.3f} [{lo:.3f}, {hi:.3f}]"
+            cells.append(f"{eff:.1f} %" + (f"; {ratio}" if ratio else ""))
             out.append(f"| {grp} | {run} | {len(d)} | {n} | {eff:.1f} % | {slower} | "
                        f"{differ} | {ratio} |")
+        if wide:
+            out = out[:len(out) - len(here) - 1]
+            out.append(f"| {grp} | {run} | {len(d)} | " + " | ".join(cells) + " |")
     return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("runs", nargs="+", metavar="RUN_DIR")
+    ap.add_argument("--wide", action="store_true", help="a column per planner")
     args = ap.parse_args()
     df = load_runs(args.runs)
-    print("| suites | run | layers | planner | efficiency | layers > 2 % slower than T_single "
-          "| layers planned unlike main | T / T_main (geomean, 95 % interval) |")
-    print("|---|---|---:|---|---:|---:|---:|---|")
-    print("\n".join(rows(df)))
+    if args.wide:
+        names = ["main", *variants(df)]
+        print("| suites | run | layers | " + " | ".join(
+            f"{n}: efficiency; T / T_main [95 %]" if n != "main" else "main: efficiency"
+            for n in names) + " |")
+        print("|---|---|---:|" + "---|" * len(names))
+    else:
+        print("| suites | run | layers | planner | efficiency | layers > 2 % slower than "
+              "T_single | layers planned unlike main | T / T_main (geomean, 95 % interval) |")
+        print("|---|---|---:|---|---:|---:|---:|---|")
+    print("\n".join(rows(df, args.wide)))
 
 
 if __name__ == "__main__":
