@@ -22,7 +22,7 @@ import pandas as pd
 from latpred.datasets.suites import CONV_FIELDS
 from latpred.planner.candidates import BLAS_CONFIG, FrameBuilder, KernelConfig, device_key
 from latpred.planner.predictors import CPU_TARGET, GPU_TOTAL, Predictors
-from latpred.planner.split import activation_mib, layer_extent
+from latpred.planner.split import activation_mib, layer_extent, layer_flops
 from latpred.profiler.problems import ConvLayer, LinearLayer
 
 from latpred.errors import bad_value
@@ -218,6 +218,48 @@ def mode_overheads(predictors: Predictors, rows: RuntimeRows, single: dict[str, 
     return out
 
 
+def cpu_thread_factors(predictors: Predictors, rows: RuntimeRows,
+                       min_band_rows: int = MIN_BAND_ROWS) -> dict[int, dict[str, list]]:
+    """The runtime's time of CPU-only plans over the CPU predictor's, per BLAS thread count,
+    as a function of the layer's FLOPs, refitted on real layers.
+
+    The CPU predictor learns the profiler's BLAS calls, timed back to back; the runtime runs
+    a layer's CPU-only plan between other work (GPU plans, other thread counts), where
+    OpenBLAS's threads must first wake up. On the H100 host that costs small layers most at
+    high thread counts: 4 threads often beat the 8-16 the profiler's data favour. Per thread
+    count, octaves of layer FLOPs (sparse ones pooled up to ``min_band_rows`` rows) give a
+    knot (median FLOPs, exp of the median log(wall / predicted)).
+
+    Args:
+        predictors: the loaded predictors (their ``cpu_us`` predicts ``rows``).
+        rows: ``runtime_rows(...)["cpu_us"]`` (confirmation rounds: timed side by side).
+        min_band_rows: fewest rows of a (pooled) band's knot; a curve needs two.
+
+    Returns:
+        threads -> {"flops": [...], "factor": [...], "rows": n} (one knot: a constant
+        factor); thread counts with fewer than ``min_band_rows`` rows are left out.
+    """
+    from latpred.planner.predictors import CPU_TARGET
+
+    if not len(rows) or not predictors.has(CPU_TARGET):
+        return {}
+    pred = predictors.models[CPU_TARGET].predict(rows.X)
+    threads = rows.X["threads"].astype("int64").to_numpy()
+    flops = np.array([layer_flops(layer_of_row(r)) for r in rows.X.to_dict("records")])
+    lr = np.log(rows.wall_us / pred)
+    ok = np.isfinite(lr) & (flops > 0)
+    band = np.floor(np.log2(np.where(flops > 0, flops, 1.0)))
+    out: dict[int, dict[str, list]] = {}
+    for t in sorted(set(threads[ok].tolist())):
+        sel = ok & (threads == t)
+        knots = [(float(np.median(flops[b])), float(np.exp(np.median(lr[b]))))
+                 for b in _size_bands(band, sel, min_band_rows)]
+        if knots:  # one knot: a constant factor
+            out[int(t)] = {"flops": [float(f"{k:.4g}") for k, _f in knots],
+                           "factor": [round(f, 4) for _k, f in knots], "rows": int(sel.sum())}
+    return out
+
+
 def _size_bands(band: np.ndarray, sel: np.ndarray, min_rows: int) -> list[np.ndarray]:
     """Masks of ``sel``'s rows by octave ``band``, from the smallest; an octave with fewer
     than ``min_rows`` rows is pooled with the next ones until there are enough, and the rest
@@ -271,4 +313,5 @@ def held_out_errors(predictors: Predictors, rows: dict[str, RuntimeRows],
 
 
 __all__ = ["CALIBRATED_TARGETS", "MIN_BAND_ROWS", "MIN_MODE_ROWS", "RuntimeRows", "calibrate",
-           "held_out_errors", "layer_of_row", "mode_overheads", "runtime_rows"]
+           "cpu_thread_factors", "held_out_errors", "layer_of_row", "mode_overheads",
+           "runtime_rows"]

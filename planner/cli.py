@@ -134,9 +134,10 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
                    help="skip the suite-by-suite held-out check")
     q.add_argument("--what", choices=["correction", "overheads", "both"], default="correction",
                    help="correction: the predictors' LightGBM correction; overheads: the "
-                        "runtime's overhead around GPU-only plans per memory mode, refitted "
-                        "on the confirmation rounds' GPU-only plans (sync.json's single; "
-                        "predictors copied); both")
+                        "runtime's overhead around GPU-only plans per memory mode (a constant "
+                        "and a curve over the activations moved) and its factor on CPU-only "
+                        "plans per thread count (a curve over the layer's FLOPs), refitted "
+                        "on the confirmation rounds (sync.json; predictors copied); both")
     q.set_defaults(func=cmd_calibrate)
 
     q = csub.add_parser("run", help="run one plan on random inputs: verify and time it")
@@ -685,8 +686,8 @@ def _refit_overheads(models: Path, preds: Any, rows: dict[str, Any],
     """The pair's entry of ``models``' sync.json with its single-device overheads per memory
     mode refitted on the GPU-only runtime rows (``calibrate.mode_overheads``); prints old ->
     new."""
-    from latpred.planner.calibrate import mode_overheads
-    from latpred.planner.predictors import GPU_TOTAL
+    from latpred.planner.calibrate import cpu_thread_factors, mode_overheads
+    from latpred.planner.predictors import CPU_TARGET, GPU_TOTAL
     from latpred.planner.sync import SYNC_FILE, pair_key
 
     path = models / SYNC_FILE
@@ -706,12 +707,18 @@ def _refit_overheads(models: Path, preds: Any, rows: dict[str, Any],
                                                      for m, v in fit.items()}}
     entry["single_by_mib"] = {m: v.pop("by_mib") for m, v in fit.items() if "by_mib" in v}
     entry["single_refit"] = fit
+    cpu_fit = cpu_thread_factors(preds, rows[CPU_TARGET])
+    entry["cpu_by_threads"] = {str(t): {"flops": v["flops"], "factor": v["factor"]}
+                               for t, v in cpu_fit.items()}
     print("GPU-only overhead per memory mode (us), measured on tiny layers -> refitted on "
           "runtime rows: " + ", ".join(f"{m} {v['measured_us']:.1f} -> {v['us']:.1f} "
                                        f"({v['rows']} rows)" for m, v in fit.items()))
     for m, v in entry["single_by_mib"].items():
         print(f"  {m} by activation MiB: " + ", ".join(
             f"{k:g} MiB {u:.0f} us" for k, u in zip(v["mib"], v["us"])))
+    for t, v in cpu_fit.items():
+        print(f"  CPU only, {t} threads, runtime / predicted by layer MFLOP ({v['rows']} rows): "
+              + ", ".join(f"{k / 1e6:.3g} {f:.2f}" for k, f in zip(v["flops"], v["factor"])))
     return entry
 
 

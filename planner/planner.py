@@ -40,6 +40,7 @@ from latpred.planner.split import (
     as_problem,
     can_write_in_place,
     layer_extent,
+    layer_flops,
     part_problem,
     split_align,
     split_granule,
@@ -679,15 +680,19 @@ class Planner:
         risk = o.risk == "p90"
         n = lc.n_total
         c_pt, c_hi, g_pt, g_hi = (np.maximum(v, 0.0) for v in (c_pt, c_hi, g_pt, g_hi))
-        # the runtime's own overhead around a CPU-only run (split plans: inside sync)
-        c_off = np.where(lc.c_split == 0, float(self.sync.single_us("cpu")[0]), 0.0)
-        c_pt, c_hi = c_pt + c_off, c_hi + c_off
+        threads = np.array([t for _kc, t in lc.cpu_cfgs], np.int64)[lc.c_cfg] \
+            if len(lc.c_cfg) else np.zeros(0, np.int64)
+        # the runtime's own overhead around a CPU-only run (split plans: inside sync), and
+        # its thread counts reordered as the runtime's rounds measured them (where fitted)
+        fac, _fitted = self.sync.cpu_factor(threads, layer_flops(lc.layer))
+        alone = lc.c_split == 0
+        fac = np.where(alone, fac, 1.0)
+        c_off = np.where(alone, float(self.sync.single_us("cpu")[0]), 0.0)
+        c_pt, c_hi = c_pt * fac + c_off, c_hi * fac + c_off
         # best CPU configuration per split (by the score in use)
         c_score = c_hi if risk else c_pt
         # co-execution leaves a core to the host thread that drives the GPU
         limit = self.coexec_max_threads
-        threads = np.array([t for _kc, t in lc.cpu_cfgs], np.int64)[lc.c_cfg] \
-            if len(lc.c_cfg) else np.zeros(0, np.int64)
         c_score = np.where((lc.c_split == 0) | (threads <= limit), c_score, np.inf)
         order = np.lexsort((c_score, lc.c_split))
         first = np.ones(len(order), bool)

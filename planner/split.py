@@ -200,6 +200,11 @@ def layer_extent(layer: Layer) -> int:
     return split_extent(layer)
 
 
+def layer_flops(layer: Layer) -> float:
+    """FLOPs of the whole layer (a linear pass: its GEMM's)."""
+    return float(layer.flops if isinstance(layer, ConvLayer) else layer.gemm().flops)
+
+
 def activation_mib(layer: Layer) -> float:
     """MiB of activations a GPU-only plan moves between host and GPU (weights are placed
     once): the conv's input and output, or the GEMM's A (M x K) and C (M x N) of a linear

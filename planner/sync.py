@@ -277,6 +277,13 @@ class SyncModel:
     #: ``single`` for that mode where the layer's MiB is known.
     single_by_mib: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = field(
         default_factory=dict)
+    #: BLAS threads -> (FLOP knots, factors): the runtime's time of a CPU-only plan over
+    #: the CPU predictor's, as a function of the layer's FLOPs (interpolated in log FLOPs
+    #: and log factor, flat beyond the ends); refitted on runtime rows
+    #: (``calibrate.cpu_thread_factors``); applied relative to the thread counts' mean
+    #: (``cpu_factor``).
+    cpu_by_threads: dict[int, tuple[tuple[float, ...], tuple[float, ...]]] = field(
+        default_factory=dict)
 
     def slowdown(self, mode: str | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(GPU part, CPU part) factors of split plans in memory mode ``mode`` (scalar or
@@ -304,6 +311,24 @@ class SyncModel:
                 sel = (sides == k) & (size > 0)
                 out[sel] = np.interp(np.log2(size[sel]), np.log2(knots), us)
         return out
+
+    def cpu_factor(self, threads: np.ndarray, flops: float) -> tuple[np.ndarray, np.ndarray]:
+        """(factor, fitted) of CPU-only plans with ``threads`` (n,) on a layer of ``flops``:
+        ``cpu_by_threads``'s curve where that thread count has one, divided by the curves'
+        geometric mean at that size (else (1.0, False)). Relative: it reorders thread counts
+        and leaves the CPU's level against the GPU to the predictors (fitted on the
+        confirmed finalists, whose absolute level is biased toward the device that won)."""
+        threads = np.asarray(threads)
+        fac, fitted = np.ones(threads.shape), np.zeros(threads.shape, bool)
+        if flops > 0 and self.cpu_by_threads:
+            log_f = {t: np.interp(np.log2(flops), np.log2(knots), np.log(factors))
+                     for t, (knots, factors) in self.cpu_by_threads.items()}
+            mean = float(np.mean(list(log_f.values())))
+            for t, lf in log_f.items():
+                sel = threads == t
+                fac[sel] = np.exp(lf - mean)
+                fitted[sel] = True
+        return fac, fitted
 
     def sync_us(self, mode: str | np.ndarray, gpu_out_bytes: float | np.ndarray) -> np.ndarray:
         """Overhead (us) of split plans; ``mode`` and ``gpu_out_bytes`` scalars or arrays,
@@ -359,5 +384,13 @@ class SyncModel:
                     or list(knots) != sorted(knots):
                 raise bad_value("sync", str(path), f"single_by_mib of {m} needs increasing "
                                 "positive MiB knots, one us value each")
+        by_threads = {int(t): (tuple(float(x) for x in v["flops"]),
+                               tuple(float(x) for x in v["factor"]))
+                      for t, v in entry.get("cpu_by_threads", {}).items()}
+        for t, (knots, fac) in by_threads.items():
+            if len(knots) != len(fac) or not knots or min(knots) <= 0 or min(fac) <= 0 \
+                    or list(knots) != sorted(knots):
+                raise bad_value("sync", str(path), f"cpu_by_threads of {t} threads needs "
+                                "increasing positive FLOP knots, one positive factor each")
         return cls(modes, DEFAULT_SYNC_US, f"{path} [{pair_key(entry['gpu'], entry['cpu'])}]",
-                   single, inter, by_mib)
+                   single, inter, by_mib, by_threads)

@@ -236,6 +236,27 @@ def test_mode_overheads_fit_a_size_curve_per_memory_mode(base_predictors):
         assert len(v.get("by_mib", {"mib": []})["mib"]) <= len(fit[m]["by_mib"]["mib"])
 
 
+def test_cpu_thread_factors_recover_a_runtime_factor_per_thread_count(base_predictors):
+    from latpred.planner.calibrate import RuntimeRows, cpu_thread_factors
+
+    data, models = base_predictors
+    X = data[data["backend"] == "cpu"].reset_index(drop=True)
+    preds = Predictors(dict(models))
+    pred = models["cpu_us"].predict(X)
+    threads = X["threads"].astype("int64").to_numpy()
+    counts = sorted(set(threads.tolist()))
+    assert len(counts) >= 2
+    true = {t: 0.8 + 0.1 * i for i, t in enumerate(counts)}
+    wall = pred * np.array([true[t] for t in threads])
+    rows = RuntimeRows(X, pred, np.array(["s"] * len(X)), np.ones(len(X), int), wall)
+    fit = cpu_thread_factors(preds, rows, min_band_rows=5)
+    for t, v in fit.items():
+        assert v["factor"] == pytest.approx([true[t]] * len(v["flops"]), rel=1e-3)
+        assert v["rows"] == int((threads == t).sum()) and v["flops"] == sorted(v["flops"])
+    assert set(fit) == {t for t in counts if (threads == t).sum() >= 5}
+    assert cpu_thread_factors(preds, rows.take(np.zeros(len(X), bool))) == {}
+
+
 def test_coexec_calibrate_refits_overheads_from_confirmation_rounds(base_predictors, tmp_path,
                                                                    capsys):
     _data, models = base_predictors
@@ -264,6 +285,7 @@ def test_coexec_calibrate_refits_overheads_from_confirmation_rounds(base_predict
     assert entry["single"]["cpu"] == 1.0 and entry["single"]["buffer"] != 40.0
     assert set(entry["single_by_mib"]) <= {"buffer", "map"}  # written where a curve fits
     assert all(f"{m} by activation MiB" in printed for m in entry["single_by_mib"])
+    assert "cpu_by_threads" in entry  # (the round has no CPU-only rows here: empty)
     assert SyncModel.load(out, GPU_INFO["name"], CPU_INFO["name"]).single_by_mib.keys() \
         == entry["single_by_mib"].keys()
     assert not isinstance(Predictors.load(out).models["gpu_total_us"], RuntimeCalibrated)

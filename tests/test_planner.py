@@ -159,6 +159,39 @@ def test_single_device_overhead_by_activation_size(infos, tmp_path):
     assert key in (tmp_path / "sync.json").read_text()
 
 
+def test_cpu_thread_factors_reorder_thread_counts(infos, tmp_path):
+    """``cpu_by_threads``: relative factors per thread count over the layer's FLOPs; they
+    pick another thread count and leave the CPU's level against the GPU alone."""
+    from latpred.planner.split import layer_flops
+
+    flops = layer_flops(LAYER)
+    sync = SyncModel(cpu_by_threads={2: ((flops / 4, flops * 4), (2.0, 2.0)),
+                                     4: ((flops,), (0.5,))})
+    fac, fitted = sync.cpu_factor(np.array([1, 2, 4]), flops)
+    assert list(fitted) == [False, True, True]
+    assert fac[0] == 1.0 and fac[1] == pytest.approx(2.0) and fac[2] == pytest.approx(0.5)
+    assert fac[1] * fac[2] == pytest.approx(1.0)  # relative: geometric mean 1
+    assert list(SyncModel().cpu_factor(np.array([4]), flops)[0]) == [1.0]
+    # 4 threads predicted twice as fast as 2; the factors say 2 is: CPU only, 2 threads
+    cpu, gpu = Linear(1e3, per_thread=True), Linear(1e-3)
+    preds = Predictors({"cpu_us": cpu, "gpu_total_us": gpu}, {}, "stub")
+    opts = PlannerOptions(cpu_threads=(2, 4), mem_modes=("buffer",))
+    plain = Planner(preds, *infos, SyncModel.constant(1e9), opts).plan_layer(LAYER)
+    assert plain.plan.kind == "cpu" and plain.plan.cpu.threads == 4
+    curve = SyncModel({}, 1e9, "t", cpu_by_threads={2: ((flops,), (0.25,)), 4: ((flops,), (1.0,))})
+    ch = Planner(preds, *infos, curve, opts).plan_layer(LAYER)
+    assert ch.plan.kind == "cpu" and ch.plan.cpu.threads == 2
+    # read from sync.json; bad knots are one error naming the file
+    entry = {"gpu": "G", "cpu": "C", "modes": {},
+             "cpu_by_threads": {"4": {"flops": [1e6, 1e8], "factor": [1.1, 0.9]}}}
+    save_sync(tmp_path, entry)
+    assert SyncModel.load(tmp_path, "G", "C").cpu_by_threads == {4: ((1e6, 1e8), (1.1, 0.9))}
+    entry["cpu_by_threads"]["4"]["factor"] = [1.1, 0.0]
+    save_sync(tmp_path, entry)
+    with pytest.raises(LatpredError, match="cpu_by_threads of 4 threads"):
+        SyncModel.load(tmp_path, "G", "C")
+
+
 def test_interference_can_make_a_split_not_pay(infos):
     # equal devices: an even split halves the time; if the parts slow each other down by
     # 2.2x it no longer pays, and the split's reported parts carry the factors
