@@ -233,7 +233,7 @@ def cpu_thread_factors(predictors: Predictors, rows: RuntimeRows,
     Args:
         predictors: the loaded predictors (their ``cpu_us`` predicts ``rows``).
         rows: ``runtime_rows(...)["cpu_us"]`` (confirmation rounds: timed side by side).
-        min_band_rows: fewest rows of a (pooled) band's knot; a curve needs two.
+        min_band_rows: fewest rows of a (pooled) band's knot.
 
     Returns:
         threads -> {"flops": [...], "factor": [...], "rows": n} (one knot: a constant
