@@ -25,7 +25,9 @@ T_oracle / T_plan; geometric means over layers (efficiency in %).
 Paired comparison (``compare``: name -> another planner, e.g. other predictors): each
 variant's plan joins the finalists of the same confirmation rounds, so the variants are
 scored on the same medians, within one run of the machine (``t_plan_<name>_us``,
-``efficiency_<name>``, ...); T_oracle is the best of all finalists, theirs included. Writes ``bench.csv``,
+``efficiency_<name>``, ...); T_oracle is the best of all finalists, theirs included.
+
+Writes ``bench.csv``,
 ``bench.parquet``, ``bench.png`` (bar plot) and ``summary.json`` into the output directory;
 the grid measurements go to ``OUT/grid``, the plan measurements to ``OUT/plans`` and the
 confirmations to ``OUT/confirm`` (resumable datasets).
