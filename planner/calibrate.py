@@ -13,7 +13,7 @@ suite by suite, how much closer the correction gets on suites it was not fitted 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,6 +61,10 @@ class RuntimeRows:
                            self.suite[mask], self.n_measurements[mask], self.wall_us[mask])
 
 
+#: the columns naming a row's layer (``layer_of_row``)
+_LAYER_COLS = ("op", "m", "n", "k", "pass", *CONV_FIELDS)
+
+
 def layer_of_row(r: dict[str, Any]) -> ConvLayer | LinearLayer:
     """The layer a dataset row's op + shape columns describe."""
     if r["op"] == "conv2d":
@@ -69,6 +73,19 @@ def layer_of_row(r: dict[str, Any]) -> ConvLayer | LinearLayer:
         return LinearLayer(int(r["m"]), int(r["n"]), int(r["k"]),
                            str(r.get("pass") or "forward"))
     raise bad_value("op", r["op"], "must be conv2d or linear")
+
+
+def layer_sizes(X: pd.DataFrame, size: Callable[[Any], float]) -> np.ndarray:
+    """``size`` (e.g. ``split.activation_mib``, ``split.layer_flops``) of each row's layer
+    (``layer_of_row``), shape (len(X),); rows of one shape share one evaluation."""
+    memo: dict[tuple, float] = {}
+    out = np.empty(len(X))
+    for i, r in enumerate(X.to_dict("records")):
+        key = tuple(r.get(c) for c in _LAYER_COLS)
+        if key not in memo:
+            memo[key] = float(size(layer_of_row(r)))
+        out[i] = memo[key]
+    return out
 
 
 def runtime_rows(grids: Iterable[pd.DataFrame], gpu_info: dict[str, Any],
@@ -95,7 +112,7 @@ def runtime_rows(grids: Iterable[pd.DataFrame], gpu_info: dict[str, Any],
                   & ~grid["suite"].isin(list(exclude_suites))]  # no co-executed plan
         _check_devices(ok, {"cpu": cpu, "gpu": gpu})
         for r in ok.to_dict("records"):
-            key = tuple(r.get(c) for c in ("op", "m", "n", "k", "pass", *CONV_FIELDS))
+            key = tuple(r.get(c) for c in _LAYER_COLS)
             layer = layers.get(key)
             if layer is None:
                 layer = layers[key] = layer_of_row(r)
@@ -200,7 +217,7 @@ def mode_overheads(predictors: Predictors, rows: RuntimeRows, single: dict[str, 
         return {}
     pred = predictors.models[GPU_TOTAL].predict(rows.X)
     modes = rows.X["mem_mode"].astype(str).to_numpy()
-    mib = np.array([activation_mib(layer_of_row(r)) for r in rows.X.to_dict("records")])
+    mib = layer_sizes(rows.X, activation_mib)
     band = np.floor(np.log2(mib))
     out: dict[str, dict[str, Any]] = {}
     for mode in sorted(set(modes)):
@@ -245,7 +262,7 @@ def cpu_thread_factors(predictors: Predictors, rows: RuntimeRows,
         return {}
     pred = predictors.models[CPU_TARGET].predict(rows.X)
     threads = rows.X["threads"].astype("int64").to_numpy()
-    flops = np.array([layer_flops(layer_of_row(r)) for r in rows.X.to_dict("records")])
+    flops = layer_sizes(rows.X, layer_flops)
     lr = np.log(rows.wall_us / pred)
     ok = np.isfinite(lr) & (flops > 0)
     band = np.floor(np.log2(np.where(flops > 0, flops, 1.0)))
@@ -313,5 +330,6 @@ def held_out_errors(predictors: Predictors, rows: dict[str, RuntimeRows],
 
 
 __all__ = ["CALIBRATED_TARGETS", "MIN_BAND_ROWS", "MIN_MODE_ROWS", "RuntimeRows", "calibrate",
-           "cpu_thread_factors", "held_out_errors", "layer_of_row", "mode_overheads",
+           "cpu_thread_factors", "held_out_errors", "layer_of_row", "layer_sizes",
+           "mode_overheads",
            "runtime_rows"]

@@ -377,20 +377,23 @@ class SyncModel:
         single = {k: float(v) for k, v in entry.get("single", {}).items()}
         inter = {m: (float(v["gpu"]), float(v["cpu"]))
                  for m, v in entry.get("interference", {}).items()}
-        by_mib = {m: (tuple(float(x) for x in v["mib"]), tuple(float(x) for x in v["us"]))
+        by_mib = {m: _curve(path, v, "mib", "us", f"single_by_mib of {m}",
+                            "MiB knots, one us value each", positive=False)
                   for m, v in entry.get("single_by_mib", {}).items()}
-        for m, (knots, us) in by_mib.items():
-            if len(knots) != len(us) or not knots or min(knots) <= 0 \
-                    or list(knots) != sorted(knots):
-                raise bad_value("sync", str(path), f"single_by_mib of {m} needs increasing "
-                                "positive MiB knots, one us value each")
-        by_threads = {int(t): (tuple(float(x) for x in v["flops"]),
-                               tuple(float(x) for x in v["factor"]))
+        by_threads = {int(t): _curve(path, v, "flops", "factor",
+                                     f"cpu_by_threads of {t} threads",
+                                     "FLOP knots, one positive factor each", positive=True)
                       for t, v in entry.get("cpu_by_threads", {}).items()}
-        for t, (knots, fac) in by_threads.items():
-            if len(knots) != len(fac) or not knots or min(knots) <= 0 or min(fac) <= 0 \
-                    or list(knots) != sorted(knots):
-                raise bad_value("sync", str(path), f"cpu_by_threads of {t} threads needs "
-                                "increasing positive FLOP knots, one positive factor each")
         return cls(modes, DEFAULT_SYNC_US, f"{path} [{pair_key(entry['gpu'], entry['cpu'])}]",
                    single, inter, by_mib, by_threads)
+
+
+def _curve(path: Path, entry: dict[str, Any], x: str, y: str, what: str, needs: str,
+           positive: bool) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """(knots, values) of a sync.json curve ``{x: [..], y: [..]}``: knots increasing and
+    positive, one value each (positive too if ``positive``); else one error naming it."""
+    knots, vals = tuple(float(v) for v in entry[x]), tuple(float(v) for v in entry[y])
+    if len(knots) != len(vals) or not knots or min(knots) <= 0 \
+            or list(knots) != sorted(knots) or (positive and min(vals) <= 0):
+        raise bad_value("sync", str(path), f"{what} needs increasing positive {needs}")
+    return knots, vals

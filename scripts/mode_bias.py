@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from latpred.datasets.schema import shape_id
-from latpred.planner.calibrate import layer_of_row, runtime_rows
+from latpred.planner.calibrate import layer_sizes, runtime_rows
 from latpred.planner.cli import load_models
 from latpred.planner.oracle import load_grid
 from latpred.planner.split import activation_mib
@@ -46,7 +46,7 @@ def main() -> None:
         if not len(rr):
             continue
         mode = rr.X["mem_mode"].astype(str).to_numpy()
-        mib = np.array([activation_mib(layer_of_row(r)) for r in rr.X.to_dict("records")])
+        mib = layer_sizes(rr.X, activation_mib)
         frames.append(pd.DataFrame({
             "round": str(path), "suite": rr.suite, "shape": shape_id(rr.X).to_numpy(),
             **{c: rr.X[c].astype(str).to_numpy() for c in ("impl", "params", "local_size")},
