@@ -635,10 +635,17 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         raise bad_value("out", args.out, f"parent directory {out.parent} does not exist")
     preds, gpu, cpu, _sync = load_models(args.models)
     paths = grid_datasets(args.grid)
-    grids = {p: load_grid(p) for p in paths}  # read once: the overheads reuse the rounds
-    rows = runtime_rows(grids.values(), gpu, cpu, args.exclude_suite)
+    grids = {p: load_grid(p) for p in paths}
+    # the overheads come from confirmation rounds (modes timed side by side); the correction
+    # from every dataset
+    confirm = [g for p, g in grids.items() if p.name == "confirm"]
+    if args.what != "correction" and not confirm:
+        raise bad_value("grid", args.grid[0], "holds no confirmation round (confirm/) "
+                        "to refit the overheads from")
+    used = confirm if args.what == "overheads" else list(grids.values())
+    rows = runtime_rows(used, gpu, cpu, args.exclude_suite)
     n = {t: len(r) for t, r in rows.items()}
-    print(f"{len(paths)} datasets: " + ", ".join(
+    print(f"{len(used)} datasets: " + ", ".join(
         f"{t} {k} rows ({len(set(rows[t].suite))} suites)" for t, k in n.items()))
     if not any(n.values()):
         raise bad_value("grid", args.grid[0], "holds no ok CPU-only or GPU-only row "
@@ -652,13 +659,10 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
                 print(check.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
         fitted = calibrate(preds, rows)
     sync_entry = None
-    if args.what != "correction":  # from confirmation rounds: modes timed side by side
-        confirm = [g for p, g in grids.items() if p.name == "confirm"]
-        if not confirm:
-            raise bad_value("grid", args.grid[0], "holds no confirmation round (confirm/) "
-                            "to refit the overheads from")
+    if args.what != "correction":
         sync_entry = _refit_overheads(Path(args.models), Predictors(
             {**preds.models, **fitted}, preds.devices, preds.source),
+            rows if args.what == "overheads" else
             runtime_rows(confirm, gpu, cpu, args.exclude_suite), gpu, cpu)
     # a complete models directory, written aside and renamed: nothing half-written
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))

@@ -684,7 +684,7 @@ class Planner:
             if len(lc.c_cfg) else np.zeros(0, np.int64)
         # the runtime's own overhead around a CPU-only run (split plans: inside sync), and
         # its thread counts reordered as the runtime's rounds measured them (where fitted)
-        fac, _fitted = self.sync.cpu_factor(threads, layer_flops(lc.layer))
+        fac = self.sync.cpu_factor(threads, layer_flops(lc.layer))
         alone = lc.c_split == 0
         fac = np.where(alone, fac, 1.0)
         c_off = np.where(alone, float(self.sync.single_us("cpu")[0]), 0.0)

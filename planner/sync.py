@@ -312,23 +312,22 @@ class SyncModel:
                 out[sel] = np.interp(np.log2(size[sel]), np.log2(knots), us)
         return out
 
-    def cpu_factor(self, threads: np.ndarray, flops: float) -> tuple[np.ndarray, np.ndarray]:
-        """(factor, fitted) of CPU-only plans with ``threads`` (n,) on a layer of ``flops``:
+    def cpu_factor(self, threads: np.ndarray, flops: float) -> np.ndarray:
+        """Factor (n,) of CPU-only plans with ``threads`` (n,) on a layer of ``flops``:
         ``cpu_by_threads``'s curve where that thread count has one, divided by the curves'
-        geometric mean at that size (else (1.0, False)). Relative: it reorders thread counts
-        and leaves the CPU's level against the GPU to the predictors (fitted on the
-        confirmed finalists, whose absolute level is biased toward the device that won)."""
+        geometric mean at that size; 1.0 for thread counts without a curve. Relative: it
+        reorders thread counts and leaves the CPU's level against the GPU to the predictors
+        (fitted on the confirmed finalists, whose absolute level is biased toward the device
+        that won)."""
         threads = np.asarray(threads)
-        fac, fitted = np.ones(threads.shape), np.zeros(threads.shape, bool)
+        fac = np.ones(threads.shape)
         if flops > 0 and self.cpu_by_threads:
             log_f = {t: np.interp(np.log2(flops), np.log2(knots), np.log(factors))
                      for t, (knots, factors) in self.cpu_by_threads.items()}
             mean = float(np.mean(list(log_f.values())))
             for t, lf in log_f.items():
-                sel = threads == t
-                fac[sel] = np.exp(lf - mean)
-                fitted[sel] = True
-        return fac, fitted
+                fac[threads == t] = np.exp(lf - mean)
+        return fac
 
     def sync_us(self, mode: str | np.ndarray, gpu_out_bytes: float | np.ndarray) -> np.ndarray:
         """Overhead (us) of split plans; ``mode`` and ``gpu_out_bytes`` scalars or arrays,
