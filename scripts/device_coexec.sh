@@ -5,14 +5,18 @@
 # Usage there: source .dev/gpu-env.sh; MODELS=models_h100 RUNS=/tmp/runs bash scripts/device_coexec.sh
 # SKIP_SWEEP=1 trains the CPU predictor on the committed datasets/h100/*_cpu_live instead.
 # SKIP_TRAIN=1 uses the predictors already in $MODELS. REUSE_GRID=1 starts each suite's oracle
-# grid from the committed datasets/h100/coexec/<suite>/grid (only new configurations are
-# measured; plans and confirmations always are). SUITES picks suites ("" none); SHORTLIST
+# grid from its committed grid: datasets/h100/coexec/<suite>/grid, else the first
+# datasets/h100/coexec/**/<suite>/grid (only new configurations are measured; plans and
+# confirmations always are). SUITES picks suites ("" none); SHORTLIST
 # (default 6) is the planner's shortlist measured next to the plan (T_tuned). BUDGET_MS: the
 # tuning's latency penalty (ms per 1,000 rows, default 0: accuracy only). EXCLUDE="vgg16 bert_base"
 # trains the predictors without those networks' layer shapes (networks never seen).
 # REFIT_OVERHEADS=1 refits the GPU-only overheads per memory mode, with their activation-size
-# curves, on the committed confirmation rounds of every other suite than the ones benched
-# (coexec calibrate --what overheads; BENCHMARKS.md section 5, session 10) and benches with them.
+# curves, and the CPU-only factors per thread count, on the committed confirmation rounds of
+# every other suite than the ones benched and HOLD_OUT (coexec calibrate --what overheads;
+# BENCHMARKS.md section 5, sessions 10-11) and benches with them (into $MODELS.overheads).
+# COMPARE="NAME=DIR ..." also plans every layer with each DIR, timed in the same rounds
+# (coexec bench --compare).
 set -u
 R=${RUNS:-/tmp/runs}; M=${MODELS:-models_h100}; GPU=${GPU:-nvidia}
 DEADLINE=${DEADLINE:-$(( $(date +%s) + 86400 ))}
@@ -44,14 +48,17 @@ X=""; for s in ${EXCLUDE:-}; do X="$X --exclude-suite $s"; done
 BM=$M
 if [ -n "${REFIT_OVERHEADS:-}" ]; then
   BM=$M.overheads; XS=""
-  for s in ${SUITES-gpt2_small_decode vgg16_fc resnet50_fc mobilenetv2_fc resnet50 mobilenetv2} ${EXCLUDE:-}; do XS="$XS --exclude-suite $s"; done
+  for s in ${SUITES-gpt2_small_decode vgg16_fc resnet50_fc mobilenetv2_fc resnet50 mobilenetv2} ${EXCLUDE:-} ${HOLD_OUT:-}; do XS="$XS --exclude-suite $s"; done
   [ -d "$BM" ] || run 0 python3 -m latpred coexec calibrate --models "$M" --grid datasets/h100/coexec --what overheads $XS --out "$BM"
 fi
 # 4. the bench, batch 1, every layer of each suite (resumable)
+for c in ${COMPARE:-}; do BM="$BM --compare $c"; done
 B="--models $BM --device $GPU --steps 8 --threads 4,8,12,15,16 --top-k 2 --max-local-sizes 2 --quick --confirm-seconds 2 --shortlist ${SHORTLIST:-6} --no-progress"
 for s in ${SUITES-gpt2_small_decode vgg16_fc resnet50_fc mobilenetv2_fc resnet50 mobilenetv2}; do
-  if [ -n "${REUSE_GRID:-}" ] && [ -d "datasets/h100/coexec/$s/grid" ] && [ ! -d "$R/bench/$s/grid" ]; then
-    mkdir -p "$R/bench/$s" && cp -r "datasets/h100/coexec/$s/grid" "$R/bench/$s/"
+  if [ -n "${REUSE_GRID:-}" ] && [ ! -d "$R/bench/$s/grid" ]; then
+    g=datasets/h100/coexec/$s/grid
+    [ -d "$g" ] || g=$(find datasets/h100/coexec -type d -path "*/$s/grid" | sort | head -1)
+    [ -n "$g" ] && mkdir -p "$R/bench/$s" && cp -r "$g" "$R/bench/$s/"
   fi
   run 0 python3 -m latpred coexec bench $B --suite $s --out "$R/bench/$s"
 done
