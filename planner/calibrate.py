@@ -45,6 +45,8 @@ class RuntimeRows:
         n_measurements: how many grid rows were merged into each row, shape (n,).
         wall_us: the runtime's wall time of the plan (us; its median like ``y_us``), shape
             (n,): the measured part plus the runtime's own overhead around it.
+        wall_mean_us: the same wall times' arithmetic mean over the datasets, shape (n,):
+            the expected time over the host states the rounds met (default: ``wall_us``).
     """
 
     X: pd.DataFrame
@@ -52,13 +54,25 @@ class RuntimeRows:
     suite: np.ndarray
     n_measurements: np.ndarray
     wall_us: np.ndarray
+    wall_mean_us: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.wall_mean_us is None:
+            self.wall_mean_us = self.wall_us
 
     def __len__(self) -> int:
         return len(self.y_us)
 
+    def wall(self, rounds: str) -> np.ndarray:
+        """Wall times (n,) over the datasets: "median" (typical) or "mean" (expected)."""
+        if rounds not in ROUNDS:
+            raise bad_value("rounds", rounds, f"must be one of {', '.join(ROUNDS)}")
+        return self.wall_us if rounds == "median" else self.wall_mean_us
+
     def take(self, mask: np.ndarray) -> RuntimeRows:
         return RuntimeRows(self.X[mask].reset_index(drop=True), self.y_us[mask],
-                           self.suite[mask], self.n_measurements[mask], self.wall_us[mask])
+                           self.suite[mask], self.n_measurements[mask], self.wall_us[mask],
+                           self.wall_mean_us[mask])
 
 
 #: the columns naming a row's layer (``layer_of_row``)
@@ -135,11 +149,12 @@ def runtime_rows(grids: Iterable[pd.DataFrame], gpu_info: dict[str, Any],
         df["ly"] = np.log(df["us"].astype(float))
         df["lw"] = np.log(df["wall"].astype(float))
         agg = df.groupby(["cid", "sid"], as_index=False, sort=True).agg(
-            ly=("ly", "median"), lw=("lw", "median"), n=("ly", "size"),
+            ly=("ly", "median"), lw=("lw", "median"), wm=("wall", "mean"), n=("ly", "size"),
             suite=("suite", "first"))
         out[target] = RuntimeRows(fb.frame(agg["cid"].to_numpy(), agg["sid"].to_numpy()),
                                   np.exp(agg["ly"].to_numpy()), agg["suite"].to_numpy(str),
-                                  agg["n"].to_numpy(), np.exp(agg["lw"].to_numpy()))
+                                  agg["n"].to_numpy(), np.exp(agg["lw"].to_numpy()),
+                                  agg["wm"].to_numpy(float))
     return out
 
 
@@ -182,11 +197,13 @@ def calibrate(predictors: Predictors, rows: dict[str, RuntimeRows],
 MIN_MODE_ROWS = 20
 #: fewest rows of a size band (octaves of activation MiB, pooled) to give it a knot
 MIN_BAND_ROWS = 8
+#: how the overhead fits take a row's wall times over the datasets (``RuntimeRows.wall``)
+ROUNDS = ("median", "mean")
 
 
 def mode_overheads(predictors: Predictors, rows: RuntimeRows, single: dict[str, float],
-                   min_rows: int = MIN_MODE_ROWS, min_band_rows: int = MIN_BAND_ROWS
-                   ) -> dict[str, dict[str, Any]]:
+                   min_rows: int = MIN_MODE_ROWS, min_band_rows: int = MIN_BAND_ROWS,
+                   rounds: str = "median") -> dict[str, dict[str, Any]]:
     """The runtime's overhead around a GPU-only plan, per memory mode, refitted on real
     layers.
 
@@ -208,6 +225,9 @@ def mode_overheads(predictors: Predictors, rows: RuntimeRows, single: dict[str, 
         single: the current overheads (``SyncModel.single``: mode -> us).
         min_rows: modes with fewer rows keep their overhead.
         min_band_rows: fewest rows of a (pooled) size band's knot; a curve needs two.
+        rounds: a row's wall time over the datasets that timed it (``RuntimeRows.wall``):
+            "median" (the typical round) or "mean" (expected over the host states met: a
+            mode that is sometimes far slower pays for it).
 
     Returns:
         mode -> {"us": new overhead, "measured_us": old, "rows": n, "offset_us": new - old,
@@ -215,19 +235,20 @@ def mode_overheads(predictors: Predictors, rows: RuntimeRows, single: dict[str, 
     """
     if not len(rows) or not predictors.has(GPU_TOTAL):
         return {}
+    wall = rows.wall(rounds)
     pred = predictors.models[GPU_TOTAL].predict(rows.X)
     modes = rows.X["mem_mode"].astype(str).to_numpy()
     mib = layer_sizes(rows.X, activation_mib)
     band = np.floor(np.log2(mib))
     out: dict[str, dict[str, Any]] = {}
     for mode in sorted(set(modes)):
-        sel = (modes == mode) & np.isfinite(rows.wall_us)
+        sel = (modes == mode) & np.isfinite(wall)
         old = float(single.get(mode, 0.0))
-        offset = float(np.median(rows.wall_us[sel] - pred[sel] - old)) \
+        offset = float(np.median(wall[sel] - pred[sel] - old)) \
             if sel.sum() >= min_rows else 0.0
         out[mode] = {"us": max(old + offset, 0.0), "measured_us": old, "rows": int(sel.sum()),
                      "offset_us": max(old + offset, 0.0) - old}
-        knots = [(float(np.median(mib[b])), max(float(np.median(rows.wall_us[b] - pred[b])), 0.0))
+        knots = [(float(np.median(mib[b])), max(float(np.median(wall[b] - pred[b])), 0.0))
                  for b in _size_bands(band, sel, min_band_rows)]
         if sel.sum() >= min_rows and len(knots) >= 2:
             out[mode]["by_mib"] = {"mib": [float(f"{k:.4g}") for k, _u in knots],
@@ -236,7 +257,8 @@ def mode_overheads(predictors: Predictors, rows: RuntimeRows, single: dict[str, 
 
 
 def cpu_thread_factors(predictors: Predictors, rows: RuntimeRows,
-                       min_band_rows: int = MIN_BAND_ROWS) -> dict[int, dict[str, list]]:
+                       min_band_rows: int = MIN_BAND_ROWS, rounds: str = "median"
+                       ) -> dict[int, dict[str, list]]:
     """The runtime's time of CPU-only plans over the CPU predictor's, per BLAS thread count,
     as a function of the layer's FLOPs, refitted on real layers.
 
@@ -251,6 +273,7 @@ def cpu_thread_factors(predictors: Predictors, rows: RuntimeRows,
         predictors: the loaded predictors (their ``cpu_us`` predicts ``rows``).
         rows: ``runtime_rows(...)["cpu_us"]`` (confirmation rounds: timed side by side).
         min_band_rows: fewest rows of a (pooled) band's knot.
+        rounds: "median" or "mean" wall time over the datasets (see ``mode_overheads``).
 
     Returns:
         threads -> {"flops": [...], "factor": [...], "rows": n} (one knot: a constant
@@ -263,7 +286,7 @@ def cpu_thread_factors(predictors: Predictors, rows: RuntimeRows,
     pred = predictors.models[CPU_TARGET].predict(rows.X)
     threads = rows.X["threads"].astype("int64").to_numpy()
     flops = layer_sizes(rows.X, layer_flops)
-    lr = np.log(rows.wall_us / pred)
+    lr = np.log(rows.wall(rounds) / pred)
     ok = np.isfinite(lr) & (flops > 0)
     band = np.floor(np.log2(np.where(flops > 0, flops, 1.0)))
     out: dict[int, dict[str, list]] = {}

@@ -138,6 +138,11 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
                         "and a curve over the activations moved) and its factor on CPU-only "
                         "plans per thread count (a curve over the layer's FLOPs), refitted "
                         "on the confirmation rounds (sync.json; predictors copied); both")
+    q.add_argument("--rounds", choices=["median", "mean"], default="median",
+                   help="overheads: a row's wall time over the rounds that timed it, the "
+                        "median (the typical round) or the mean (expected over the host "
+                        "states met, so a mode or thread count that is sometimes far slower "
+                        "pays for it)")
     q.set_defaults(func=cmd_calibrate)
 
     q = csub.add_parser("run", help="run one plan on random inputs: verify and time it")
@@ -663,7 +668,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         sync_entry = _refit_overheads(Path(args.models), Predictors(
             {**preds.models, **fitted}, preds.devices, preds.source),
             rows if args.what == "overheads" else
-            runtime_rows(confirm, gpu, cpu, args.exclude_suite), gpu, cpu)
+            runtime_rows(confirm, gpu, cpu, args.exclude_suite), gpu, cpu, args.rounds)
     # a complete models directory, written aside and renamed: nothing half-written
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
@@ -686,7 +691,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def _refit_overheads(models: Path, preds: Any, rows: dict[str, Any],
-                     gpu: dict[str, Any], cpu: dict[str, Any]) -> dict[str, Any]:
+                     gpu: dict[str, Any], cpu: dict[str, Any], rounds: str = "median"
+                     ) -> dict[str, Any]:
     """The pair's entry of ``models``' sync.json with its single-device overheads per memory
     mode refitted on the GPU-only runtime rows (``calibrate.mode_overheads``); prints old ->
     new."""
@@ -704,14 +710,15 @@ def _refit_overheads(models: Path, preds: Any, rows: dict[str, Any],
     if key not in pairs:
         raise bad_value("models", str(models), f"sync.json has no entry for {key}")
     entry = pairs[key]
-    fit = mode_overheads(preds, rows[GPU_TOTAL], entry.get("single", {}))
+    fit = mode_overheads(preds, rows[GPU_TOTAL], entry.get("single", {}), rounds=rounds)
     if not fit:
         raise bad_value("grid", "", "holds no ok GPU-only row to refit the overheads from")
     entry["single"] = {**entry.get("single", {}), **{m: round(v["us"], 3)
                                                      for m, v in fit.items()}}
     entry["single_by_mib"] = {m: v.pop("by_mib") for m, v in fit.items() if "by_mib" in v}
     entry["single_refit"] = fit
-    cpu_fit = cpu_thread_factors(preds, rows[CPU_TARGET])
+    entry["refit_rounds"] = rounds  # how the rounds' wall times were taken (for the record)
+    cpu_fit = cpu_thread_factors(preds, rows[CPU_TARGET], rounds=rounds)
     entry["cpu_by_threads"] = {str(t): {"flops": v["flops"], "factor": v["factor"]}
                                for t, v in cpu_fit.items()}
     print("GPU-only overhead per memory mode (us), measured on tiny layers -> refitted on "
