@@ -10,7 +10,9 @@ layers, in %), its layers > 2 % slower than T_single, how many layers it planned
 main planner, and its time over the main plan's (geometric mean of T_variant / T_main) with
 a 95 % bootstrap interval over layers (paired: the same layers resampled for both).
 ``--wide``: one row per suite group and run, a column per planner (efficiency, and T /
-T_main with its interval).
+T_main with its interval). ``--totals``: also the groups "never seen" (every suite outside
+the development ones) and "all", per run. ``--tuned``: measure-and-pick over the main
+planner's shortlist (``t_tuned_us``) as one more planner.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ def paired_ratio(t_var: np.ndarray, t_main: np.ndarray, seed: int = 0
     return float(np.exp(lr.mean())), float(np.exp(lo)), float(np.exp(hi))
 
 
-def load_runs(dirs: list[str]) -> pd.DataFrame:
+def load_runs(dirs: list[str], totals: bool = False, tuned: bool = False) -> pd.DataFrame:
     frames = []
     for d in dirs:
         for f in sorted(Path(d).glob("*/bench.csv")):
@@ -53,7 +55,14 @@ def load_runs(dirs: list[str]) -> pd.DataFrame:
         raise SystemExit(f"no <suite>/bench.csv under {', '.join(dirs)}")
     df = pd.concat(frames, ignore_index=True)
     df["group"] = df["suite"].map(group)
-    return df[df["confirmed"].astype(bool)]
+    df = df[df["confirmed"].astype(bool)]
+    if tuned and "t_tuned_us" in df:  # measure-and-pick, as a compared planner (its picks
+        # are named unlike plans: every layer counts as planned unlike main)
+        df = df.assign(t_plan_tuned_us=df["t_tuned_us"], same_plan_tuned=False)
+    if totals:
+        seen = df[df["group"] != "development"].assign(group="never seen")
+        df = pd.concat([df, seen, df.assign(group="all")], ignore_index=True)
+    return df
 
 
 def rows(df: pd.DataFrame, wide: bool = False) -> list[str]:
@@ -94,8 +103,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("runs", nargs="+", metavar="RUN_DIR")
     ap.add_argument("--wide", action="store_true", help="a column per planner")
+    ap.add_argument("--totals", action="store_true",
+                    help="also the never-seen suites together, and all suites")
+    ap.add_argument("--tuned", action="store_true",
+                    help="measure-and-pick over main's shortlist as one more planner")
     args = ap.parse_args()
-    df = load_runs(args.runs)
+    df = load_runs(args.runs, args.totals, args.tuned)
     if args.wide:
         names = ["main", *variants(df)]
         print("| suites | run | layers | " + " | ".join(
