@@ -203,7 +203,7 @@ ROUNDS = ("median", "mean")
 
 def mode_overheads(predictors: Predictors, rows: RuntimeRows, single: dict[str, float],
                    min_rows: int = MIN_MODE_ROWS, min_band_rows: int = MIN_BAND_ROWS,
-                   rounds: str = "median") -> dict[str, dict[str, Any]]:
+                   rounds: str = "mean") -> dict[str, dict[str, Any]]:
     """The runtime's overhead around a GPU-only plan, per memory mode, refitted on real
     layers.
 
@@ -226,8 +226,9 @@ def mode_overheads(predictors: Predictors, rows: RuntimeRows, single: dict[str, 
         min_rows: modes with fewer rows keep their overhead.
         min_band_rows: fewest rows of a (pooled) size band's knot; a curve needs two.
         rounds: a row's wall time over the datasets that timed it (``RuntimeRows.wall``):
-            "median" (the typical round) or "mean" (expected over the host states met: a
-            mode that is sometimes far slower pays for it).
+            "mean" (expected over the host states met: a mode that is sometimes far slower
+            pays for it; the H100 host's buffer mode at 8-16 MiB) or "median" (the typical
+            round; before session 11).
 
     Returns:
         mode -> {"us": new overhead, "measured_us": old, "rows": n, "offset_us": new - old,
@@ -257,7 +258,7 @@ def mode_overheads(predictors: Predictors, rows: RuntimeRows, single: dict[str, 
 
 
 def cpu_thread_factors(predictors: Predictors, rows: RuntimeRows,
-                       min_band_rows: int = MIN_BAND_ROWS, rounds: str = "median"
+                       min_band_rows: int = MIN_BAND_ROWS, rounds: str = "mean"
                        ) -> dict[int, dict[str, list]]:
     """The runtime's time of CPU-only plans over the CPU predictor's, per BLAS thread count,
     as a function of the layer's FLOPs, refitted on real layers.
@@ -273,7 +274,7 @@ def cpu_thread_factors(predictors: Predictors, rows: RuntimeRows,
         predictors: the loaded predictors (their ``cpu_us`` predicts ``rows``).
         rows: ``runtime_rows(...)["cpu_us"]`` (confirmation rounds: timed side by side).
         min_band_rows: fewest rows of a (pooled) band's knot.
-        rounds: "median" or "mean" wall time over the datasets (see ``mode_overheads``).
+        rounds: "mean" or "median" wall time over the datasets (see ``mode_overheads``).
 
     Returns:
         threads -> {"flops": [...], "factor": [...], "rows": n} (one knot: a constant

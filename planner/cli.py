@@ -138,11 +138,11 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
                         "and a curve over the activations moved) and its factor on CPU-only "
                         "plans per thread count (a curve over the layer's FLOPs), refitted "
                         "on the confirmation rounds (sync.json; predictors copied); both")
-    q.add_argument("--rounds", choices=["median", "mean"], default="median",
+    q.add_argument("--rounds", choices=["mean", "median"], default="mean",
                    help="overheads: a row's wall time over the rounds that timed it, the "
-                        "median (the typical round) or the mean (expected over the host "
-                        "states met, so a mode or thread count that is sometimes far slower "
-                        "pays for it)")
+                        "mean (default: expected over the host states met, so a memory mode "
+                        "or thread count that is sometimes far slower pays for it) or the "
+                        "median (the typical round; what sessions before 11 fitted)")
     q.set_defaults(func=cmd_calibrate)
 
     q = csub.add_parser("run", help="run one plan on random inputs: verify and time it")
@@ -691,7 +691,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def _refit_overheads(models: Path, preds: Any, rows: dict[str, Any],
-                     gpu: dict[str, Any], cpu: dict[str, Any], rounds: str = "median"
+                     gpu: dict[str, Any], cpu: dict[str, Any], rounds: str = "mean"
                      ) -> dict[str, Any]:
     """The pair's entry of ``models``' sync.json with its single-device overheads per memory
     mode refitted on the GPU-only runtime rows (``calibrate.mode_overheads``); prints old ->

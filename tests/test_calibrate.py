@@ -258,9 +258,9 @@ def test_cpu_thread_factors_recover_a_runtime_factor_per_thread_count(base_predi
 
 
 def test_overhead_fits_take_the_rounds_median_or_mean(base_predictors):
-    """``rounds="mean"``: the wall time expected over the rounds' host states, so a
-    thread count (or memory mode) that is sometimes far slower pays for it; the default
-    median keeps the typical round. An unknown choice is one error naming it."""
+    """``rounds="mean"`` (default): the wall time expected over the rounds' host states, so
+    a thread count (or memory mode) that is sometimes far slower pays for it; the median
+    keeps the typical round. An unknown choice is one error naming it."""
     from latpred.planner.calibrate import RuntimeRows, cpu_thread_factors, mode_overheads
 
     data, models = base_predictors
@@ -271,8 +271,8 @@ def test_overhead_fits_take_the_rounds_median_or_mean(base_predictors):
     slow = threads == threads.max()  # one round in four twice as slow: mean 1.25x
     rows = RuntimeRows(X, pred, np.array(["s"] * len(X)), np.full(len(X), 4), pred,
                        np.where(slow, 1.25 * pred, pred))
-    med = cpu_thread_factors(preds, rows, min_band_rows=5)
-    mean = cpu_thread_factors(preds, rows, min_band_rows=5, rounds="mean")
+    med = cpu_thread_factors(preds, rows, min_band_rows=5, rounds="median")
+    mean = cpu_thread_factors(preds, rows, min_band_rows=5)
     t = int(threads.max())
     assert med[t]["factor"] == pytest.approx([1.0] * len(med[t]["flops"]), rel=1e-3)
     assert mean[t]["factor"] == pytest.approx([1.25] * len(mean[t]["flops"]), rel=1e-3)
@@ -281,8 +281,10 @@ def test_overhead_fits_take_the_rounds_median_or_mean(base_predictors):
     gp = models["gpu_total_us"].predict(G)
     grows = RuntimeRows(G, gp, np.array(["s"] * len(G)), np.full(len(G), 4), gp + 10.0,
                         gp + 40.0)
-    fit = mode_overheads(preds, grows, {}, min_rows=5, rounds="mean")
+    fit = mode_overheads(preds, grows, {}, min_rows=5)
     assert all(v["us"] == pytest.approx(40.0) for v in fit.values())
+    fit = mode_overheads(preds, grows, {}, min_rows=5, rounds="median")
+    assert all(v["us"] == pytest.approx(10.0) for v in fit.values())
     with pytest.raises(LatpredError, match="rounds.*median, mean"):
         mode_overheads(preds, grows, {}, min_rows=5, rounds="max")
     no_mean = RuntimeRows(G, gp, np.array(["s"] * len(G)), np.ones(len(G), int), gp + 1.0)
