@@ -1,8 +1,7 @@
 """Two models directories' single-device choices, replayed on every committed round that
 timed both: no device needed.
 
-    python scripts/paired_replay.py --models A --models B [--coexec datasets/h100/coexec]
-        [--suite NAME ...]
+    python scripts/paired_replay.py --models A --models B [--coexec DIR ...] [--suite NAME ...]
 
 Each suite (default: the 15 benched on the H100 host) is planned with A and with B, with
 the bench's candidate space (steps 8, threads 4, 8, 12, 15, 16, two work-group sizes). For
@@ -55,10 +54,10 @@ def plan_key(plan) -> str:
             f"{g.mem_mode}")
 
 
-def rounds(coexec: str) -> pd.DataFrame:
-    """Single-device rows of every confirmation round under ``coexec``, with their plan key."""
+def rounds(dirs: list[str]) -> pd.DataFrame:
+    """Single-device rows of every confirmation round under ``dirs``, with their plan key."""
     frames = []
-    for p in sorted(Path(coexec).rglob("confirm")):
+    for p in sorted({p for d in dirs for p in Path(d).rglob("confirm")}):
         g = load_grid(p)
         g = g[(g["status"] == "ok") & g["backend"].isin(["cpu", "gpu"])]
         frames.append(g.assign(src=str(p)))
@@ -70,7 +69,9 @@ def rounds(coexec: str) -> pd.DataFrame:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", action="append", required=True, metavar="DIR")
-    ap.add_argument("--coexec", default="datasets/h100/coexec")
+    ap.add_argument("--coexec", action="append", metavar="DIR",
+                    help="where to look for confirmation rounds (repeatable; default "
+                         "datasets/h100/coexec)")
     ap.add_argument("--suite", action="append", default=None)
     args = ap.parse_args()
     if len(args.models) != 2:
@@ -78,7 +79,7 @@ def main() -> None:
     warnings.filterwarnings("ignore")  # pickles saved with other library versions
     a_dir, b_dir = args.models
     ma, mb = load_models(a_dir), load_models(b_dir)
-    conf = rounds(args.coexec)
+    conf = rounds(args.coexec or ["datasets/h100/coexec"])
     out = []
     for s in args.suite or SUITES:
         items = list(suite_layers(s))
