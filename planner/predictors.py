@@ -12,7 +12,10 @@ Models directory layout (what ``latpred plan --models DIR`` reads)::
 
 Each ``*.pkl`` (or ``*.joblib``) is a joblib pickle of a sklearn-style object with
 ``predict(df) -> ndarray`` (us) taking raw configuration rows (``models.candidates``
-columns) and, for the risk-aware mode, ``predict_interval(df) -> (lo, hi)``.
+columns) and, for the risk-aware mode, ``predict_interval(df) -> (lo, hi)``. A target may
+instead be a directory ``DIR/<target>/`` written by ``models.persist.export_native``
+(``latpred train --native``): booster file + predictor.json, no pickle, loadable with other
+library versions (``datasets/h100/models`` ships predictors this way).
 """
 
 from __future__ import annotations
@@ -155,20 +158,29 @@ class Predictors:
             except json.JSONDecodeError as err:
                 raise bad_value("models", str(man), f"invalid JSON ({err})") from None
             devices = dict(meta.get("devices") or meta.get("meta", {}).get("devices") or {})
+        from latpred.models.persist import NATIVE_JSON, load_model
+
         models: dict[str, Any] = {}
         for target in TARGETS:
-            for ext in (".pkl", ".joblib"):
-                f = path / f"{target}{ext}"
-                if f.exists():
-                    try:
-                        models[target] = joblib.load(f)
-                    except Exception as err:  # a broken or incompatible pickle
-                        raise bad_value("models", str(f), f"cannot load ({err})") from None
-                    for name, info in (getattr(models[target], "devices_", None) or {}).items():
-                        devices.setdefault(name, info)  # every pickle's devices, not the first
-                    break
+            files = [path / f"{target}{ext}" for ext in (".pkl", ".joblib")
+                     if (path / f"{target}{ext}").exists()]
+            native = path / target
+            if (native / NATIVE_JSON).exists():
+                if files:
+                    raise bad_value("models", str(native), f"and {files[0].name} both hold "
+                                    f"{target}: keep one")
+                models[target] = load_model(native)  # a one-line error if broken
+            elif files:
+                try:
+                    models[target] = joblib.load(files[0])
+                except Exception as err:  # a broken or incompatible pickle
+                    raise bad_value("models", str(files[0]), f"cannot load ({err})") from None
+            if target in models:
+                for name, info in (getattr(models[target], "devices_", None) or {}).items():
+                    devices.setdefault(name, info)  # every predictor's devices, not the first
         if CPU_TARGET not in models:
-            raise bad_value("models", str(models_dir), f"no {CPU_TARGET}.pkl predictor")
+            raise bad_value("models", str(models_dir),
+                            f"no {CPU_TARGET} predictor ({CPU_TARGET}.pkl or {CPU_TARGET}/)")
         if GPU_TOTAL not in models and not all(t in models for t in GPU_COMPONENTS):
             raise bad_value("models", str(models_dir),
                             f"needs {GPU_TOTAL}.pkl or all of "

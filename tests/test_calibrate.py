@@ -333,3 +333,43 @@ def test_coexec_calibrate_refits_overheads_from_confirmation_rounds(base_predict
     err = capsys.readouterr().err
     assert "confirmation round" in err and "no entry" in err
     assert not (tmp_path / "ov2").exists() and not (tmp_path / "ov3").exists()
+
+
+def test_models_dir_reads_native_exports(base_predictors, tmp_path):
+    """A target may be a native export directory (booster file + predictor.json, no
+    pickle); it predicts as the pickle did. A target given both ways, or a broken export, is
+    one error naming it."""
+    from latpred.models.persist import export_native
+
+    data, models = base_predictors
+    m = tmp_path / "native"
+    for t, model in models.items():
+        export_native(model, m / t)
+    loaded = Predictors.load(m)
+    X = data[data["backend"] == "gpu"].reset_index(drop=True)
+    np.testing.assert_allclose(loaded.predict("gpu_total_us", X),
+                               models["gpu_total_us"].predict(X), rtol=1e-6)
+    assert loaded.device("GPU")["name"] == GPU_INFO["name"]  # devices from the exports
+    joblib.dump(models["cpu_us"], m / "cpu_us.pkl")
+    with pytest.raises(LatpredError, match="cpu_us.pkl both hold cpu_us"):
+        Predictors.load(m)
+    (m / "cpu_us.pkl").unlink()
+    (m / "cpu_us" / "predictor.json").write_text("{")
+    with pytest.raises(LatpredError, match="not a native latpred export"):
+        Predictors.load(m)
+
+
+def test_shipped_h100_models_plan():
+    """datasets/h100/models/v3all (native exports + sync.json) loads with this machine's
+    library versions and plans layers on its own device pair."""
+    from pathlib import Path
+
+    from latpred.planner.cli import load_models
+    from latpred.planner.planner import Planner, PlannerOptions
+
+    root = Path(__file__).resolve().parents[1] / "datasets" / "h100" / "models" / "v3all"
+    preds, gpu, cpu, sync = load_models(str(root))
+    assert "H100" in gpu["name"] and sync.cpu_by_threads and sync.single_by_mib
+    layers = [("fc", 1, LinearLayer(1, 1000, 2048)), ("conv", 1, ConvLayer(1, 64, 64, 56, 56, 3, 3, 1, 1))]
+    choices = Planner(preds, gpu, cpu, sync, PlannerOptions(steps=8)).plan_layers(layers)
+    assert all(c.plan_us > 0 and c.plan.kind in ("cpu", "gpu", "split") for c in choices)
