@@ -16,7 +16,10 @@
 # every other suite than the ones benched and HOLD_OUT (coexec calibrate --what overheads;
 # BENCHMARKS.md section 5, sessions 10-11) and benches with them (into $MODELS.overheads).
 # COMPARE="NAME=DIR ..." also plans every layer with each DIR, timed in the same rounds
-# (coexec bench --compare).
+# (coexec bench --compare). PARAMS_FROM=DIR trains each predictor with the parameters of
+# DIR's (DIR/<target>.pkl or the native export DIR/<target>/; no tuning), e.g.
+# datasets/h100/models/v3all, whose small boosters plan a network within 100 ms on 2 cores
+# where the accuracy-only tuning's do not (BENCHMARKS.md section 5, session 11).
 set -u
 R=${RUNS:-/tmp/runs}; M=${MODELS:-models_h100}; GPU=${GPU:-nvidia}
 DEADLINE=${DEADLINE:-$(( $(date +%s) + 86400 ))}
@@ -40,8 +43,14 @@ if [ -z "${SKIP_SWEEP:-}" ]; then
 fi
 # 2. predictors (optuna time-boxed)
 X=""; for s in ${EXCLUDE:-}; do X="$X --exclude-suite $s"; done
-[ -n "${SKIP_TRAIN:-}" ] || run 0 python3 -m latpred train --data datasets/h100/linear --data datasets/h100/conv --target gpu_total_us $X --model xgboost --n-trials 8 --timeout 70 --booster-budget-ms ${BUDGET_MS:-0} --n-jobs 16 --out "$M/gpu_total_us.pkl"
-[ -n "${SKIP_TRAIN:-}" ] || run 0 python3 -m latpred train --data "$CPU_LIN" --data "$CPU_CONV" --target cpu_us $X --model xgboost --n-trials 8 --timeout 30 --booster-budget-ms ${BUDGET_MS:-0} --n-jobs 16 --out "$M/cpu_us.pkl"
+tune() {  # tune TARGET TIMEOUT_S: optuna, or the parameters of $PARAMS_FROM's TARGET
+  if [ -z "${PARAMS_FROM:-}" ]; then
+    echo "--model xgboost --n-trials 8 --timeout $2 --booster-budget-ms ${BUDGET_MS:-0}"
+  elif [ -d "$PARAMS_FROM/$1" ]; then echo "--params-from $PARAMS_FROM/$1"
+  else echo "--params-from $PARAMS_FROM/$1.pkl"; fi
+}
+[ -n "${SKIP_TRAIN:-}" ] || run 0 python3 -m latpred train --data datasets/h100/linear --data datasets/h100/conv --target gpu_total_us $X $(tune gpu_total_us 70) --n-jobs 16 --out "$M/gpu_total_us.pkl"
+[ -n "${SKIP_TRAIN:-}" ] || run 0 python3 -m latpred train --data "$CPU_LIN" --data "$CPU_CONV" --target cpu_us $X $(tune cpu_us 30) --n-jobs 16 --out "$M/cpu_us.pkl"
 # 3. sync overhead per memory mode
 [ -s "$M/sync.json" ] || run 0 python3 -m latpred coexec sync --device "$GPU" --threads 15 --models "$M"
 # 3b. optional: the GPU-only overheads refitted on other suites' confirmation rounds

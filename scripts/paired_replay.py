@@ -5,7 +5,8 @@ timed both: no device needed.
 
 Each suite (default: the 15 benched on the H100 host) is planned with A and with B, with
 the bench's candidate space (steps 8, threads 4, 8, 12, 15, 16, two work-group sizes). For
-every layer where the two choose different single-device plans, each confirmation round
+every layer where the two choose different single-device plans (their count is printed
+first), each confirmation round
 that timed both plans gives a ratio T_B / T_A (median wall times of that round). Printed:
 per layer, the rounds and their geometric mean (with min and max); then the geometric mean
 over the differing layers, and the same with each suite group apart. Rounds are often from
@@ -81,19 +82,25 @@ def main() -> None:
     ma, mb = load_models(a_dir), load_models(b_dir)
     conf = rounds(args.coexec or ["datasets/h100/coexec"])
     out = []
+    n_layers = n_differ = 0
     for s in args.suite or SUITES:
         items = list(suite_layers(s))
         ca = Planner(*ma, PlannerOptions(**OPTIONS)).plan_layers(items)
         cb = Planner(*mb, PlannerOptions(**OPTIONS)).plan_layers(items)
         here = conf[conf["suite"] == s]
         for a, b in zip(ca, cb):
-            if a.plan.describe() == b.plan.describe() or "split" in (a.plan.kind, b.plan.kind):
+            n_layers += 1
+            if a.plan.describe() == b.plan.describe():
+                continue
+            n_differ += 1
+            if "split" in (a.plan.kind, b.plan.kind):
                 continue
             ka, kb = plan_key(a.plan), plan_key(b.plan)
             for _src, d in here[here["layer"] == a.name].groupby("src"):
                 t = d.groupby("key")["total_us"].median()
                 if ka in t and kb in t:
                     out.append((s, a.name, ka, kb, t[kb] / t[ka]))
+    print(f"{n_differ} of {n_layers} layers planned differently by A and B")
     r = pd.DataFrame(out, columns=["suite", "layer", "a", "b", "ratio"])
     if r.empty:
         print("no differing layer timed both ways in any round")
