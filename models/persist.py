@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import time
 import warnings
@@ -29,6 +30,8 @@ import numpy as np
 import pandas as pd
 
 from latpred.errors import LatpredError, bad_value
+
+log = logging.getLogger(__name__)
 
 FORMAT = 1
 #: libraries whose versions the manifest records (distribution names)
@@ -114,8 +117,11 @@ def build_manifest(pred: Any, rows: pd.DataFrame, y: np.ndarray, groups: np.ndar
     }
 
 
-def check_manifest(manifest: Mapping[str, Any], where: str = "model") -> None:
-    """Raise LatpredError if the feature schema changed; warn on version differences."""
+def check_manifest(manifest: Mapping[str, Any], where: str = "model",
+                   native: bool = False) -> None:
+    """Raise LatpredError if the feature schema changed; warn on version differences (a
+    pickle's objects depend on them), or only log them for a ``native`` export (its booster
+    file is the library's own portable format)."""
     from latpred.features import schema_compatible
 
     if manifest.get("format") != FORMAT:
@@ -133,7 +139,9 @@ def check_manifest(manifest: Mapping[str, Any], where: str = "model") -> None:
             continue
         if saved.get(lib) != now.get(lib):
             diffs.append(f"{lib} {saved.get(lib)} -> {now.get(lib)}")
-    if diffs:
+    if diffs and native:
+        log.info("%s was exported with other versions (%s)", where, "; ".join(diffs))
+    elif diffs:
         warnings.warn(f"{where} was saved with other versions ({'; '.join(diffs)}); "
                       "predictions may differ. The native export is version-independent.",
                       LatpredVersionWarning, stacklevel=3)
@@ -224,7 +232,7 @@ def load_native(directory: str | os.PathLike) -> Any:
         state = json.loads((d / NATIVE_JSON).read_text())
     except (OSError, ValueError) as err:
         raise bad_value("model", str(d), f"not a native latpred export ({err})") from err
-    check_manifest(state["manifest"], where=str(d))
+    check_manifest(state["manifest"], where=str(d), native=True)
     pred = LatencyPredictor(**state["init_params"])
     pred.manifest_ = state["manifest"]
     pred.model_type_ = state["model_type"]

@@ -260,6 +260,14 @@ def test_native_export_round_trip(fitted, candidates, tmp_path):
                 "metrics"):
         assert key in manifest
     assert set(manifest["versions"]) >= {"latpred", "lightgbm", "xgboost", "scikit-learn", "numpy"}
+    # other library versions: a pickle warns, a native export only logs (portable format)
+    state = json.loads((Path(d) / "predictor.json").read_text())
+    state["manifest"]["versions"]["xgboost"] = "0.0.1"
+    (Path(d) / "predictor.json").write_text(json.dumps(state))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LatpredVersionWarning)
+        np.testing.assert_allclose(load_model(d).predict(candidates),
+                                   fitted.predict(candidates), rtol=1e-6)
 
 
 # -- evaluation and CLI -------------------------------------------------------------------------
