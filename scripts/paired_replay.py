@@ -18,7 +18,6 @@ device (``coexec bench --compare``), not a bench result.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import warnings
 from pathlib import Path
@@ -27,9 +26,8 @@ import numpy as np
 import pandas as pd
 from latpred.datasets.suites import suite_layers
 from latpred.planner.cli import load_models
-from latpred.planner.oracle import load_grid
+from latpred.planner.oracle import load_grid, plan_of_row
 from latpred.planner.planner import Planner, PlannerOptions
-from latpred.profiler.kernels.base import local_size_str
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from thread_choice import group  # noqa: E402
@@ -40,31 +38,14 @@ SUITES = ("googlenet densenet121 convnext_tiny convnext_tiny_mlp efficientnet_b0
 OPTIONS = {"steps": 8, "cpu_threads": (4, 8, 12, 15, 16), "max_local_sizes": 2}
 
 
-def row_key(r: dict) -> str:
-    """A confirmation row's single-device plan, as ``plan_key`` names it."""
-    if r["backend"] == "cpu":
-        return f"cpu threads={int(r['threads'])}"
-    return f"gpu {r['impl']} {r['gpu_params']} {r['local_size']} {r['mem_mode']}"
-
-
-def plan_key(plan) -> str:
-    if plan.kind == "cpu":
-        return f"cpu threads={plan.cpu.threads}"
-    g = plan.gpu
-    return (f"gpu {g.impl} {json.dumps(g.params, sort_keys=True)} {local_size_str(g.local)} "
-            f"{g.mem_mode}")
-
-
 def rounds(dirs: list[str]) -> pd.DataFrame:
-    """Single-device rows of every confirmation round under ``dirs``, with their plan key."""
+    """Single-device rows of every confirmation round under ``dirs``."""
     frames = []
     for p in sorted({p for d in dirs for p in Path(d).rglob("confirm")}):
         g = load_grid(p)
         g = g[(g["status"] == "ok") & g["backend"].isin(["cpu", "gpu"])]
         frames.append(g.assign(src=str(p)))
-    d = pd.concat(frames, ignore_index=True)
-    d["key"] = [row_key(r) for r in d.to_dict("records")]
-    return d
+    return pd.concat(frames, ignore_index=True)
 
 
 def main() -> None:
@@ -95,8 +76,11 @@ def main() -> None:
             n_differ += 1
             if "split" in (a.plan.kind, b.plan.kind):
                 continue
-            ka, kb = plan_key(a.plan), plan_key(b.plan)
-            for _src, d in here[here["layer"] == a.name].groupby("src"):
+            ka, kb = a.plan.describe(), b.plan.describe()
+            mine = here[here["layer"] == a.name]
+            mine = mine.assign(key=[plan_of_row(a.layer, r).describe()
+                                    for r in mine.to_dict("records")])
+            for _src, d in mine.groupby("src"):
                 t = d.groupby("key")["total_us"].median()
                 if ka in t and kb in t:
                     out.append((s, a.name, ka, kb, t[kb] / t[ka]))
