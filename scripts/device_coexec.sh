@@ -34,6 +34,7 @@ run() {  # run [reserve_s] cmd...: stop at the deadline minus reserve
 LIN="--suite mnist_mlp --suite bert_base --suite gpt2_small --suite gpt2_small_decode --suite resnet50_fc --suite mobilenetv2_fc --suite vgg16_fc"
 CONV="--suite resnet50 --suite mobilenetv2 --suite vgg16"
 CPU_LIN=datasets/h100/linear_cpu_live; CPU_CONV=datasets/h100/conv_cpu_live
+BENCHED=${SUITES-gpt2_small_decode vgg16_fc resnet50_fc mobilenetv2_fc resnet50 mobilenetv2}
 # 1. numpy/BLAS threads 1..16 in a process holding a live GPU context (co-execution conditions)
 if [ -z "${SKIP_SWEEP:-}" ]; then
   C="--backend cpu --device $GPU --gpu-context --threads 1-16 --pocl-threads none --max-seconds 0.05 --repeats 5:30 --no-progress"
@@ -57,13 +58,13 @@ tune() {  # tune TARGET TIMEOUT_S: optuna, or the parameters of $PARAMS_FROM's T
 BM=$M
 if [ -n "${REFIT_OVERHEADS:-}" ]; then
   BM=$M.overheads; XS=""
-  for s in ${SUITES-gpt2_small_decode vgg16_fc resnet50_fc mobilenetv2_fc resnet50 mobilenetv2} ${EXCLUDE:-} ${HOLD_OUT:-}; do XS="$XS --exclude-suite $s"; done
+  for s in $BENCHED ${EXCLUDE:-} ${HOLD_OUT:-}; do XS="$XS --exclude-suite $s"; done
   [ -d "$BM" ] || run 0 python3 -m latpred coexec calibrate --models "$M" --grid datasets/h100/coexec --what overheads $XS --out "$BM"
 fi
 # 4. the bench, batch 1, every layer of each suite (resumable)
-for c in ${COMPARE:-}; do BM="$BM --compare $c"; done
-B="--models $BM --device $GPU --steps 8 --threads 4,8,12,15,16 --top-k 2 --max-local-sizes 2 --quick --confirm-seconds 2 --shortlist ${SHORTLIST:-6} --no-progress"
-for s in ${SUITES-gpt2_small_decode vgg16_fc resnet50_fc mobilenetv2_fc resnet50 mobilenetv2}; do
+CMP=""; for c in ${COMPARE:-}; do CMP="$CMP --compare $c"; done
+B="--models $BM $CMP --device $GPU --steps 8 --threads 4,8,12,15,16 --top-k 2 --max-local-sizes 2 --quick --confirm-seconds 2 --shortlist ${SHORTLIST:-6} --no-progress"
+for s in $BENCHED; do
   if [ -n "${REUSE_GRID:-}" ] && [ ! -d "$R/bench/$s/grid" ]; then
     g=datasets/h100/coexec/$s/grid
     [ -d "$g" ] || g=$(find datasets/h100/coexec -type d -path "*/$s/grid" | sort | head -1)
