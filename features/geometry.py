@@ -60,7 +60,23 @@ _CONV_ATTRS = ("batch", "in_channels", "out_channels", "height", "width", "kerne
 #: notional BLAS tile (output elements per "work-group" of a BLAS call)
 BLAS_TILE = 64
 
-_vector_ok: dict[tuple, bool] = {}
+#: array-path verdicts: (kernel, parameter names, local dims, layout) -> the sets of varying
+#: attributes checked -> whether the array path gave the scalar path's numbers
+_vector_ok: dict[tuple, dict[frozenset[str], bool]] = {}
+
+
+def _verdict(sig: tuple, varying: frozenset[str]) -> bool | None:
+    """The array path's verdict for ``varying`` attributes: the one checked, else True if a
+    superset passed (an attribute held scalar is the scalar path's own arithmetic: a
+    kernel whose sizes work element-wise as arrays works with Python ints in some of
+    them; one that does not raises, and is marked then), else None (unchecked)."""
+    known = _vector_ok.get(sig)
+    if not known:
+        return None
+    verdict = known.get(varying)
+    if verdict is None and any(ok and varying <= seen for seen, ok in known.items()):
+        return True
+    return verdict
 
 
 def clear_caches() -> None:
@@ -556,16 +572,17 @@ def _vector_eval(kernel: Any, prm: _Params, locs: np.ndarray | None, layout: tup
     attrs, local, varying = _array_args((*names, *prm.names),
                                         np.concatenate([shapes, prm.values], axis=1), locs)
     params = prm.merged({k: attrs.pop(k) for k in prm.names})
-    sig = (kernel.name, tuple(params), None if locs is None else locs.shape[1], layout,
-           varying)
-    verdict = _vector_ok.get(sig)
+    sig = (kernel.name, tuple(params), None if locs is None else locs.shape[1], layout)
+    vary = frozenset(varying)
+    verdict = _verdict(sig, vary)
     if verdict is False:
         return None
+    known = _vector_ok.setdefault(sig, {})
     try:
         vals = _evaluate(kernel, _make_problem(layout, attrs), params, local, n)
     except Exception as err:  # the kernel's code needs scalars
         log.debug("array geometry unavailable for %s: %s", kernel.name, err)
-        _vector_ok[sig] = False
+        known[vary] = False
         return None
     if verdict is None:  # check once per signature against the scalar path: the same numbers
         picks = np.unique(np.linspace(0, n - 1, min(n, 6)).astype(int))
@@ -574,7 +591,7 @@ def _vector_eval(kernel: Any, prm: _Params, locs: np.ndarray | None, layout: tup
                 int(v) for v in locs[i]), layout, tuple(int(x) for x in shapes[i]))
             if ref is None or not np.array_equal(ref, vals[i]):
                 log.debug("array geometry of %s disagrees with the scalar path", kernel.name)
-                _vector_ok[sig] = False
+                known[vary] = False
                 return None
-        _vector_ok[sig] = True
+        known[vary] = True
     return vals

@@ -84,10 +84,25 @@ def test_deterministic_order_and_batch_independent(edge):
 def test_vectorised_geometry_matches_scalar(edge, monkeypatch):
     geometry.clear_caches()
     vec = feature_matrix(edge, DEVICES)
-    assert any(geometry._vector_ok.values()), "the array path was never used"
+    assert any(ok for known in geometry._vector_ok.values() for ok in known.values()), \
+        "the array path was never used"
     geometry.clear_caches()
     monkeypatch.setattr(geometry, "_vector_eval", lambda *a, **k: None)
     np.testing.assert_allclose(feature_matrix(edge, DEVICES), vec, rtol=0, atol=1e-12)
+    geometry.clear_caches()
+
+
+def test_array_verdict_covers_subsets_only():
+    geometry.clear_caches()
+    sig = ("k", ("TS",), None, ("conv2d",))
+    a, b, c = "out_channels", "height", "TS"
+    assert geometry._verdict(sig, frozenset({a})) is None  # nothing checked yet
+    geometry._vector_ok[sig] = {frozenset({a, b}): True, frozenset({c}): False}
+    assert geometry._verdict(sig, frozenset({a})) is True  # inside a checked superset
+    assert geometry._verdict(sig, frozenset({a, b})) is True
+    assert geometry._verdict(sig, frozenset({c})) is False  # failed as checked
+    assert geometry._verdict(sig, frozenset({a, c})) is None  # no superset passed: check
+    assert geometry._verdict(sig[:3] + (("linear",),), frozenset({a})) is None
     geometry.clear_caches()
 
 
