@@ -3,7 +3,11 @@ only seen another network (so nothing of these layers is memoised: candidate enu
 kernel geometry, feature rows). ``latpred.planner.benchmark`` times re-planning instead.
 
     python scripts/plan_cold.py --models DIR [--warm-suite mobilenetv2] [--suite resnet50]
-        [--breakdown]
+        [--breakdown] [--steps 16] [--threads 4,8,12,15,16] [--max-local-sizes 2]
+
+The planner options default to ``PlannerOptions()``'s (16 split steps, every thread count,
+every work-group size); ``--steps 8 --threads 4,8,12,15,16 --max-local-sizes 2`` are the
+options of the H100 benches (``scripts/device_coexec.sh``), whose plans were measured.
 
 ``--breakdown``: wall time per layer inside the stages of the single-layer calls (the
 kernel launch geometry, the whole feature pass, the booster calls, the predict path, the
@@ -66,19 +70,26 @@ def main() -> None:
     ap.add_argument("--warm-suite", default="mobilenetv2")
     ap.add_argument("--breakdown", action="store_true",
                     help="time the stages of the single-layer calls")
+    ap.add_argument("--steps", type=int, default=PlannerOptions.steps)
+    ap.add_argument("--threads", default=None, help="CPU thread counts, e.g. 4,8,16")
+    ap.add_argument("--max-local-sizes", type=int, default=None)
     args = ap.parse_args()
+    opts = PlannerOptions(
+        steps=args.steps, max_local_sizes=args.max_local_sizes,
+        cpu_threads=tuple(int(t) for t in args.threads.split(",")) if args.threads else None,
+    ).validate()
     warnings.filterwarnings("ignore")  # pickles saved with other library versions
     preds, gpu, cpu, sync = load_models(args.models)
     items = list(suite_layers(args.suite))
     warm = list(suite_layers(args.warm_suite))
-    Planner(preds, gpu, cpu, sync, PlannerOptions()).plan_layers(warm)  # the process
+    Planner(preds, gpu, cpu, sync, opts).plan_layers(warm)  # the process
     clear_caches()
-    Planner(preds, gpu, cpu, sync, PlannerOptions()).plan_layers(warm)
+    Planner(preds, gpu, cpu, sync, opts).plan_layers(warm)
     t = time.perf_counter()
-    Planner(preds, gpu, cpu, sync, PlannerOptions()).plan_layers(items)
+    Planner(preds, gpu, cpu, sync, opts).plan_layers(items)
     batch_ms = (time.perf_counter() - t) * 1e3
     clear_caches()  # the kernel geometry memo is per process
-    planner = Planner(preds, gpu, cpu, sync, PlannerOptions())
+    planner = Planner(preds, gpu, cpu, sync, opts)
     planner.plan_layers(warm)
     acc: Counter = Counter()
     if args.breakdown:
