@@ -110,9 +110,16 @@ def parse_scales(texts: list[str], targets: list[str]) -> dict[str, float]:
 
 def grid_dir(suite_dir: Path, grid_root: Path) -> Path:
     """A bench's oracle grid: its own, or (a bench stored without it) the one it reused
-    unchanged from ``grid_root``."""
+    unchanged from ``grid_root``: ``<suite>/grid`` there, else the first
+    ``**/<suite>/grid`` (as ``scripts/device_coexec.sh``'s REUSE_GRID finds it)."""
     grid = suite_dir / "grid"
-    return grid if grid.is_dir() else grid_root / suite_dir.name / "grid"
+    if grid.is_dir():
+        return grid
+    top = grid_root / suite_dir.name / "grid"
+    if top.is_dir():
+        return top
+    found = sorted(str(p) for p in grid_root.glob(f"**/{suite_dir.name}/grid") if p.is_dir())
+    return Path(found[0]) if found else top
 
 
 def whole_layer_plans(df: pd.DataFrame, layers: dict) -> Iterator[tuple[str, str, float]]:
