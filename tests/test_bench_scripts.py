@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -405,3 +406,41 @@ def test_bench_table_plots_a_runs_bench_csv(tmp_path):
     subprocess.run([sys.executable, str(ROOT / "scripts" / "bench_table.py"), "--plot", str(csv),
                     "--out", str(out)], check=True, capture_output=True)
     assert out.stat().st_size > 1000 and out.read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.skipif(not COEXEC.is_dir(), reason="no committed H100 bench")
+def test_loss_breakdown_shares_add_up_to_the_runs_efficiency():
+    """The loss shares of the plan-kind table sum to 1; the efficiency printed is the
+    geometric mean of the bench's per-layer efficiencies; the thread confusion holds CPU-only
+    plans of CPU-only oracles only; the thread ceiling is a ratio >= 1."""
+    mod = _script("loss_breakdown")
+    run = COEXEC / "session11" / "paired_mean" / "run1"
+    d = mod.benches([run], {"googlenet", "vit_b16"})
+    direct = pd.concat([pd.read_csv(run / s / "bench.csv") for s in ("googlenet", "vit_b16")])
+    assert len(d) == len(direct)
+    assert np.exp(-d["loss"].mean()) == pytest.approx(
+        np.exp(np.log(np.minimum(direct["efficiency"], 1.0)).mean()))
+    kinds = mod.by_kind(d)
+    assert kinds["loss_share"].sum() == pytest.approx(1.0)
+    assert kinds["layers"].sum() == pytest.approx(len(d))
+    conf = mod.thread_confusion(d)
+    assert set(conf.index.get_level_values(0)) <= {4.0, 8.0, 12.0, 15.0, 16.0}
+    assert (conf["loss_share"] > 0).all() and conf["loss_share"].sum() <= kinds.loc[
+        ("cpu", "cpu"), "loss_share"] + 1e-12
+    assert mod.plan_kind("split 96/192 (50.0% GPU): GPU ...") == "split"
+    assert mod.plan_kind("CPU only: blas threads=8") == "cpu"
+    runs = [COEXEC / "session11" / "paired_mean" / f"run{i}" for i in (1, 2, 3)]
+    ceil, within, n = mod.thread_ceiling(runs, {"googlenet"})
+    assert n > 20 and ceil >= 1.0 and 0.0 <= within <= 1.0
+
+
+@pytest.mark.skipif(not COEXEC.is_dir(), reason="no committed H100 bench")
+def test_replay_bench_finds_a_reused_grid_stored_elsewhere():
+    """Session 11's never-seen benches were stored without their grids (reused unchanged
+    from session 7 / 9): grid_dir finds them as device_coexec.sh's REUSE_GRID did."""
+    mod = _script("replay_bench")
+    bench = COEXEC / "session11" / "recipe" / "run1"
+    got = mod.grid_dir(bench / "googlenet", COEXEC)
+    assert got.is_dir() and got.name == "grid" and got.parent.name == "googlenet"
+    assert got != bench / "googlenet" / "grid"
+    assert mod.grid_dir(bench / "resnet50", COEXEC) == COEXEC / "resnet50" / "grid"

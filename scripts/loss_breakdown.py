@@ -1,0 +1,136 @@
+"""Where co-execution efficiency goes: each layer's loss -log(efficiency) of ``coexec bench``
+runs, by what the plan and the oracle were (CPU only, GPU only, split), the CPU thread
+counts of CPU-only plans against the oracle's, and how well a layer's best thread count
+can be known at all (picked from the other runs' confirmation rounds).
+
+    python scripts/loss_breakdown.py RUN_DIR [RUN_DIR ...] [--suites never-seen|all|S1,S2]
+
+A RUN_DIR holds ``<suite>/bench.csv`` (and ``<suite>/confirm/``) of one bench run. The loss
+shares add up to 1 over the layers of every run given; counts are per run (mean). The
+noise ceiling: per layer with CPU-only confirmations in at least three runs, each run's
+thread count is picked by the other runs' geometric-mean time (thread counts measured in
+both), and scored by that run's time over its fastest; what no predictor of a layer's
+thread profile can beat on these rounds. A development guide, not a bench result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from latpred.planner.oracle import load_grid
+
+#: the networks benched after the predictors and planner were developed (make_suites.py)
+NEVER_SEEN = ("googlenet", "densenet121", "convnext_tiny", "convnext_tiny_mlp",
+              "efficientnet_b0", "resnext50_32x4d", "vit_b16")
+
+
+def plan_kind(desc: str) -> str:
+    """"cpu", "gpu" or "split" of a plan description (``Plan.describe`` / the oracle's)."""
+    desc = str(desc)
+    return "split" if desc.startswith("split") else "cpu" if desc.startswith("CPU") else "gpu"
+
+
+def cpu_threads(desc: pd.Series) -> pd.Series:
+    """BLAS thread count of CPU-only plan descriptions (NaN for others)."""
+    return desc.str.extract(r"threads=(\d+)")[0].astype(float)
+
+
+def benches(runs: list[Path], suites: set[str] | None) -> pd.DataFrame:
+    frames = []
+    for run in runs:
+        for f in sorted(run.glob("*/bench.csv")):
+            if suites is None or f.parent.name in suites:
+                frames.append(pd.read_csv(f).assign(suite=f.parent.name, run=str(run)))
+    if not frames:
+        raise SystemExit(f"no <suite>/bench.csv of the chosen suites under {runs}")
+    d = pd.concat(frames, ignore_index=True)
+    d["plan_kind"] = d["plan"].map(plan_kind)
+    d["oracle_kind"] = d["oracle_config"].map(plan_kind)
+    d["loss"] = -np.log(np.minimum(d["efficiency"], 1.0))
+    return d
+
+
+def by_kind(d: pd.DataFrame) -> pd.DataFrame:
+    """Per (plan kind, oracle kind): layers per run, share of the loss, layers < 98 %."""
+    n_runs = d["run"].nunique()
+    g = d.groupby(["plan_kind", "oracle_kind"]).agg(
+        layers=("loss", "size"), loss_share=("loss", "sum"),
+        below_98=("efficiency", lambda e: int((e < 0.98).sum())), worst=("efficiency", "min"))
+    g["layers"] /= n_runs
+    g["below_98"] /= n_runs
+    g["loss_share"] /= d["loss"].sum()
+    return g
+
+
+def thread_confusion(d: pd.DataFrame) -> pd.DataFrame:
+    """CPU-only plans whose oracle is CPU only: (plan threads, oracle threads) -> layers per
+    run and share of the whole loss."""
+    c = d[(d["plan_kind"] == "cpu") & (d["oracle_kind"] == "cpu")]
+    c = c.assign(plan_threads=cpu_threads(c["plan"]), oracle_threads=cpu_threads(c["oracle_config"]))
+    g = c.groupby(["plan_threads", "oracle_threads"]).agg(layers=("loss", "size"),
+                                                          loss_share=("loss", "sum"))
+    g["layers"] /= d["run"].nunique()
+    g["loss_share"] /= d["loss"].sum()
+    return g[g["loss_share"] > 0].sort_values("loss_share", ascending=False)
+
+
+def thread_ceiling(runs: list[Path], suites: set[str] | None) -> tuple[float, float, int]:
+    """(geomean time over the run's best, share within 2 %, picks) of thread counts picked
+    by the other runs (see the module docstring)."""
+    recs = []
+    for run in runs:
+        for conf in sorted(run.glob("*/confirm")):
+            if suites is not None and conf.parent.name not in suites:
+                continue
+            g = load_grid(conf)
+            g = g[(g["status"] == "ok") & (g["backend"] == "cpu")
+                  & (g["split_n"].fillna(0).astype(int) == 0)]
+            m = g.groupby(["layer", "threads"])["total_us"].median().reset_index()
+            recs.append(m.assign(suite=conf.parent.name, run=str(run)))
+    if not recs:
+        return float("nan"), float("nan"), 0
+    d = pd.concat(recs)
+    t = np.log(d.pivot_table(index=["suite", "layer", "run"], columns="threads",
+                             values="total_us"))
+    out = []
+    for _key, g in t.groupby(level=[0, 1]):
+        for i in range(len(g)):
+            this, rest = g.iloc[i], g.drop(g.index[i]).mean()
+            ok = this.notna() & rest.notna()
+            if len(g) >= 3 and ok.sum() >= 3:
+                out.append(np.exp(this[rest[ok].idxmin()] - this[ok].min()))
+    r = np.array(out)
+    if not len(r):
+        return float("nan"), float("nan"), 0
+    return float(np.exp(np.log(r).mean())), float((r <= 1.02).mean()), len(r)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("runs", nargs="+", type=Path, metavar="RUN_DIR")
+    ap.add_argument("--suites", default="never-seen",
+                    help="never-seen (default), all, or a comma-separated list")
+    args = ap.parse_args()
+    warnings.filterwarnings("ignore")
+    suites = None if args.suites == "all" else set(NEVER_SEEN) if args.suites == "never-seen" \
+        else set(args.suites.split(","))
+    d = benches(args.runs, suites)
+    n_runs = d["run"].nunique()
+    eff = np.exp(-d["loss"].mean())
+    print(f"{n_runs} runs, {len(d) / n_runs:.0f} layers per run, efficiency {100 * eff:.1f} % "
+          "(geometric mean over every layer of every run)")
+    print("\nloss by plan kind against the oracle's kind (layers per run):")
+    print(by_kind(d).round(3).to_string())
+    print("\nCPU-only plans of CPU-only oracles, by thread counts (share of the whole loss):")
+    print(thread_confusion(d).round(3).to_string())
+    ceil, within, n = thread_ceiling(args.runs, suites)
+    print(f"\nthread count picked from the other runs' rounds: {ceil:.3f} x the run's fastest "
+          f"(geomean), {100 * within:.0f} % within 2 %, {n} picks")
+
+
+if __name__ == "__main__":
+    main()
