@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 from latpred.datasets.suites import CONV_FIELDS
 from latpred.planner.candidates import BLAS_CONFIG, FrameBuilder, KernelConfig, device_key
-from latpred.planner.predictors import CPU_TARGET, GPU_TOTAL, Predictors
-from latpred.planner.split import activation_mib, layer_extent, layer_flops
+from latpred.planner.predictors import CPU_TARGET, GPU_COMPONENTS, GPU_TOTAL, Predictors
+from latpred.planner.split import activation_mib, gpu_block_bytes, layer_extent, layer_flops
 from latpred.profiler.problems import ConvLayer, LinearLayer
 
 from latpred.errors import bad_value
@@ -298,6 +298,84 @@ def cpu_thread_factors(predictors: Predictors, rows: RuntimeRows,
         if knots:  # one knot: a constant factor
             out[int(t)] = {"flops": [float(f"{k:.4g}") for k, _f in knots],
                            "factor": [round(f, 4) for _k, f in knots], "rows": int(sel.sum())}
+    return out
+
+
+#: split plans per layer and memory mode that ``split_factors`` fits on: those predicted
+#: fastest, the ones a planner acts on (over every split the grid timed, the factor misses
+#: how optimistic the winning predictions are: the H100 host's median over all of them is
+#: 1.05-1.15, over each layer's five predicted fastest 1.2-1.4)
+SPLIT_TOP_K = 5
+
+
+def split_factors(predictors: Predictors, sync: Any, grids: Iterable[pd.DataFrame],
+                  gpu_info: dict[str, Any], cpu_info: dict[str, Any],
+                  exclude_suites: Sequence[str] = (), top_k: int = SPLIT_TOP_K,
+                  min_rows: int = MIN_MODE_ROWS) -> dict[str, dict[str, Any]]:
+    """The runtime's time of split plans over the planner's prediction of them, per memory
+    mode, refitted on the split plans the grids measured.
+
+    The planner predicts a split as ``max(GPU part x f_gpu, CPU part x f_cpu) + sync``
+    (``SyncModel``: overheads measured on tiny layers, the parts' slowdown on one layer);
+    the single-device plans it weighs a split against are refitted on the runtime's rows
+    (``mode_overheads``, ``cpu_thread_factors``), the splits were not. On the H100 host
+    that made splits look faster than they ran: 43 of the 44 splits the planner chose in
+    the committed benches ran slower than the best single device. Per layer (of one
+    dataset) and memory mode, the ``top_k`` split rows predicted fastest give log(measured
+    total / predicted); a mode's factor is exp of their median.
+
+    Args:
+        predictors: the loaded predictors (GPU end to end, or its components, and CPU).
+        sync: the ``SyncModel`` the predictions use (its modes and interference).
+        grids: ``planner.oracle.load_grid`` frames (their "coexec" rows are the splits).
+        gpu_info / cpu_info: the models' device pair (``planner.cli.load_models``).
+        exclude_suites: leave these suites' rows out.
+        top_k: rows per layer and mode (the predicted fastest).
+        min_rows: modes with fewer rows get no factor.
+
+    Returns:
+        mode -> {"factor": f, "rows": n}.
+    """
+    fb = FrameBuilder()
+    gpu, cpu = device_key(gpu_info), device_key(cpu_info)
+    layers: dict[tuple, Any] = {}
+    recs = []
+    for i, grid in enumerate(grids):
+        ok = grid[(grid["status"] == "ok") & (grid["backend"] == "coexec")
+                  & ~grid["suite"].isin(list(exclude_suites))]
+        for r in ok.to_dict("records"):
+            key = tuple(r.get(c) for c in _LAYER_COLS)
+            layer = layers.get(key)
+            if layer is None:
+                layer = layers[key] = layer_of_row(r)
+            n, s = layer_extent(layer), int(r["split_n"])
+            if not 0 < s < n or not _positive(r["total_us"]):
+                continue
+            mode = str(r["mem_mode"])
+            kc = KernelConfig(str(r["impl"]), str(r["gpu_params"]), str(r["local_size"]))
+            recs.append((i, key, mode, fb.config_id("gpu", *gpu, kc, None, mode),
+                         fb.split_shape_id(layer, s),
+                         fb.cpu_config_id(cpu, BLAS_CONFIG, int(r["threads"])),
+                         fb.split_shape_id(layer, n - s), gpu_block_bytes(layer, s),
+                         float(r["total_us"])))
+    if not recs:
+        return {}
+    d = pd.DataFrame(recs, columns=["grid", "layer", "mode", "gcid", "gsid", "ccid", "csid",
+                                    "bytes", "measured_us"])
+    frame = fb.frame(d["gcid"].to_numpy(), d["gsid"].to_numpy())
+    targets = (GPU_TOTAL,) if predictors.gpu_mode() == "total" else GPU_COMPONENTS
+    g = sum(predictors.predict(t, frame) for t in targets)
+    c = predictors.predict(CPU_TARGET, fb.frame(d["ccid"].to_numpy(), d["csid"].to_numpy()))
+    modes = d["mode"].to_numpy(dtype=object)
+    fg, fc = sync.slowdown(modes)
+    d["pred"] = np.maximum(g * fg, c * fc) + sync.sync_us(modes, d["bytes"].to_numpy(float))
+    d["lr"] = np.log(d["measured_us"] / d["pred"])
+    top = d.sort_values("pred", kind="stable").groupby(["grid", "layer", "mode"]).head(top_k)
+    out: dict[str, dict[str, Any]] = {}
+    for mode, rows in top.groupby("mode"):
+        if len(rows) >= min_rows:
+            out[str(mode)] = {"factor": round(float(np.exp(np.median(rows["lr"]))), 4),
+                              "rows": int(len(rows))}
     return out
 
 

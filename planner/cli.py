@@ -10,6 +10,7 @@ import argparse
 import json
 import math
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -137,7 +138,9 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
                         "runtime's overhead around GPU-only plans per memory mode (a constant "
                         "and a curve over the activations moved) and its factor on CPU-only "
                         "plans per thread count (a curve over the layer's FLOPs), refitted "
-                        "on the confirmation rounds (sync.json; predictors copied); both")
+                        "on the confirmation rounds, and a factor on split plans per memory "
+                        "mode, on the split plans of every dataset (sync.json; predictors "
+                        "copied); both")
     q.add_argument("--rounds", choices=["mean", "median"], default="mean",
                    help="overheads: a row's wall time over the rounds that timed it, the "
                         "mean (default: expected over the host states met, so a memory mode "
@@ -628,6 +631,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     import tempfile
 
     import joblib
+    from latpred.models.persist import NATIVE_JSON
     from latpred.planner.calibrate import calibrate, held_out_errors, runtime_rows
     from latpred.planner.oracle import load_grid
     from latpred.planner.predictors import Predictors
@@ -668,13 +672,16 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         sync_entry = _refit_overheads(Path(args.models), Predictors(
             {**preds.models, **fitted}, preds.devices, preds.source),
             rows if args.what == "overheads" else
-            runtime_rows(confirm, gpu, cpu, args.exclude_suite), gpu, cpu, args.rounds)
+            runtime_rows(confirm, gpu, cpu, args.exclude_suite), gpu, cpu, args.rounds,
+            list(grids.values()), args.exclude_suite or ())
     # a complete models directory, written aside and renamed: nothing half-written
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         for f in Path(args.models).iterdir():
             if f.is_file() and f.stem not in fitted:
                 shutil.copy2(f, tmp / f.name)
+            elif f.is_dir() and f.name not in fitted and (f / NATIVE_JSON).exists():
+                shutil.copytree(f, tmp / f.name)  # a native export (DIR/<target>/)
         for target, model in fitted.items():
             joblib.dump(model, tmp / f"{target}.pkl")
         if sync_entry is not None:
@@ -691,14 +698,16 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def _refit_overheads(models: Path, preds: Any, rows: dict[str, Any],
-                     gpu: dict[str, Any], cpu: dict[str, Any], rounds: str = "mean"
+                     gpu: dict[str, Any], cpu: dict[str, Any], rounds: str = "mean",
+                     grids: Sequence[Any] = (), exclude_suites: Sequence[str] = ()
                      ) -> dict[str, Any]:
     """The pair's entry of ``models``' sync.json with its single-device overheads per memory
-    mode refitted on the GPU-only runtime rows (``calibrate.mode_overheads``); prints old ->
-    new."""
-    from latpred.planner.calibrate import cpu_thread_factors, mode_overheads
+    mode refitted on the GPU-only runtime rows (``calibrate.mode_overheads``), its CPU-only
+    factors per thread count (``cpu_thread_factors``) and its split plans' factors per
+    memory mode on the split plans of ``grids`` (``split_factors``); prints old -> new."""
+    from latpred.planner.calibrate import cpu_thread_factors, mode_overheads, split_factors
     from latpred.planner.predictors import CPU_TARGET, GPU_TOTAL
-    from latpred.planner.sync import SYNC_FILE, pair_key
+    from latpred.planner.sync import SYNC_FILE, SyncModel, pair_key
 
     path = models / SYNC_FILE
     if not path.exists():
@@ -730,6 +739,14 @@ def _refit_overheads(models: Path, preds: Any, rows: dict[str, Any],
     for t, v in cpu_fit.items():
         print(f"  CPU only, {t} threads, runtime / predicted by layer MFLOP ({v['rows']} rows): "
               + ", ".join(f"{k / 1e6:.3g} {f:.2f}" for k, f in zip(v["flops"], v["factor"])))
+    # the splits against the sync model as measured (its modes and interference)
+    split_fit = split_factors(preds, SyncModel.load(models, gpu["name"], cpu["name"]), grids,
+                              gpu, cpu, exclude_suites)
+    entry["split_factor"] = split_fit
+    if split_fit:
+        print("split plans, runtime / predicted per memory mode (each layer's "
+              "predicted fastest): " + ", ".join(f"{m} {v['factor']:.2f} ({v['rows']} rows)"
+                                                 for m, v in split_fit.items()))
     return entry
 
 

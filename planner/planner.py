@@ -8,9 +8,11 @@ For a layer, a CPU-GPU device pair and loaded predictors, the candidate plans ar
 - CPU configuration: thread count (numpy/BLAS; PoCL sub-devices if the CPU device is one);
 - CPU only (``split_n = 0``) and GPU only (``split_n = N``) included.
 
-Predicted time of a split plan: ``max(CPU(N - s) x f_cpu, GPU(s) x f_gpu) + sync(mode, GPU
-block bytes)`` (f: the parts' measured slowdown beside each other, ``SyncModel.interference``),
-GPU = kernel + dispatch + transfer (component predictors) or the end-to-end predictor;
+Predicted time of a split plan: ``(max(CPU(N - s) x f_cpu, GPU(s) x f_gpu) + sync(mode, GPU
+block bytes)) x f_split(mode)`` (f_cpu, f_gpu: the parts' measured slowdown beside each
+other, ``SyncModel.interference``; f_split: the runtime's measured split plans over that
+prediction, ``SyncModel.split_factor``, 1 where not fitted), GPU = kernel + dispatch +
+transfer (component predictors) or the end-to-end predictor;
 single-device plans add the runtime's own overhead instead (``SyncModel.single``). The
 best split is taken only if it beats the best single-device plan by more than ``margin``
 (relative); ``risk="p90"`` scores every plan with the upper ends of the prediction
@@ -39,6 +41,7 @@ from latpred.planner.split import (
     activation_mib,
     as_problem,
     can_write_in_place,
+    gpu_block_bytes,
     layer_extent,
     layer_flops,
     part_problem,
@@ -48,7 +51,6 @@ from latpred.planner.split import (
 )
 from latpred.planner.sync import SyncModel
 from latpred.profiler.kernels.base import parse_local_size
-from latpred.profiler.problems import ConvLayer
 
 from latpred.errors import bad_value
 
@@ -704,7 +706,7 @@ class Planner:
         # GPU options: split or GPU-only
         s_arr = lc.g_split
         is_split = s_arr < n
-        out_bytes = s_arr * float(_out_bytes(lc.layer, 1))
+        out_bytes = s_arr * float(gpu_block_bytes(lc.layer, 1))
         sync = np.where(is_split, self.sync.sync_us(lc.g_mode, out_bytes),
                         self.sync.single_us(lc.g_mode, activation_mib(lc.layer))
                         ) if len(s_arr) else np.zeros(0)
@@ -719,8 +721,11 @@ class Planner:
         fg, fc = np.where(is_split, fg, 1.0), np.where(is_split, fc, 1.0)
         g_pt, g_hi = g_pt * fg, g_hi * fg
         c_at_pt, c_at_hi = c_at_pt * fc, c_at_hi * fc
-        t_pt = np.maximum(g_pt, c_at_pt) + sync
-        t_hi = np.maximum(g_hi, c_at_hi) + sync
+        # split plans as the runtime's measured ones relate to their prediction (per mode)
+        sf = np.where(is_split, self.sync.split_scale(lc.g_mode), 1.0) if len(s_arr) \
+            else np.ones(0)
+        t_pt = (np.maximum(g_pt, c_at_pt) + sync) * sf
+        t_hi = (np.maximum(g_hi, c_at_hi) + sync) * sf
         score = np.where(valid, t_hi if risk else t_pt, np.inf)
         # CPU only
         j0 = int(best_j[0]) if len(best_s) and best_s[0] == 0 else None
@@ -864,13 +869,6 @@ def pick_shortlist(plan: Plan, plan_us: float, cands: list[tuple[float, str, Pla
             seen.add(d)
             out.append((c[2], c[3]))
     return out
-
-
-def _out_bytes(layer: Layer, s: int) -> int:
-    """Bytes of the GPU's output block for split ``s``."""
-    if isinstance(layer, ConvLayer):
-        return 4 * layer.batch * s * layer.out_h * layer.out_w
-    return 4 * layer.gemm().M * s
 
 
 def choices_frame(choices: list[PlanChoice]) -> pd.DataFrame:

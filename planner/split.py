@@ -205,6 +205,14 @@ def layer_flops(layer: Layer) -> float:
     return float(layer.flops if isinstance(layer, ConvLayer) else layer.gemm().flops)
 
 
+def gpu_block_bytes(layer: Layer, s: int) -> int:
+    """Bytes of the GPU's output block of split ``s`` (its first ``s`` output features:
+    what the sync moves or maps)."""
+    if isinstance(layer, ConvLayer):
+        return 4 * layer.batch * s * layer.out_h * layer.out_w
+    return 4 * layer.gemm().M * s
+
+
 def activation_mib(layer: Layer) -> float:
     """MiB of activations a GPU-only plan moves between host and GPU (weights are placed
     once): the conv's input and output, or the GEMM's A (M x K) and C (M x N) of a linear

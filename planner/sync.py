@@ -284,6 +284,10 @@ class SyncModel:
     #: (``cpu_factor``).
     cpu_by_threads: dict[int, tuple[tuple[float, ...], tuple[float, ...]]] = field(
         default_factory=dict)
+    #: memory mode -> the runtime's time of split plans over their predicted time
+    #: (``max(GPU part, CPU part) + sync``), refitted on measured split plans
+    #: (``calibrate.split_factors``); 1.0 where not fitted (``split_scale``)
+    split_factor: dict[str, float] = field(default_factory=dict)
 
     def slowdown(self, mode: str | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(GPU part, CPU part) factors of split plans in memory mode ``mode`` (scalar or
@@ -294,6 +298,15 @@ class SyncModel:
             sel = modes == m
             g[sel], c[sel] = fg, fc
         return g, c
+
+    def split_scale(self, mode: str | np.ndarray) -> np.ndarray:
+        """Factor on the predicted time of split plans in memory mode ``mode`` (scalar or
+        array; result at least 1-d): ``split_factor``, 1.0 where not fitted."""
+        modes = np.atleast_1d(np.asarray(mode, dtype=object))
+        out = np.ones(modes.shape)
+        for m, f in self.split_factor.items():
+            out[modes == m] = f
+        return out
 
     def single_us(self, side: str | np.ndarray, mib: float | np.ndarray | None = None
                   ) -> np.ndarray:
@@ -383,8 +396,15 @@ class SyncModel:
                                      f"cpu_by_threads of {t} threads",
                                      "FLOP knots, one positive factor each", positive=True)
                       for t, v in entry.get("cpu_by_threads", {}).items()}
+        split = {}
+        for m, v in entry.get("split_factor", {}).items():
+            f = v.get("factor") if isinstance(v, dict) else v
+            if not isinstance(f, (int, float)) or not f > 0:
+                raise bad_value("sync", str(path), f"split_factor of {m} needs a positive "
+                                                   f"factor, got {f!r}")
+            split[m] = float(f)
         return cls(modes, DEFAULT_SYNC_US, f"{path} [{pair_key(entry['gpu'], entry['cpu'])}]",
-                   single, inter, by_mib, by_threads)
+                   single, inter, by_mib, by_threads, split)
 
 
 def _curve(path: Path, entry: dict[str, Any], x: str, y: str, what: str, needs: str,

@@ -373,3 +373,76 @@ def test_shipped_h100_models_plan():
     layers = [("fc", 1, LinearLayer(1, 1000, 2048)), ("conv", 1, ConvLayer(1, 64, 64, 56, 56, 3, 3, 1, 1))]
     choices = Planner(preds, gpu, cpu, sync, PlannerOptions(steps=8)).plan_layers(layers)
     assert all(c.plan_us > 0 and c.plan.kind in ("cpu", "gpu", "split") for c in choices)
+
+
+def _split_rows(suite: str, ratio: float, modes: tuple[str, ...], layers: int) -> list[dict]:
+    """Co-executed plans of ``layers`` linear layers at three splits per mode, each timed
+    ``ratio`` x 1e6 us (the split prediction under a 1e6 us sync, to 1e-3)."""
+    rows = []
+    for i in range(layers):
+        lay = LinearLayer(4 + i, 256, 128)
+        for mode in modes:
+            for s in (64, 128, 192):
+                r = _row(suite, lay, "coexec", s, ratio * 1e6 - 20.0, threads=2, mem_mode=mode)
+                r["layer"] = f"l{i}"
+                r["config_key"] += f"-l{i}"  # one row per layer (keys are unique)
+                rows.append(r)
+    return rows
+
+
+def test_split_factors_fit_measured_over_predicted_splits_per_mode(base_predictors, tmp_path):
+    from latpred.planner.calibrate import split_factors
+
+    _data, models = base_predictors
+    preds = Predictors(dict(models))
+    rows = (_split_rows("s", 2.0, ("buffer",), 30) + _split_rows("s", 3.0, ("map",), 30)
+            + _split_rows("s", 5.0, ("svm_coarse",), 2)  # too few rows for a factor
+            + _split_rows("x", 9.0, ("buffer",), 30)      # an excluded suite
+            + [_row("s", FC, "cpu", 0, 100.0, threads=4), _row("s", FC, "gpu", 512, 30.0)])
+    _write(tmp_path / "g", rows)
+    grid = load_grid(tmp_path / "g")
+    sync = SyncModel.constant(1e6)  # the split's prediction: the sync, to 1e-3
+    fit = split_factors(preds, sync, [grid], GPU_INFO, CPU_INFO, exclude_suites=["x"], top_k=2)
+    assert set(fit) == {"buffer", "map"}
+    assert fit["buffer"]["factor"] == pytest.approx(2.0, rel=1e-3)
+    assert fit["map"]["factor"] == pytest.approx(3.0, rel=1e-3)
+    assert fit["buffer"]["rows"] == 30 * 2  # each layer's two predicted fastest splits
+    both = split_factors(preds, sync, [grid], GPU_INFO, CPU_INFO, top_k=2)
+    assert both["buffer"]["factor"] == pytest.approx(np.sqrt(2.0 * 9.0), rel=1e-2)  # median
+    assert split_factors(preds, sync, [grid], GPU_INFO, CPU_INFO, exclude_suites=["s", "x"]) \
+        == {}
+
+
+def test_coexec_calibrate_writes_split_factors_and_keeps_native_exports(base_predictors,
+                                                                        tmp_path, capsys):
+    """A models directory of native exports comes out complete (its exports copied), with
+    the split plans' factors in its sync.json, and plans with them."""
+    from latpred.models.persist import export_native
+
+    _data, models = base_predictors
+    key = f"{GPU_INFO['name']} | {CPU_INFO['name']}"
+    m = tmp_path / "native"
+    for t, model in models.items():
+        export_native(model, m / t)
+    (m / "sync.json").write_text(json.dumps({"version": 1, "pairs": {key: {
+        "gpu": GPU_INFO["name"], "cpu": CPU_INFO["name"], "modes": {},
+        "single": {"buffer": 40.0}}}}))
+    confirm = []
+    for i in range(30):
+        r = _row("s", LinearLayer(4 + i, 256, 128), "gpu", 256, 50.0 + i)
+        r["kernel_breakdown_us"] = json.dumps({**json.loads(r["kernel_breakdown_us"]),
+                                               "n_total": None})
+        confirm.append(r)
+    _write(tmp_path / "bench" / "s" / "confirm", confirm)
+    _write(tmp_path / "bench" / "s" / "grid", _split_rows("s", 1.0, ("buffer",), 30))
+    out = tmp_path / "ov"
+    assert cli_main(["coexec", "calibrate", "--models", str(m), "--grid", str(tmp_path / "bench"),
+                     "--what", "overheads", "--out", str(out)]) == 0
+    assert "split plans, runtime / predicted per memory mode" in capsys.readouterr().out
+    assert sorted(p.name for p in out.iterdir()) == ["cpu_us", "gpu_total_us", "sync.json"]
+    entry = json.loads((out / "sync.json").read_text())["pairs"][key]
+    assert entry["split_factor"]["buffer"]["rows"] == 30 * 3  # all three splits (top 5)
+    loaded = Predictors.load(out)
+    assert set(loaded.models) == {"cpu_us", "gpu_total_us"}
+    sync = SyncModel.load(out, GPU_INFO["name"], CPU_INFO["name"])
+    assert sync.split_factor == {"buffer": entry["split_factor"]["buffer"]["factor"]}

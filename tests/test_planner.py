@@ -207,6 +207,40 @@ def test_interference_can_make_a_split_not_pay(infos):
     assert Planner(preds, *infos, bad, opts).plan_layer(LAYER).plan.kind != "split"
 
 
+def test_split_factor_scales_split_plans_only(infos, tmp_path):
+    # equal devices split near half; the runtime's measured splits 1.5x their prediction
+    # keep a split (scaled), 2.5x make the single device win; single-device plans unchanged
+    cpu, gpu = Linear(1e3, per_thread=False), Linear(1e3)
+    preds = Predictors({"cpu_us": cpu, "gpu_total_us": gpu}, {}, "stub")
+    opts = PlannerOptions(cpu_threads=(1,), mem_modes=("buffer",))
+    plain = Planner(preds, *infos, SyncModel({}, 1.0, "t"), opts).plan_layer(LAYER)
+    assert plain.plan.kind == "split"
+    mild = Planner(preds, *infos, SyncModel({}, 1.0, "t", split_factor={"buffer": 1.5}),
+                   opts).plan_layer(LAYER)
+    assert mild.plan.kind == "split"
+    assert mild.plan_us == pytest.approx(1.5 * (max(mild.cpu_us, mild.gpu_us) + mild.sync_us))
+    assert mild.single_us == plain.single_us and mild.single == plain.single
+    bad = Planner(preds, *infos, SyncModel({}, 1.0, "t", split_factor={"buffer": 2.5}),
+                  opts).plan_layer(LAYER)
+    assert bad.plan == plain.single and bad.plan_us == plain.single_us
+    other = Planner(preds, *infos, SyncModel({}, 1.0, "t", split_factor={"map": 9.0}),
+                    opts).plan_layer(LAYER)  # another mode's factor: no change
+    assert other.plan == plain.plan and other.plan_us == plain.plan_us
+    # sync.json round trip; a non-positive factor is one error naming it
+    key = f"{infos[0]['name']} | {infos[1]['name']}"
+    entry = {"gpu": infos[0]["name"], "cpu": infos[1]["name"], "modes": {},
+             "split_factor": {"buffer": {"factor": 1.5, "rows": 40}}}
+    (tmp_path / "sync.json").write_text(json.dumps({"version": 1, "pairs": {key: entry}}))
+    sm = SyncModel.load(tmp_path, infos[0]["name"], infos[1]["name"])
+    assert sm.split_factor == {"buffer": 1.5}
+    np.testing.assert_array_equal(sm.split_scale(np.array(["buffer", "map"], dtype=object)),
+                                  [1.5, 1.0])
+    entry["split_factor"] = {"buffer": {"factor": 0}}
+    (tmp_path / "sync.json").write_text(json.dumps({"version": 1, "pairs": {key: entry}}))
+    with pytest.raises(LatpredError, match="split_factor of buffer needs a positive factor"):
+        SyncModel.load(tmp_path, infos[0]["name"], infos[1]["name"])
+
+
 def test_balanced_devices_split_near_half(infos):
     cpu, gpu = Linear(1e3, per_thread=False), Linear(1e3)
     ch = planner(infos, cpu, gpu, sync_us=1.0).plan_layer(LAYER)
