@@ -370,6 +370,7 @@ def test_shipped_h100_models_plan():
     root = Path(__file__).resolve().parents[1] / "datasets" / "h100" / "models" / "v3all"
     preds, gpu, cpu, sync = load_models(str(root))
     assert "H100" in gpu["name"] and sync.cpu_by_threads and sync.single_by_mib
+    assert set(sync.split_factor) == {"buffer", "map", "svm_coarse"}
     layers = [("fc", 1, LinearLayer(1, 1000, 2048)), ("conv", 1, ConvLayer(1, 64, 64, 56, 56, 3, 3, 1, 1))]
     choices = Planner(preds, gpu, cpu, sync, PlannerOptions(steps=8)).plan_layers(layers)
     assert all(c.plan_us > 0 and c.plan.kind in ("cpu", "gpu", "split") for c in choices)
