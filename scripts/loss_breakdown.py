@@ -123,6 +123,10 @@ def main() -> None:
     eff = np.exp(-d["loss"].mean())
     print(f"{n_runs} runs, {len(d) / n_runs:.0f} layers per run, efficiency {100 * eff:.1f} % "
           "(geometric mean over every layer of every run)")
+    split = d[d["plan_kind"] == "split"]
+    print(f"split plans chosen: {len(split)} of {len(d)} layer benches, "
+          f"{int((split['t_plan_us'] > split['t_single_us']).sum())} of them slower than "
+          f"T_single")
     print("\nloss by plan kind against the oracle's kind (layers per run):")
     print(by_kind(d).round(3).to_string())
     print("\nCPU-only plans of CPU-only oracles, by thread counts (share of the whole loss):")
