@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
+from latpred.errors import LatpredError
 
 ROOT = Path(__file__).resolve().parents[1]
 COEXEC = ROOT / "datasets" / "h100" / "coexec"
@@ -444,3 +447,27 @@ def test_replay_bench_finds_a_reused_grid_stored_elsewhere():
     assert got.is_dir() and got.name == "grid" and got.parent.name == "googlenet"
     assert got != bench / "googlenet" / "grid"
     assert mod.grid_dir(bench / "resnet50", COEXEC) == COEXEC / "resnet50" / "grid"
+
+
+@pytest.mark.skipif(not COEXEC.is_dir(), reason="no committed H100 bench")
+def test_pack_bench_keeps_the_committed_layout(tmp_path):
+    """A run's suite (bench.csv, summary.json, confirm/ as journal + parts, grid/, plans/,
+    a plot) packs to bench.csv, summary.json and one consolidated confirm part with the same
+    rows; an existing destination suite is refused."""
+    from latpred.datasets.store import load
+
+    mod = _script("pack_bench")
+    src = COEXEC / "session12" / "split_factor" / "run1" / "vit_b16"
+    run = tmp_path / "run"
+    shutil.copytree(src, run / "vit_b16")
+    (run / "vit_b16" / "bench.png").write_bytes(b"png")
+    shutil.copytree(src / "confirm", run / "vit_b16" / "grid")
+    assert mod.pack(run, tmp_path / "out") == ["vit_b16"]
+    got = tmp_path / "out" / "vit_b16"
+    assert sorted(p.name for p in got.iterdir()) == ["bench.csv", "confirm", "summary.json"]
+    assert len(list((got / "confirm").glob("part-*.parquet"))) == 1
+    assert len(load(got / "confirm")) == len(load(src / "confirm"))
+    with pytest.raises(LatpredError, match="already exists"):
+        mod.pack(run, tmp_path / "out")
+    with pytest.raises(LatpredError, match="holds no"):
+        mod.pack(tmp_path / "nothing", tmp_path / "out2")
