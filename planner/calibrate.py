@@ -322,7 +322,9 @@ def split_factors(predictors: Predictors, sync: Any, grids: Iterable[pd.DataFram
     that made splits look faster than they ran: 43 of the 44 splits the planner chose in
     the committed benches ran slower than the best single device. Per layer (of one
     dataset) and memory mode, the ``top_k`` split rows predicted fastest give log(measured
-    total / predicted); a mode's factor is exp of their median.
+    total / predicted); a mode's factor is exp of their median. A row's GPU part is
+    predicted in its own memory mode (the planner reaches other modes through its
+    reference configuration's rows, which ranks the same rows nearly alike).
 
     Args:
         predictors: the loaded predictors (GPU end to end, or its components, and CPU).
