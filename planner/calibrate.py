@@ -323,8 +323,9 @@ def split_factors(predictors: Predictors, sync: Any, grids: Iterable[pd.DataFram
     the committed benches ran slower than the best single device. Per layer (of one
     dataset) and memory mode, the ``top_k`` split rows predicted fastest give log(measured
     total / predicted); a mode's factor is exp of their median. A row's GPU part is
-    predicted in its own memory mode (the planner reaches other modes through its
-    reference configuration's rows, which ranks the same rows nearly alike).
+    predicted in its own memory mode; the planner predicts a mode other than its
+    reference one through its reference configuration's rows (``Planner``), an
+    approximation of the same number.
 
     Args:
         predictors: the loaded predictors (GPU end to end, or its components, and CPU).
