@@ -13,8 +13,9 @@
 # trains the predictors without those networks' layer shapes (networks never seen).
 # REFIT_OVERHEADS=1 refits the GPU-only overheads per memory mode, with their activation-size
 # curves, and the CPU-only factors per thread count, on the committed confirmation rounds of
-# every other suite than the ones benched and HOLD_OUT (coexec calibrate --what overheads;
-# BENCHMARKS.md section 5, sessions 10-11) and benches with them (into $MODELS.overheads).
+# every other suite than the ones benched and HOLD_OUT, and the split plans' factors per
+# memory mode on those suites' grids (coexec calibrate --what overheads; BENCHMARKS.md
+# section 5, sessions 10-12) and benches with them (into $MODELS.overheads).
 # COMPARE="NAME=DIR ..." also plans every layer with each DIR, timed in the same rounds
 # (coexec bench --compare). PARAMS_FROM=DIR trains each predictor with the parameters of
 # DIR's (DIR/<target>.pkl or the native export DIR/<target>/; no tuning), e.g.
