@@ -89,17 +89,21 @@ def layer_of_row(r: dict[str, Any]) -> ConvLayer | LinearLayer:
     raise bad_value("op", r["op"], "must be conv2d or linear")
 
 
+def cached_layer(r: dict[str, Any], memo: dict[tuple, Any]) -> ConvLayer | LinearLayer:
+    """``layer_of_row(r)``, built once per shape in ``memo`` (its shape columns -> layer)."""
+    key = tuple(r.get(c) for c in _LAYER_COLS)
+    layer = memo.get(key)
+    if layer is None:
+        layer = memo[key] = layer_of_row(r)
+    return layer
+
+
 def layer_sizes(X: pd.DataFrame, size: Callable[[Any], float]) -> np.ndarray:
     """``size`` (e.g. ``split.activation_mib``, ``split.layer_flops``) of each row's layer
-    (``layer_of_row``), shape (len(X),); rows of one shape share one evaluation."""
-    memo: dict[tuple, float] = {}
-    out = np.empty(len(X))
-    for i, r in enumerate(X.to_dict("records")):
-        key = tuple(r.get(c) for c in _LAYER_COLS)
-        if key not in memo:
-            memo[key] = float(size(layer_of_row(r)))
-        out[i] = memo[key]
-    return out
+    (``layer_of_row``), shape (len(X),); rows of one shape share one layer."""
+    memo: dict[tuple, Any] = {}
+    return np.array([float(size(cached_layer(r, memo))) for r in X.to_dict("records")],
+                    dtype=np.float64).reshape(len(X))
 
 
 def runtime_rows(grids: Iterable[pd.DataFrame], gpu_info: dict[str, Any],
@@ -126,10 +130,7 @@ def runtime_rows(grids: Iterable[pd.DataFrame], gpu_info: dict[str, Any],
                   & ~grid["suite"].isin(list(exclude_suites))]  # no co-executed plan
         _check_devices(ok, {"cpu": cpu, "gpu": gpu})
         for r in ok.to_dict("records"):
-            key = tuple(r.get(c) for c in _LAYER_COLS)
-            layer = layers.get(key)
-            if layer is None:
-                layer = layers[key] = layer_of_row(r)
+            layer = cached_layer(r, layers)
             split = int(r["split_n"]) if pd.notna(r["split_n"]) else 0
             # confirmation rounds leave n_total empty: their GPU rows are whole-layer plans
             n_total = int(r["n_total"]) if pd.notna(r["n_total"]) else layer_extent(layer)
@@ -347,16 +348,13 @@ def split_factors(predictors: Predictors, sync: Any, grids: Iterable[pd.DataFram
         ok = grid[(grid["status"] == "ok") & (grid["backend"] == "coexec")
                   & ~grid["suite"].isin(list(exclude_suites))]
         for r in ok.to_dict("records"):
-            key = tuple(r.get(c) for c in _LAYER_COLS)
-            layer = layers.get(key)
-            if layer is None:
-                layer = layers[key] = layer_of_row(r)
+            layer = cached_layer(r, layers)
             n, s = layer_extent(layer), int(r["split_n"])
             if not 0 < s < n or not _positive(r["total_us"]):
                 continue
             mode = str(r["mem_mode"])
             kc = KernelConfig(str(r["impl"]), str(r["gpu_params"]), str(r["local_size"]))
-            recs.append((i, key, mode, fb.config_id("gpu", *gpu, kc, None, mode),
+            recs.append((i, fb.shape_id(layer), mode, fb.config_id("gpu", *gpu, kc, None, mode),
                          fb.split_shape_id(layer, s),
                          fb.cpu_config_id(cpu, BLAS_CONFIG, int(r["threads"])),
                          fb.split_shape_id(layer, n - s), gpu_block_bytes(layer, s),
