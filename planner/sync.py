@@ -292,21 +292,13 @@ class SyncModel:
     def slowdown(self, mode: str | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(GPU part, CPU part) factors of split plans in memory mode ``mode`` (scalar or
         array), each at least 1-d; 1.0 where not measured."""
-        modes = np.atleast_1d(np.asarray(mode, dtype=object))
-        g, c = np.ones(modes.shape), np.ones(modes.shape)
-        for m, (fg, fc) in self.interference.items():
-            sel = modes == m
-            g[sel], c[sel] = fg, fc
-        return g, c
+        return (_per_mode({m: f[0] for m, f in self.interference.items()}, mode, 1.0),
+                _per_mode({m: f[1] for m, f in self.interference.items()}, mode, 1.0))
 
     def split_scale(self, mode: str | np.ndarray) -> np.ndarray:
         """Factor on the predicted time of split plans in memory mode ``mode`` (scalar or
         array; result at least 1-d): ``split_factor``, 1.0 where not fitted."""
-        modes = np.atleast_1d(np.asarray(mode, dtype=object))
-        out = np.ones(modes.shape)
-        for m, f in self.split_factor.items():
-            out[modes == m] = f
-        return out
+        return _per_mode(self.split_factor, mode, 1.0)
 
     def single_us(self, side: str | np.ndarray, mib: float | np.ndarray | None = None
                   ) -> np.ndarray:
@@ -315,9 +307,7 @@ class SyncModel:
         (``split.activation_mib``; scalar or an array like ``side``), for the modes with a
         size curve (``single_by_mib``). Result at least 1-d."""
         sides = np.atleast_1d(np.asarray(side, dtype=object))
-        out = np.zeros(sides.shape, float)
-        for k, v in self.single.items():
-            out[sides == k] = v
+        out = _per_mode(self.single, sides, 0.0)
         if mib is not None and self.single_by_mib:
             size = np.broadcast_to(np.asarray(mib, float), sides.shape)
             for k, (knots, us) in self.single_by_mib.items():
@@ -405,6 +395,17 @@ class SyncModel:
             split[m] = float(f)
         return cls(modes, DEFAULT_SYNC_US, f"{path} [{pair_key(entry['gpu'], entry['cpu'])}]",
                    single, inter, by_mib, by_threads, split)
+
+
+def _per_mode(values: dict[str, float], mode: str | np.ndarray, default: float
+              ) -> np.ndarray:
+    """``values[m]`` for each memory mode (or side) m of ``mode`` (scalar or array; result
+    at least 1-d, float64), ``default`` where ``values`` has none."""
+    modes = np.atleast_1d(np.asarray(mode, dtype=object))
+    out = np.full(modes.shape, float(default))
+    for m, v in values.items():
+        out[modes == m] = v
+    return out
 
 
 def _curve(path: Path, entry: dict[str, Any], x: str, y: str, what: str, needs: str,
