@@ -16,22 +16,21 @@ thread profile can beat on these rounds. A development guide, not a bench result
 from __future__ import annotations
 
 import argparse
+import sys
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from latpred.planner.oracle import load_grid
 
-#: the networks benched after the predictors and planner were developed (make_suites.py)
-NEVER_SEEN = ("googlenet", "densenet121", "convnext_tiny", "convnext_tiny_mlp",
-              "efficientnet_b0", "resnext50_32x4d", "vit_b16")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from paired_replay import rounds  # noqa: E402
+from thread_choice import DEV  # noqa: E402
 
 
-def plan_kind(desc: str) -> str:
-    """"cpu", "gpu" or "split" of a plan description (``Plan.describe`` / the oracle's)."""
-    desc = str(desc)
-    return "split" if desc.startswith("split") else "cpu" if desc.startswith("CPU") else "gpu"
+def ratio_kind(ratio: float) -> str:
+    """"cpu", "gpu" or "split" of a plan's GPU share (bench.csv's ``oracle_ratio``)."""
+    return "cpu" if ratio == 0 else "gpu" if ratio == 1 else "split"
 
 
 def cpu_threads(desc: pd.Series) -> pd.Series:
@@ -48,8 +47,7 @@ def benches(runs: list[Path], suites: set[str] | None) -> pd.DataFrame:
     if not frames:
         raise SystemExit(f"no <suite>/bench.csv of the chosen suites under {runs}")
     d = pd.concat(frames, ignore_index=True)
-    d["plan_kind"] = d["plan"].map(plan_kind)
-    d["oracle_kind"] = d["oracle_config"].map(plan_kind)
+    d["oracle_kind"] = d["oracle_ratio"].map(ratio_kind)  # plan_kind: the bench's own
     d["loss"] = -np.log(np.minimum(d["efficiency"], 1.0))
     return d
 
@@ -81,21 +79,17 @@ def thread_confusion(d: pd.DataFrame) -> pd.DataFrame:
 def thread_ceiling(runs: list[Path], suites: set[str] | None) -> tuple[float, float, int]:
     """(geomean time over the run's best, share within 2 %, picks) of thread counts picked
     by the other runs (see the module docstring)."""
-    recs = []
-    for run in runs:
-        for conf in sorted(run.glob("*/confirm")):
-            if suites is not None and conf.parent.name not in suites:
-                continue
-            g = load_grid(conf)
-            g = g[(g["status"] == "ok") & (g["backend"] == "cpu")
-                  & (g["split_n"].fillna(0).astype(int) == 0)]
-            m = g.groupby(["layer", "threads"])["total_us"].median().reset_index()
-            recs.append(m.assign(suite=conf.parent.name, run=str(run)))
-    if not recs:
+    try:
+        g = rounds([str(run) for run in runs])
+    except ValueError:  # no confirmation round at all
         return float("nan"), float("nan"), 0
-    d = pd.concat(recs)
-    t = np.log(d.pivot_table(index=["suite", "layer", "run"], columns="threads",
-                             values="total_us"))
+    g = g[(g["backend"] == "cpu") & (g["split_n"].fillna(0).astype(int) == 0)]
+    if suites is not None:
+        g = g[g["suite"].isin(list(suites))]
+    if g.empty:
+        return float("nan"), float("nan"), 0
+    t = np.log(g.groupby(["suite", "layer", "src", "threads"])["total_us"].median()
+               .unstack("threads"))
     out = []
     for _key, g in t.groupby(level=[0, 1]):
         for i in range(len(g)):
@@ -116,8 +110,12 @@ def main() -> None:
                     help="never-seen (default), all, or a comma-separated list")
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
-    suites = None if args.suites == "all" else set(NEVER_SEEN) if args.suites == "never-seen" \
-        else set(args.suites.split(","))
+    if args.suites == "all":
+        suites = None
+    elif args.suites == "never-seen":  # every suite outside the development ones
+        suites = {p.parent.name for run in args.runs for p in run.glob("*/bench.csv")} - DEV
+    else:
+        suites = set(args.suites.split(","))
     d = benches(args.runs, suites)
     n_runs = d["run"].nunique()
     eff = np.exp(-d["loss"].mean())

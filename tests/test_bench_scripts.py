@@ -430,8 +430,12 @@ def test_loss_breakdown_shares_add_up_to_the_runs_efficiency():
     assert set(conf.index.get_level_values(0)) <= {4.0, 8.0, 12.0, 15.0, 16.0}
     assert (conf["loss_share"] > 0).all() and conf["loss_share"].sum() <= kinds.loc[
         ("cpu", "cpu"), "loss_share"] + 1e-12
-    assert mod.plan_kind("split 96/192 (50.0% GPU): GPU ...") == "split"
-    assert mod.plan_kind("CPU only: blas threads=8") == "cpu"
+    assert (mod.ratio_kind(0.0), mod.ratio_kind(1.0), mod.ratio_kind(0.5)) == (
+        "cpu", "gpu", "split")
+    # the kinds are the bench's: its plan_kind, and its oracle's GPU share as its text says
+    assert set(d["plan_kind"]) <= {"cpu", "gpu", "split"}
+    assert (d["plan"].str.startswith("CPU") == (d["plan_kind"] == "cpu")).all()
+    assert (d["oracle_config"].str.startswith("CPU") == (d["oracle_kind"] == "cpu")).all()
     runs = [COEXEC / "session11" / "paired_mean" / f"run{i}" for i in (1, 2, 3)]
     ceil, within, n = mod.thread_ceiling(runs, {"googlenet"})
     assert n > 20 and ceil >= 1.0 and 0.0 <= within <= 1.0
