@@ -13,13 +13,16 @@ mean (``coexec calibrate --rounds mean``). No predictor is involved.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from latpred.planner.calibrate import layer_sizes
-from latpred.planner.oracle import load_grid
 from latpred.planner.split import activation_mib
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from paired_replay import rounds  # noqa: E402
 
 KEY = ["src", "suite", "layer", "impl", "gpu_params", "local_size"]
 BANDS = [0, 1, 4, 8, 16, 64]
@@ -29,12 +32,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("dirs", nargs="*", default=["datasets/h100/coexec"])
     args = ap.parse_args()
-    frames = []
-    for p in sorted({p for d in args.dirs for p in Path(d).rglob("confirm")}):
-        g = load_grid(p)
-        g = g[(g["backend"] == "gpu") & (g["status"] == "ok") & (g["total_us"] > 0)]
-        frames.append(g.assign(src=str(p)))
-    d = pd.concat(frames, ignore_index=True)
+    d = rounds(args.dirs)
+    d = d[(d["backend"] == "gpu") & (d["total_us"] > 0)]
     d = d[d.groupby(KEY)["mem_mode"].transform("nunique") >= 2].reset_index(drop=True)
     d["mib"] = layer_sizes(d, activation_mib)
     d["ratio"] = d["total_us"] / d.groupby(KEY)["total_us"].transform("min")
