@@ -1,4 +1,4 @@
-"""``latpred plan`` and ``latpred coexec {sync,grid,bench,run}``.
+"""``latpred plan`` and ``latpred coexec {sync,grid,bench,calibrate,cpu-rounds,run}``.
 
 Handlers take the argparse Namespace and return an exit code; user errors raise
 LatpredError (the main CLI prints one line and exits with 2).
@@ -147,6 +147,33 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
                         "or thread count that is sometimes far slower pays for it) or the "
                         "median (the typical round; what sessions before 11 fitted)")
     q.set_defaults(func=cmd_calibrate)
+
+    q = csub.add_parser(
+        "cpu-rounds", help="CPU training data timed as the runtime times plans (resumable)",
+        description="Time every BLAS thread count of each layer as CPU-only plans of the "
+                    "runtime, interleaved in rounds as the bench confirms finalists "
+                    "(optionally beside the planner's best GPU-only plan), into a dataset in "
+                    "the profiler's schema (backend cpu) for `latpred train --target "
+                    "cpu_us`. Resumable: re-running skips stored layers.")
+    q.add_argument("--from", dest="from_", action="append", default=[], metavar="DATASET",
+                   help="the forward layer shapes of this profiler dataset's CPU rows "
+                        "(repeatable)")
+    q.add_argument("--max-best-us", type=float, default=None,
+                   help="with --from: only shapes whose fastest CPU row took at most this")
+    q.add_argument("--suite", action="append", default=[], metavar="NAME",
+                   help="the layers of this suite (repeatable)")
+    q.add_argument("--threads", default=None, help="BLAS thread counts (default 1..cores)")
+    _device_args(q)
+    q.add_argument("--models", default=None,
+                   help="time the best GPU-only plan of these predictors in the same rounds "
+                        "(needs --device)")
+    q.add_argument("--seconds", type=float, default=None,
+                   help="most seconds of rounds per layer (default 1)")
+    q.add_argument("--deadline-s", type=float, default=None,
+                   help="start no layer after this many seconds (the rest: a rerun)")
+    q.add_argument("--seed", type=int, default=0, help="seed of the inputs and the order")
+    q.add_argument("--out", required=True, help="dataset directory (created; resumable)")
+    q.set_defaults(func=cmd_cpu_rounds)
 
     q = csub.add_parser("run", help="run one plan on random inputs: verify and time it")
     _layer_args(q)
@@ -748,6 +775,60 @@ def _refit_overheads(models: Path, preds: Any, rows: dict[str, Any],
               "predicted fastest): " + ", ".join(f"{m} {v['factor']:.2f} ({v['rows']} rows)"
                                                  for m, v in split_fit.items()))
     return entry
+
+
+def cmd_cpu_rounds(args: argparse.Namespace) -> int:
+    import dataclasses
+    import time
+
+    from latpred.datasets import suites
+    from latpred.datasets.store import check_writable
+    from latpred.planner.cpu_rounds import (
+        ROUNDS_POLICY,
+        CpuRounds,
+        best_gpu_plan,
+        layers_of_datasets,
+    )
+    from latpred.planner.oracle import LayerItem
+
+    if not args.from_ and not args.suite:
+        raise bad_value("from", None, "give --from DATASET or --suite NAME (the layers)")
+    if args.max_best_us is not None and (not args.from_ or args.max_best_us <= 0):
+        raise bad_value("max-best-us", args.max_best_us, "needs --from and a positive value")
+    if args.models and args.device is None:
+        raise bad_value("models", args.models, "needs --device (the GPU of the GPU plan)")
+    for name, v in (("seconds", args.seconds), ("deadline-s", args.deadline_s)):
+        if v is not None and v <= 0:
+            raise bad_value(name, v, "must be positive")
+    threads = _int_list("threads", args.threads) or list(range(1, (os.cpu_count() or 1) + 1))
+    known = suites.list_suites()
+    for name in args.suite:
+        if name not in known:
+            raise bad_value("suite", name, f"unknown suite (known: {', '.join(known)})")
+    for path in args.from_:
+        if not Path(path).is_dir():
+            raise bad_value("from", path, "is not a dataset directory")
+    check_writable(args.out)
+    items = layers_of_datasets(args.from_, args.max_best_us) if args.from_ else []
+    for name in args.suite:
+        items += [LayerItem(name, lname, layer, count)
+                  for lname, count, layer in suites.suite_layers(name)]
+    gpu = gpu_device(args) if args.device is not None else None
+    pick = None
+    if args.models:
+        from latpred.planner.planner import Planner, PlannerOptions
+
+        preds, ginfo, cinfo, sync = load_models(args.models, gpu)
+        pick = best_gpu_plan(Planner(preds, ginfo, cinfo, sync, PlannerOptions(shortlist=3)))
+    policy = ROUNDS_POLICY if args.seconds is None else dataclasses.replace(
+        ROUNDS_POLICY, max_seconds=args.seconds)
+    rounds = CpuRounds(args.out, threads, gpu, pick, policy, args.seed)
+    deadline = time.time() + args.deadline_s if args.deadline_s else None
+    res = rounds.run(items, deadline)
+    print(f"{len(items)} layers: {res.measured} measured, {res.skipped} stored before, "
+          f"{res.failed} with a failed thread count, {res.unfinished} left (deadline); "
+          f"{res.seconds:.0f} s -> {args.out}")
+    return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -629,12 +629,34 @@ def test_cli_plan_tune_measures_the_shortlist(models_dir, tmp_path, capsys):
       "b=/nonexistent", "--out", "/tmp/never"], "compare="),
     (["coexec", "bench", "--models", "{m}", "--suite", "mnist_mlp", "--compare", "b={m}",
       "--confirm-top", "0", "--out", "/tmp/never"], "confirm-top="),
+    (["coexec", "cpu-rounds", "--out", "/tmp/never"], "from="),
+    (["coexec", "cpu-rounds", "--suite", "nosuch", "--out", "/tmp/never"], "suite="),
+    (["coexec", "cpu-rounds", "--suite", "mnist_mlp", "--threads", "0", "--out",
+      "/tmp/never"], "threads="),
+    (["coexec", "cpu-rounds", "--suite", "mnist_mlp", "--models", "{m}", "--out",
+      "/tmp/never"], "models="),
+    (["coexec", "cpu-rounds", "--suite", "mnist_mlp", "--max-best-us", "50", "--out",
+      "/tmp/never"], "max-best-us="),
+    (["coexec", "cpu-rounds", "--from", "/nonexistent", "--out", "/tmp/never"], "from="),
 ])
 def test_cli_user_errors(models_dir, capsys, argv, msg):
     argv = [a.replace("{m}", str(models_dir)) for a in argv]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and msg in err[0]
+
+
+def test_cli_cpu_rounds_beside_the_planners_gpu_plan(models_dir, tmp_path, capsys):
+    out = tmp_path / "rounds"
+    argv = ["coexec", "cpu-rounds", "--suite", "mnist_mlp", "--threads", "1,2", "--device",
+            "pocl", "--gpu-threads", "1", "--models", str(models_dir), "--seconds", "0.1",
+            "--out", str(out)]
+    assert main(argv) == 0
+    assert "3 layers: 3 measured" in capsys.readouterr().out
+    df = load(out)
+    assert len(df) == 6 and (df["status"] == "ok").all()
+    assert all(json.loads(v)["beside"].startswith("GPU only") for v in df["kernel_breakdown_us"])
+    assert main(argv) == 0 and "3 stored before" in capsys.readouterr().out
 
 
 def test_cli_coexec_bench(models_dir, tmp_path, capsys):
