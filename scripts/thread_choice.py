@@ -1,6 +1,7 @@
 """How well CPU predictors pick a BLAS thread count, scored on runtime measurements.
 
-    python scripts/thread_choice.py --models DIR [--models DIR2 ...] [--grid PATH ...]
+    python scripts/thread_choice.py --models DIR [--models DIR2 ...] [--grid PATH ...] [--factors]
+        [--measured NAME=DATA[,DATA...] ...] [--size-split US]
 
 The single-device CPU rows of the committed co-execution grids and confirmation rounds
 (``planner.calibrate.runtime_rows``: the geometric median per layer shape and thread count)
@@ -11,6 +12,12 @@ predicts fastest; the score is the measured time of that pick over the measured 
 suites, session 7's networks, session 9's (googlenet apart: added after the BLAS thread-grid
 features were designed on densenet121). Fixed thread counts are the baselines. A
 development guide (grid medians are single quick timings), not a bench result.
+``--factors``: also each models directory's predictions times its sync.json's factors per
+thread count (``SyncModel.cpu_factor`` at the layer's FLOPs): the planner's ranking of
+CPU-only plans. ``--measured NAME=DATA``: a picker that reads the profiler dataset DATA's own
+times (forward CPU rows) instead of predicting: how well that way of measuring ranks thread
+counts for the runtime; every picker is then scored on the shapes every such dataset holds.
+``--size-split US``: each group split by the shape's fastest runtime time, below / from US.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from latpred.datasets.store import load
 from latpred.planner.calibrate import runtime_rows
 from latpred.planner.cli import load_models
 from latpred.planner.oracle import load_grid
@@ -38,14 +46,38 @@ def group(suite: str) -> str:
     return "session 9, googlenet" if suite == "googlenet" else "session 9"
 
 
-def score(rows: pd.DataFrame, col: str) -> pd.DataFrame:
+def shape_keys(frame: pd.DataFrame) -> list[str]:
+    """One string per row naming its layer shape (the SHAPE columns, missing ones -1)."""
+    cols = [frame["op"].astype(str)] + [
+        pd.to_numeric(frame[c], errors="coerce").fillna(-1).astype(np.int64) for c in SHAPE[1:]]
+    return ["|".join(map(str, t)) for t in zip(*cols)]
+
+
+def measured_picker(spec: str, rows: pd.DataFrame) -> tuple[str, np.ndarray]:
+    """(NAME, times (len(rows),), NaN where DATA lacks the shape and thread count) of a
+    ``NAME=DATA[,DATA...]`` argument."""
+    name, _, paths = spec.partition("=")
+    data = load(paths.split(","))
+    data = data[(data["status"] == "ok") & (data["backend"] == "cpu")
+                & (data["pass"].fillna("forward") == "forward")]
+    at = pd.Series(data["total_us"].to_numpy(), index=pd.MultiIndex.from_arrays(
+        [shape_keys(data), data["threads"].astype(int).to_numpy()]))
+    at = at.groupby(level=[0, 1]).min()
+    idx = pd.MultiIndex.from_arrays([rows["shape"], rows["threads"]])
+    return name, at.reindex(idx).to_numpy(np.float64)
+
+
+def score(rows: pd.DataFrame, col: str, size_split: float | None = None) -> pd.DataFrame:
     """Per suite group: shapes, geometric-mean loss of ``col``'s pick, share within 2 %."""
     out = []
     for _key, d in rows.groupby("shape", sort=False):
         if d["threads"].nunique() < 5:
             continue
         y = d["y_us"].to_numpy()
-        out.append((group(d["suite"].iloc[0]), y[np.argmin(d[col].to_numpy())] / y.min()))
+        g = group(d["suite"].iloc[0])
+        if size_split is not None:
+            g += f" {'<' if y.min() < size_split else '>='} {size_split:g} us"
+        out.append((g, y[np.argmin(d[col].to_numpy())] / y.min()))
     s = pd.DataFrame(out, columns=["group", "loss"])
     return s.groupby("group")["loss"].agg(
         shapes="size", loss=lambda v: float(np.exp(np.log(v).mean())),
@@ -58,6 +90,12 @@ def main() -> None:
     ap.add_argument("--grid", action="append", metavar="PATH",
                     help="grid / confirm datasets (default: every one under "
                          "datasets/h100/coexec)")
+    ap.add_argument("--factors", action="store_true",
+                    help="also score the predictions times sync.json's CPU factors")
+    ap.add_argument("--measured", action="append", default=[], metavar="NAME=DATA",
+                    help="a picker reading a profiler dataset's own times (repeatable)")
+    ap.add_argument("--size-split", type=float, default=None, metavar="US",
+                    help="split each group at this fastest runtime time (us)")
     args = ap.parse_args()
     warnings.filterwarnings("ignore")  # pickles saved with other library versions
     root = Path("datasets/h100/coexec")
@@ -68,20 +106,35 @@ def main() -> None:
     X = rows.X
     df = pd.DataFrame({"suite": rows.suite, "y_us": rows.y_us,
                        "threads": X["threads"].astype(int).to_numpy(),
-                       "shape": ["|".join(map(str, t)) for t in X[list(SHAPE)]
-                                 .itertuples(index=False)]})
+                       "shape": shape_keys(X)})
     cols = []
+    flops = X["flops"].to_numpy(np.float64)
     for d in args.models:
         df[d] = loaded[d][0].models["cpu_us"].predict(X)
         cols.append(d)
+        if args.factors:
+            sync, threads = loaded[d][3], df["threads"].to_numpy()
+            fac = np.ones(len(df))
+            for f in np.unique(flops):
+                at = flops == f
+                fac[at] = sync.cpu_factor(threads[at], float(f))
+            df[f"{d} x factors"] = df[d] * fac
+            cols.append(f"{d} x factors")
+    for spec in args.measured:
+        name, times = measured_picker(spec, df)
+        df[name] = times
+        cols.append(name)
+        held = df.groupby("shape")[name].transform(lambda v: v.notna().all())
+        df = df[held.to_numpy(bool)]
     for t in (4, 8, 12, 15, 16):
         df[f"always {t} threads"] = -(df["threads"] == t).astype(float)
         cols.append(f"always {t} threads")
-    print(f"{len(df)} runtime CPU rows from {len(paths)} datasets")
+    print(f"{len(df)} runtime CPU rows from {len(paths)} datasets"
+          + (" (the shapes every --measured dataset holds)" if args.measured else ""))
     print("| picker | suites | shapes | measured pick / best (geomean) | within 2 % |")
     print("|---|---|---:|---:|---:|")
     for c in cols:
-        for g, r in score(df, c).iterrows():
+        for g, r in score(df, c, args.size_split).iterrows():
             print(f"| {c} | {g} | {int(r.shapes)} | {r.loss:.3f} | {100 * r.within_2pct:.0f} % |")
 
 

@@ -475,3 +475,29 @@ def test_pack_bench_keeps_the_committed_layout(tmp_path):
         mod.pack(run, tmp_path / "out")
     with pytest.raises(LatpredError, match="holds no"):
         mod.pack(tmp_path / "nothing", tmp_path / "out2")
+
+
+def test_thread_choice_measured_picker_reads_a_datasets_own_times(tmp_path):
+    from latpred.datasets.store import DatasetWriter
+
+    tc = _script("thread_choice")
+    w = DatasetWriter(tmp_path / "d")
+    base = {"op": "conv2d", "pass": None, "batch": 1, "in_channels": 8, "out_channels": 4,
+            "height": 7, "width": 7, "kernel_h": 1, "kernel_w": 1, "stride": 1,
+            "padding": 0, "dilation": 1, "groups": 1, "backend": "cpu", "impl": "blas",
+            "status": "ok"}
+    for t, us in ((4, 30.0), (8, 20.0), (8, 25.0)):  # a thread count timed twice: its min
+        w.append({**base, "threads": t, "total_us": us, "config_key": f"k{t}{us}"})
+    w.append({**base, "threads": 16, "total_us": 1.0, "backend": "gpu", "config_key": "g"})
+    w.close()
+    rows = pd.DataFrame({"op": ["conv2d"] * 3 + ["linear"],
+                         "m": [np.nan] * 3 + [1], "n": [np.nan] * 3 + [8],
+                         "k": [np.nan] * 3 + [8], "in_channels": [8.0] * 3 + [np.nan],
+                         "out_channels": [4.0] * 3 + [np.nan], "height": [7.0] * 3 + [np.nan],
+                         "width": [7.0] * 3 + [np.nan], "kernel_h": [1.0] * 3 + [np.nan],
+                         "stride": [1.0] * 3 + [np.nan], "groups": [1.0] * 3 + [np.nan],
+                         "threads": [4, 8, 16, 4]})
+    rows["shape"] = tc.shape_keys(rows)
+    name, times = tc.measured_picker(f"b2b={tmp_path / 'd'}", rows)
+    assert name == "b2b"
+    assert times[:2].tolist() == [30.0, 20.0] and np.isnan(times[2:]).all()  # GPU row: not CPU
