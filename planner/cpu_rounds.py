@@ -8,7 +8,8 @@ shuffled order, two runs each, the last kept), through the runtime (``CoexecRun`
 GPU-only plans. The thread count those rounds find fastest is not the one the profiler
 finds: on the H100 host, over the development networks' 75 layer shapes timed both ways,
 the profiler's own fastest of 4/8/12/15/16 threads ran 1.036x the runtime's fastest
-(geometric mean).
+(geometric mean; ``scripts/thread_choice.py --measured``, BENCHMARKS.md section 5, session
+13).
 
 ``CpuRounds`` measures, per layer, CPU-only plans at every requested thread count, plus
 optionally one GPU-only plan (``gpu_plan``: e.g. the planner's best GPU-only plan, as a
