@@ -170,7 +170,7 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--seconds", type=float, default=None,
                    help="most seconds of rounds per layer (default 1)")
     q.add_argument("--deadline-s", type=float, default=None,
-                   help="start no layer after this many seconds (the rest: a rerun)")
+                   help="start no layer once this many seconds of measuring have passed (the rest: a rerun)")
     q.add_argument("--seed", type=int, default=0, help="seed of the inputs and the order")
     q.add_argument("--out", required=True, help="dataset directory (created; resumable)")
     q.set_defaults(func=cmd_cpu_rounds)
