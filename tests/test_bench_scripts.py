@@ -501,3 +501,18 @@ def test_thread_choice_measured_picker_reads_a_datasets_own_times(tmp_path):
     name, times = tc.measured_picker(f"b2b={tmp_path / 'd'}", rows)
     assert name == "b2b"
     assert times[:2].tolist() == [30.0, 20.0] and np.isnan(times[2:]).all()  # GPU row: not CPU
+
+
+@pytest.mark.skipif(not (COEXEC / "session12" / "shipped").is_dir(),
+                    reason="no committed session 12 runs")
+def test_oracle_noise_scores_each_run_with_an_oracle_chosen_in_the_others():
+    on = _script("oracle_noise")
+    runs = [COEXEC / "session12" / "shipped" / f"run{i}" for i in (1, 2, 3)]
+    h = on.held_out(runs, {"gpt2_small_decode"})
+    bench = pd.read_csv(runs[0] / "gpt2_small_decode" / "bench.csv")
+    assert len(h) == 3 * len(bench)  # every layer of every run has its plan timed
+    mine = h[h["run"] == str(runs[0])].set_index("layer")
+    assert np.allclose(mine.loc[bench["layer"], "efficiency"], bench["efficiency"])
+    assert (h["held_out"] > 0).all()
+    # the bench's oracle is the run's own minimum: never above the held-out one's time
+    assert (h["held_out"] >= h["efficiency"] - 1e-12).all()
