@@ -22,6 +22,11 @@ the table (``*_grid_us``).
 speedup_plan = T_single / T_plan, speedup_oracle = T_single / T_oracle, efficiency =
 T_oracle / T_plan; geometric means over layers (efficiency in %).
 
+A check of that metric's noise, not a replacement (``split_half``): T_oracle, a minimum
+over the same medians that time it, is biased low. ``efficiency_split_half`` chooses the
+oracle on the even confirmation rounds and times it on the odd ones, and the other way
+round (``plan_vs_single_split_half`` likewise for T_single).
+
 Paired comparison (``compare``: name -> another planner, e.g. other predictors): each
 variant's plan joins the finalists of the same confirmation rounds, so the variants are
 scored on the same medians, within one run of the machine (``t_plan_<name>_us``,
@@ -187,17 +192,49 @@ def confirm_finalists(choices: list[PlanChoice], items: list[LayerItem], gpu: Op
                                     grid.cfg.seed)
                 got = []
                 for r, m in zip(base, res):
-                    sides = {k: m.pop(k) for k in ("cpu_us", "gpu_total_us") if k in m}
+                    sides = {k: m.pop(k) for k in ("cpu_us", "gpu_total_us", "even_us",
+                                                   "odd_us") if k in m}
                     r = {**r, **m, "kernel_breakdown_us": json.dumps(sides)}
                     writer.append(r)
                     got.append(r)
             for i, r in enumerate(got):
                 split, gparams = split_params(str(r["params"]))
-                rows.append({**r, "split_n": int(split or 0), "gpu_params": gparams,
-                             "finalist": fin[i][2], "plan_desc": fin[i][1].describe()})
+                rows.append({**r, **_halves(r), "split_n": int(split or 0),
+                             "gpu_params": gparams, "finalist": fin[i][2],
+                             "plan_desc": fin[i][1].describe()})
     finally:
         writer.close()
     return pd.DataFrame(rows)
+
+
+def _halves(row: dict[str, Any]) -> dict[str, float]:
+    """A confirmation row's ``even_us`` / ``odd_us`` (from its ``kernel_breakdown_us``
+    JSON; NaN where the rounds predate them)."""
+    txt = str(row.get("kernel_breakdown_us") or "")
+    try:
+        d = json.loads(txt) if txt.startswith("{") else {}
+    except json.JSONDecodeError:
+        d = {}
+    return {k: float(d[k]) if d.get(k) is not None else math.nan for k in ("even_us", "odd_us")}
+
+
+def split_half(c: pd.DataFrame, plan: pd.Series, single: pd.DataFrame) -> dict[str, float]:
+    """The layer's efficiency and T_plan / T_single with the oracle (and the best single
+    device plan) chosen on one half of the confirmation rounds and timed on the other:
+    geometric means over the two ways round. ``c``: the layer's ok confirmation rows with
+    ``even_us`` / ``odd_us``; ``plan``: the plan's row; ``single``: the single-device rows.
+    NaN where a half is missing. T_oracle as the minimum over the same medians that time it
+    is biased low (a near-tied finalist wins by noise); chosen on the other half, it is not
+    (it is biased high where the other half picks another configuration than this one's
+    best)."""
+    eff, vs_single = [], []
+    for h, o in (("even_us", "odd_us"), ("odd_us", "even_us")):
+        if not (np.isfinite(c[o]).all() and np.isfinite(c[h]).all()) or not len(single):
+            return {"efficiency_split_half": math.nan, "plan_vs_single_split_half": math.nan}
+        eff.append(c.loc[c[o].idxmin(), h] / plan[h])
+        vs_single.append(plan[h] / single.loc[single[o].idxmin(), h])
+    return {"efficiency_split_half": float(np.sqrt(eff[0] * eff[1])),
+            "plan_vs_single_split_half": float(np.sqrt(vs_single[0] * vs_single[1]))}
 
 
 def run_bench(planner: Planner, items: list[LayerItem], gpu: OpenCLDevice,
@@ -253,6 +290,7 @@ def run_bench(planner: Planner, items: list[LayerItem], gpu: OpenCLDevice,
             "oracle_config": o["oracle_config"] if o is not None else "",
             "confirmed": False, "n_shortlist": len(ch.shortlist),
             "t_tuned_us": math.nan, "tuned_config": "",
+            "efficiency_split_half": math.nan, "plan_vs_single_split_half": math.nan,
         }
         if conf is not None and len(conf):
             c = conf[(conf["layer"] == it.name) & (conf["status"] == "ok")]
@@ -271,6 +309,7 @@ def run_bench(planner: Planner, items: list[LayerItem], gpu: OpenCLDevice,
                 sl = c[c["finalist"].isin(["plan", "shortlist"])]
                 tb = sl.loc[sl["total_us"].idxmin()]
                 row.update(t_tuned_us=float(tb["total_us"]), tuned_config=describe_row(tb))
+                row.update(split_half(c, pl.iloc[0], single))
                 for name in alt:
                     row.update(_variant_row(name, alt[name][i_layer], ch, c))
         for name in alt:  # unconfirmed layers: the plan, no time
@@ -346,7 +385,21 @@ def summarize_bench(table: pd.DataFrame) -> dict[str, Any]:
         "network_plan_us": float((w * ok["t_plan_us"]).sum()),
         "network_oracle_us": float((w * ok["t_oracle_us"]).sum()),
         **_tuned_summary(ok),
+        **_split_half_summary(ok),
     }
+
+
+def _split_half_summary(ok: pd.DataFrame) -> dict[str, Any]:
+    """The split-half columns' summary (layers whose rounds kept both halves)."""
+    if "efficiency_split_half" not in ok:
+        return {}
+    t = ok[np.isfinite(ok["efficiency_split_half"])]
+    if not len(t):
+        return {"split_half_layers": 0}
+    return {"split_half_layers": int(len(t)),
+            "efficiency_split_half_geomean_pct": 100 * geomean(t["efficiency_split_half"]),
+            "layers_slower_than_single_split_half":
+                int((t["plan_vs_single_split_half"] > 1 + SLOWDOWN_TOLERANCE).sum())}
 
 
 def _tuned_summary(ok: pd.DataFrame) -> dict[str, Any]:
@@ -427,6 +480,12 @@ def format_table(table: pd.DataFrame, summary: dict[str, Any]) -> str:
                      f"{s['layers_tuned_slower_than_single']} layers > "
                      f"{100 * SLOWDOWN_TOLERANCE:.0f}% slower than T_single (worst "
                      f"{s['worst_tuned_vs_single']:.3f})")
+    if s.get("split_half_layers"):
+        lines.append(f"split-half check ({s['split_half_layers']} layers; T_oracle chosen on "
+                     f"one half of the rounds, timed on the other): efficiency "
+                     f"{s['efficiency_split_half_geomean_pct']:.1f}%, "
+                     f"{s['layers_slower_than_single_split_half']} layers > "
+                     f"{100 * SLOWDOWN_TOLERANCE:.0f}% slower than T_single")
     for name, v in s.get("compare", {}).items():
         lines.append(f"compared {name}: efficiency {v['efficiency_geomean_pct']:.1f}% "
                      f"(main plan {v['main_efficiency_geomean_pct']:.1f}% on the same "

@@ -9,6 +9,10 @@ shuffled order, ``burst`` times and keeps the last run (the first absorbs the sw
 BLAS thread count and caches). Rounds go on until every finalist's median is known to
 ``rel_halfwidth`` (95 % CI) or ``max_rounds`` / ``max_seconds`` is hit. All finalists
 see the same host conditions, so their ratios are fair.
+
+Each finalist's median is also kept over the even and the odd rounds apart (``even_us``,
+``odd_us``): a bench can choose its oracle on one half and time it on the other (the
+minimum over the medians that also time it is biased low; ``bench.split_half``).
 """
 
 from __future__ import annotations
@@ -86,7 +90,8 @@ def confirm_layer(layer: Any, arrays: dict[str, np.ndarray], plans: list[Plan],
     Returns:
         one dict per plan, in order: ``status`` ("ok", or the failure's status with
         ``error``), ``total_us`` (median, us), ``repeats`` (rounds), ``cv``,
-        ``cpu_us`` / ``gpu_total_us`` (medians).
+        ``cpu_us`` / ``gpu_total_us`` (medians), ``even_us`` / ``odd_us`` (medians of
+        ``total_us`` over the even / odd rounds, counted from 0; NaN without any).
     """
     from latpred.profiler.sweep import failure_row
 
@@ -137,7 +142,8 @@ def confirm_layer(layer: Any, arrays: dict[str, np.ndarray], plans: list[Plan],
                 cv=float(np.std(tot, ddof=1) / np.mean(tot)) if len(tot) > 1 else 0.0,
                 cpu_us=float(np.median([s.get("cpu_us", 0.0) for s in samples[i]])),
                 gpu_total_us=float(np.median([s.get("gpu_total_us", 0.0)
-                                              for s in samples[i]])))
+                                              for s in samples[i]])),
+                even_us=_median(tot[0::2]), odd_us=_median(tot[1::2]))
         log.info("confirmed %d finalists in %d rounds (%.2f s)", len(live), rounds,
                  time.perf_counter() - t0)
     finally:
@@ -146,6 +152,10 @@ def confirm_layer(layer: Any, arrays: dict[str, np.ndarray], plans: list[Plan],
                 run.release()
         blas.restore()
     return out
+
+
+def _median(v: np.ndarray) -> float:
+    return float(np.median(v)) if len(v) else float("nan")
 
 
 def _stable(samples: list[dict[str, Any]], rel: float) -> bool:

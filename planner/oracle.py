@@ -323,13 +323,14 @@ def split_params(ptxt: str) -> tuple[int | None, str]:
 def load_grid(path: str | os.PathLike) -> pd.DataFrame:
     """A grid dataset with the co-execution fields as columns: ``split_n``, ``n_total``,
     ``ratio``, ``cpu_us``, ``gpu_total_us``, ``sync_us``, ``merge_us``, ``sync``,
-    ``gpu_params`` (the implementation's parameters, without ``_split_n``)."""
+    ``gpu_params`` (the implementation's parameters, without ``_split_n``); for
+    confirmation rounds also ``even_us`` / ``odd_us`` (NaN where not stored)."""
     df = load(path)
     pairs = [split_params(t) for t in df["params"].fillna("{}").astype(str)]
     df["split_n"] = pd.array([sp for sp, _ in pairs], dtype="Int64")
     df["gpu_params"] = [gp for _, gp in pairs]
     extras: dict[str, list] = {k: [] for k in ("n_total", "cpu_us", "gpu_total_us", "sync_us",
-                                               "merge_us", "sync")}
+                                               "merge_us", "sync", "even_us", "odd_us")}
     for txt in df["kernel_breakdown_us"].fillna("").astype(str):
         try:
             d = json.loads(txt) if txt.startswith("{") else {}
@@ -339,7 +340,8 @@ def load_grid(path: str | os.PathLike) -> pd.DataFrame:
             v.append(d.get(k))
     for k, v in extras.items():
         df[k] = v
-    df["n_total"] = pd.to_numeric(df["n_total"], errors="coerce")
+    for k in ("n_total", "even_us", "odd_us"):
+        df[k] = pd.to_numeric(df[k], errors="coerce")
     df["ratio"] = df["split_n"].astype("float64") / df["n_total"]
     return df
 

@@ -689,6 +689,12 @@ def test_cli_coexec_bench(models_dir, tmp_path, capsys):
     assert r["n_shortlist"] >= 1 and r["t_tuned_us"] <= r["t_plan_us"]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["efficiency_tuned_geomean_pct"] >= summary["efficiency_geomean_pct"]
+    # the split-half check: each finalist's medians over the even and odd rounds, kept
+    halves = [json.loads(v) for v in conf["kernel_breakdown_us"]]
+    assert all(h["even_us"] > 0 and h["odd_us"] > 0 for h in halves)
+    assert np.isfinite(r["efficiency_split_half"]) and r["plan_vs_single_split_half"] > 0
+    assert summary["split_half_layers"] == 1
+    assert "split-half check" in text
     # resumable: a second run re-uses the stored confirmation
     assert main(argv) == 0
     assert len(load(out / "confirm")) == len(conf)
@@ -723,3 +729,19 @@ def test_cli_coexec_bench_compare(models_dir, tmp_path, capsys):
     assert v["layers"] == 2
     assert v["efficiency_geomean_pct"] == pytest.approx(
         100 * np.exp(np.log(table["efficiency_cpu"]).mean()))
+
+
+def test_split_half_chooses_on_one_half_and_times_on_the_other():
+    from latpred.planner.bench import split_half
+
+    # finalist b is the fastest on the even rounds only, a on the odd ones; the plan is a
+    c = pd.DataFrame({"even_us": [10.0, 9.0, 20.0], "odd_us": [10.0, 11.0, 30.0],
+                      "backend": ["cpu", "gpu", "gpu"]}, index=[3, 4, 5])
+    plan = c.loc[3]
+    got = split_half(c, plan, c.loc[[4, 5]])
+    # odd-chosen a timed on even: 10 / 10; even-chosen b timed on odd: 11 / 10
+    assert got["efficiency_split_half"] == pytest.approx(np.sqrt(1.0 * 1.1))
+    # T_single: odd picks b (11 < 30) -> even 10 / 9; even picks b -> odd 10 / 11
+    assert got["plan_vs_single_split_half"] == pytest.approx(np.sqrt(10 / 9 * 10 / 11))
+    nan = split_half(c.assign(odd_us=np.nan), plan.copy(), c.loc[[4]])
+    assert np.isnan(nan["efficiency_split_half"])
