@@ -1,6 +1,6 @@
 """How much of a bench's efficiency loss is the oracle's own selection noise.
 
-    python scripts/oracle_noise.py RUN_DIR RUN_DIR [RUN_DIR ...] [--suites never-seen|all|S1,S2]
+    python scripts/oracle_noise.py RUN_DIR [RUN_DIR ...] [--suites never-seen|all|S1,S2]
 
 A RUN_DIR holds ``<suite>/bench.csv`` and ``<suite>/confirm/`` of one ``coexec bench`` run;
 give two or more runs of the same layers (their finalists overlap; with the same planner,
@@ -19,6 +19,11 @@ run. The held-out oracle is timed without being selected on that timing, so its
 efficiency is not biased up by the selection; it is biased down wherever the other runs
 pick a configuration that is not this run's best (host states differ). A diagnostic of
 the metric's noise, not a bench result.
+
+Runs whose bench.csv has the bench's own split-half check (``efficiency_split_half``:
+the oracle chosen on the even confirmation rounds and timed on the odd ones, and the other
+way round; ``planner.bench.split_half``) get it printed first, run by run; that needs one
+run only.
 """
 
 from __future__ import annotations
@@ -85,14 +90,17 @@ def held_out(runs: list[Path], suites: set[str] | None) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def gm(v: pd.Series) -> str:
+    """Geometric mean of ratios, in %."""
+    return f"{100 * np.exp(np.log(v).mean()):.1f} %"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("runs", nargs="+", type=Path, metavar="RUN_DIR")
     ap.add_argument("--suites", default="never-seen",
                     help="never-seen (default), all, or a comma-separated list")
     args = ap.parse_args()
-    if len(args.runs) < 2:
-        raise SystemExit("give two or more runs of the same layers")
     warnings.filterwarnings("ignore")
     if args.suites == "all":
         suites = None
@@ -100,12 +108,24 @@ def main() -> None:
         suites = {p.parent.name for run in args.runs for p in run.glob("*/bench.csv")} - DEV
     else:
         suites = set(args.suites.split(","))
+    d = benches(args.runs, suites)
+    if "efficiency_split_half" in d:
+        print("| run | layers | efficiency (bench) | split-half | > 2 % slower than T_single "
+              "(bench) | split-half |\n|---|---:|---:|---:|---:|---:|")
+        for run, v in d.groupby("run"):
+            v = v[np.isfinite(v["efficiency_split_half"])]
+            if len(v):
+                print(f"| {run} | {len(v)} | {gm(v['efficiency'])} | "
+                      f"{gm(v['efficiency_split_half'])} | {int(v['slower_than_single'].sum())}"
+                      f" | {int((v['plan_vs_single_split_half'] > 1.02).sum())} |")
+        print()
+    if len(args.runs) < 2:
+        return
     h = held_out(args.runs, suites)
     if h.empty:
         raise SystemExit("no layer with its plan timed in two runs")
     n_runs = h["run"].nunique()
     h["group"] = h["suite"].map(group)
-    gm = lambda v: f"{100 * np.exp(np.log(v).mean()):.1f} %"  # noqa: E731
     print("| suites | layers per run | efficiency (bench) | held-out oracle | "
           "> 2 % slower than T_single per run (bench) | held out |")
     print("|---|---:|---:|---:|---:|---:|")

@@ -516,3 +516,19 @@ def test_oracle_noise_scores_each_run_with_an_oracle_chosen_in_the_others():
     assert (h["held_out"] > 0).all()
     # the bench's oracle is the run's own minimum: never above the held-out one's time
     assert (h["held_out"] >= h["efficiency"] - 1e-12).all()
+
+
+@pytest.mark.skipif(not (COEXEC / "session13" / "shipped").is_dir(),
+                    reason="no committed session 13 run")
+def test_oracle_noise_prints_a_runs_own_split_half_check():
+    run = COEXEC / "session13" / "shipped" / "run1"
+    res = subprocess.run([sys.executable, str(ROOT / "scripts" / "oracle_noise.py"), str(run),
+                          "--suites", "gpt2_small_decode,vgg16_fc"],
+                         capture_output=True, text=True, check=True)
+    bench = pd.concat([pd.read_csv(run / s / "bench.csv") for s in ("gpt2_small_decode",
+                                                                      "vgg16_fc")])
+    (row,) = [line for line in res.stdout.splitlines() if line.startswith(f"| {run} |")]
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert int(cells[1]) == len(bench)
+    assert cells[3] == f"{100 * np.exp(np.log(bench['efficiency_split_half']).mean()):.1f} %"
+    assert int(cells[5]) == int((bench["plan_vs_single_split_half"] > 1.02).sum())
