@@ -23,9 +23,11 @@ speedup_plan = T_single / T_plan, speedup_oracle = T_single / T_oracle, efficien
 T_oracle / T_plan; geometric means over layers (efficiency in %).
 
 A check of that metric's noise, not a replacement (``split_half``): T_oracle, a minimum
-over the same medians that time it, is biased low. ``efficiency_split_half`` chooses the
-oracle on the even confirmation rounds and times it on the odd ones, and the other way
-round (``plan_vs_single_split_half`` likewise for T_single).
+over the same medians that time it, is biased low, so the efficiency is biased low.
+``efficiency_split_half`` chooses the oracle on the even confirmation rounds and times it
+on the odd ones, and the other way round (``plan_vs_single_split_half`` likewise for
+T_single): no winner's curse, but the configuration chosen on one half is not always the
+best, so that efficiency is biased high. The true one lies between, in expectation.
 
 Paired comparison (``compare``: name -> another planner, e.g. other predictors): each
 variant's plan joins the finalists of the same confirmation rounds, so the variants are
@@ -224,9 +226,9 @@ def split_half(c: pd.DataFrame, plan: pd.Series, single: pd.DataFrame) -> dict[s
     geometric means over the two ways round. ``c``: the layer's ok confirmation rows with
     ``even_us`` / ``odd_us``; ``plan``: the plan's row; ``single``: the single-device rows.
     NaN where a half is missing. T_oracle as the minimum over the same medians that time it
-    is biased low (a near-tied finalist wins by noise); chosen on the other half, it is not
-    (it is biased high where the other half picks another configuration than this one's
-    best)."""
+    is biased low (a near-tied finalist wins by noise: the efficiency biased low); chosen on
+    the other half it is not, but it is not always the best finalist (the efficiency biased
+    high): the two bracket the true efficiency, in expectation."""
     eff, vs_single = [], []
     for h, o in (("even_us", "odd_us"), ("odd_us", "even_us")):
         if not (np.isfinite(c[o]).all() and np.isfinite(c[h]).all()) or not len(single):

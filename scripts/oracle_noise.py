@@ -1,29 +1,31 @@
-"""How much of a bench's efficiency loss is the oracle's own selection noise.
+"""Bounds on a bench's efficiency from both sides of the oracle's selection noise.
 
     python scripts/oracle_noise.py RUN_DIR [RUN_DIR ...] [--suites never-seen|all|S1,S2]
 
-A RUN_DIR holds ``<suite>/bench.csv`` and ``<suite>/confirm/`` of one ``coexec bench`` run;
-give two or more runs of the same layers (their finalists overlap; with the same planner,
-the same plans). Per layer, T_oracle is the
-minimum over the finalists' medians of one set of rounds: a minimum over noisy medians is
-biased low (the winner's curse), so even a plan that is the true best loses to a near-tied
-finalist by noise alone. Here the oracle's configuration is chosen in the other runs
-instead (the lowest geometric mean over them, among the finalists every run timed) and
-timed in this run, where the plan is timed too: a selection independent of the
-measurement that scores it. Printed per suite group and overall: the layers, the bench's
-efficiency T_oracle / T_plan and this held-out efficiency T_r(oracle chosen elsewhere) /
-T_r(plan) (geometric means over layers and runs; a layer may exceed 1), and the layers per
-run more than 2 % slower than T_single both ways (T_single: the best single-device
-finalist, chosen in the run itself or in the others); then the same efficiencies run by
-run. The held-out oracle is timed without being selected on that timing, so its
-efficiency is not biased up by the selection; it is biased down wherever the other runs
-pick a configuration that is not this run's best (host states differ). A diagnostic of
-the metric's noise, not a bench result.
+A RUN_DIR holds ``<suite>/bench.csv`` and ``<suite>/confirm/`` of one ``coexec bench`` run.
+Per layer, the bench's T_oracle is the minimum over the finalists' medians of one set of
+rounds. A minimum over noisy medians is biased low (the winner's curse): a plan that is the
+true best still loses to a near-tied finalist by noise alone, so the bench's efficiency
+T_oracle / T_plan is biased LOW. An oracle configuration chosen on other timings than the
+ones that score it has no such bias, but it is not always the true best, and a slower
+reference makes the plan look better: that efficiency is biased HIGH. The true efficiency
+(against the best finalist) lies between the two, in expectation.
 
 Runs whose bench.csv has the bench's own split-half check (``efficiency_split_half``:
 the oracle chosen on the even confirmation rounds and timed on the odd ones, and the other
-way round; ``planner.bench.split_half``) get it printed first, run by run; that needs one
+way round; ``planner.bench.split_half``) get it printed first, run by run, next to the
+bench's efficiency and both ways' layers more than 2 % slower than T_single; that needs one
 run only.
+
+With two or more runs of the same layers (their finalists overlap; with the same planner,
+the same plans), each layer's oracle is also chosen in the other runs (the lowest geometric
+mean over them, among the finalists every run timed) and timed in this run. Printed per
+suite group and overall, then run by run: the bench's efficiency and this held-out one
+(geometric means over layers and runs; a layer may exceed 1), and the layers per run more
+than 2 % slower than T_single both ways (T_single: the best single-device finalist, chosen
+in the run itself or in the others). Other runs met other host states, where another
+configuration may be fastest: the wider (higher) bound of the two. A diagnostic of the
+metric's noise, not a bench result.
 """
 
 from __future__ import annotations
