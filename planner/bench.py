@@ -60,6 +60,7 @@ from latpred.planner.oracle import (
     GridConfig,
     LayerItem,
     OracleGrid,
+    breakdown,
     describe_row,
     load_grid,
     plan_backend,
@@ -212,11 +213,7 @@ def confirm_finalists(choices: list[PlanChoice], items: list[LayerItem], gpu: Op
 def _halves(row: dict[str, Any]) -> dict[str, float]:
     """A confirmation row's ``even_us`` / ``odd_us`` (from its ``kernel_breakdown_us``
     JSON; NaN where the rounds predate them)."""
-    txt = str(row.get("kernel_breakdown_us") or "")
-    try:
-        d = json.loads(txt) if txt.startswith("{") else {}
-    except json.JSONDecodeError:
-        d = {}
+    d = breakdown(str(row.get("kernel_breakdown_us") or ""))
     return {k: float(d[k]) if d.get(k) is not None else math.nan for k in ("even_us", "odd_us")}
 
 

@@ -320,6 +320,16 @@ def split_params(ptxt: str) -> tuple[int | None, str]:
     return split, json.dumps(p, sort_keys=True)
 
 
+def breakdown(text: str) -> dict[str, Any]:
+    """A co-execution row's ``kernel_breakdown_us`` JSON object ({} for anything else: a
+    profiler row's list, empty or broken text)."""
+    try:
+        d = json.loads(text) if text.startswith("{") else {}
+    except json.JSONDecodeError:
+        d = {}
+    return d if isinstance(d, dict) else {}
+
+
 def load_grid(path: str | os.PathLike) -> pd.DataFrame:
     """A grid dataset with the co-execution fields as columns: ``split_n``, ``n_total``,
     ``ratio``, ``cpu_us``, ``gpu_total_us``, ``sync_us``, ``merge_us``, ``sync``,
@@ -332,10 +342,7 @@ def load_grid(path: str | os.PathLike) -> pd.DataFrame:
     extras: dict[str, list] = {k: [] for k in ("n_total", "cpu_us", "gpu_total_us", "sync_us",
                                                "merge_us", "sync", "even_us", "odd_us")}
     for txt in df["kernel_breakdown_us"].fillna("").astype(str):
-        try:
-            d = json.loads(txt) if txt.startswith("{") else {}
-        except json.JSONDecodeError:
-            d = {}
+        d = breakdown(txt)
         for k, v in extras.items():
             v.append(d.get(k))
     for k, v in extras.items():
