@@ -38,6 +38,16 @@ def cpu_threads(desc: pd.Series) -> pd.Series:
     return desc.str.extract(r"threads=(\d+)")[0].astype(float)
 
 
+def chosen_suites(spec: str, runs: list[Path]) -> set[str] | None:
+    """The suites a ``--suites`` value names: None for "all", the runs' suites outside
+    the development ones for "never-seen", else the comma-separated names."""
+    if spec == "all":
+        return None
+    if spec == "never-seen":
+        return {p.parent.name for run in runs for p in run.glob("*/bench.csv")} - DEV
+    return set(spec.split(","))
+
+
 def benches(runs: list[Path], suites: set[str] | None) -> pd.DataFrame:
     frames = []
     for run in runs:
@@ -110,12 +120,7 @@ def main() -> None:
                     help="never-seen (default), all, or a comma-separated list")
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
-    if args.suites == "all":
-        suites = None
-    elif args.suites == "never-seen":  # every suite outside the development ones
-        suites = {p.parent.name for run in args.runs for p in run.glob("*/bench.csv")} - DEV
-    else:
-        suites = set(args.suites.split(","))
+    suites = chosen_suites(args.suites, args.runs)
     d = benches(args.runs, suites)
     n_runs = d["run"].nunique()
     eff = np.exp(-d["loss"].mean())

@@ -41,8 +41,8 @@ from latpred.datasets.suites import suite_layers
 from latpred.planner.oracle import load_grid, plan_of_row
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from loss_breakdown import benches  # noqa: E402
-from thread_choice import DEV, group  # noqa: E402
+from loss_breakdown import benches, chosen_suites  # noqa: E402
+from thread_choice import group  # noqa: E402
 
 
 def layer_times(run: Path, suite: str) -> pd.DataFrame:
@@ -104,12 +104,7 @@ def main() -> None:
                     help="never-seen (default), all, or a comma-separated list")
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
-    if args.suites == "all":
-        suites = None
-    elif args.suites == "never-seen":
-        suites = {p.parent.name for run in args.runs for p in run.glob("*/bench.csv")} - DEV
-    else:
-        suites = set(args.suites.split(","))
+    suites = chosen_suites(args.suites, args.runs)
     d = benches(args.runs, suites)
     if "efficiency_split_half" in d:
         print("| run | layers | efficiency (bench) | split-half | > 2 % slower than T_single "
