@@ -94,7 +94,7 @@ def held_out(runs: list[Path], suites: set[str] | None) -> pd.DataFrame:
 
 def gm(v: pd.Series) -> str:
     """Geometric mean of ratios, in %."""
-    return f"{100 * np.exp(np.log(v).mean()):.1f} %"
+    return f"{100 * np.exp(np.log(v).mean()):.2f} %"
 
 
 def main() -> None:

@@ -530,5 +530,5 @@ def test_oracle_noise_prints_a_runs_own_split_half_check():
     (row,) = [line for line in res.stdout.splitlines() if line.startswith(f"| {run} |")]
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert int(cells[1]) == len(bench)
-    assert cells[3] == f"{100 * np.exp(np.log(bench['efficiency_split_half']).mean()):.1f} %"
+    assert cells[3] == f"{100 * np.exp(np.log(bench['efficiency_split_half']).mean()):.2f} %"
     assert int(cells[5]) == int((bench["plan_vs_single_split_half"] > 1.02).sum())
