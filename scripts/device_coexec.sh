@@ -20,7 +20,9 @@
 # (coexec bench --compare). PARAMS_FROM=DIR trains each predictor with the parameters of
 # DIR's (DIR/<target>.pkl or the native export DIR/<target>/; no tuning), e.g.
 # datasets/h100/models/v3all, whose small boosters plan a network within 100 ms on 2 cores
-# where the accuracy-only tuning's do not (BENCHMARKS.md section 5, session 11).
+# where the accuracy-only tuning's do not (BENCHMARKS.md section 5, session 11). The tuning
+# (neither PARAMS_FROM nor SKIP_TRAIN) imports optuna: bring its wheels and their needs;
+# the bench, the sweeps and PARAMS_FROM training do not need them.
 set -u
 R=${RUNS:-/tmp/runs}; M=${MODELS:-models_h100}; GPU=${GPU:-nvidia}
 DEADLINE=${DEADLINE:-$(( $(date +%s) + 86400 ))}
