@@ -41,7 +41,7 @@ from latpred.datasets.store import DatasetWriter, load
 from latpred.planner.confirm import ConfirmPolicy, confirm_layer
 from latpred.planner.oracle import LayerItem
 from latpred.planner.runtime import CpuConfig, Plan
-from latpred.planner.split import layer_extent
+from latpred.planner.split import as_problem, layer_extent, layer_flops
 from latpred.profiler.backends.opencl import OpenCLDevice
 from latpred.profiler.problems import ConvLayer, LinearLayer
 
@@ -109,7 +109,7 @@ class CpuRounds:
         row.update(suite=item.suite, layer=item.name, backend="cpu", device=self.cpu["name"],
                    platform="numpy", impl="blas", params="{}", local_size="",
                    threads=threads, mem_mode="host",
-                   flops=int(layer.flops if isinstance(layer, ConvLayer) else layer.gemm().flops),
+                   flops=int(layer_flops(layer)),
                    timestamp=time.strftime("%Y-%m-%dT%H:%M:%S"))
         row["config_key"] = config_key(row)
         return row
@@ -117,8 +117,7 @@ class CpuRounds:
     def measure(self, item: LayerItem) -> list[dict[str, Any]]:
         """One layer's rows (one per thread count), measured in one set of rounds."""
         layer = item.layer
-        problem = layer if isinstance(layer, ConvLayer) else layer.gemm()
-        arrays = problem.arrays(np.random.default_rng(self.seed))
+        arrays = as_problem(layer).arrays(np.random.default_rng(self.seed))
         n = layer_extent(layer)
         plans = [Plan(0, n, None, CpuConfig(t)) for t in self.threads]
         beside = self.gpu_plan(layer) if self.gpu_plan is not None else None
