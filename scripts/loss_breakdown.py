@@ -113,15 +113,21 @@ def thread_ceiling(runs: list[Path], suites: set[str] | None) -> tuple[float, fl
     return float(np.exp(np.log(r).mean())), float((r <= 1.02).mean()), len(r)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def run_args(doc: str) -> tuple[list[Path], set[str] | None]:
+    """The command line of a script over bench runs: (RUN_DIRs, ``chosen_suites`` of
+    --suites); ``doc``: the script's docstring (its first line describes it)."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("runs", nargs="+", type=Path, metavar="RUN_DIR")
     ap.add_argument("--suites", default="never-seen",
                     help="never-seen (default), all, or a comma-separated list")
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
-    suites = chosen_suites(args.suites, args.runs)
-    d = benches(args.runs, suites)
+    return args.runs, chosen_suites(args.suites, args.runs)
+
+
+def main() -> None:
+    runs, suites = run_args(__doc__)
+    d = benches(runs, suites)
     n_runs = d["run"].nunique()
     eff = np.exp(-d["loss"].mean())
     print(f"{n_runs} runs, {len(d) / n_runs:.0f} layers per run, efficiency {100 * eff:.1f} % "
@@ -134,7 +140,7 @@ def main() -> None:
     print(by_kind(d).round(3).to_string())
     print("\nCPU-only plans of CPU-only oracles, by thread counts (share of the whole loss):")
     print(thread_confusion(d).round(3).to_string())
-    ceil, within, n = thread_ceiling(args.runs, suites)
+    ceil, within, n = thread_ceiling(runs, suites)
     print(f"\nthread count picked from the other runs' rounds: {ceil:.3f} x the run's fastest "
           f"(geomean), {100 * within:.0f} % within 2 %, {n} picks")
 

@@ -30,9 +30,7 @@ metric's noise, not a bench result.
 
 from __future__ import annotations
 
-import argparse
 import sys
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +39,7 @@ from latpred.datasets.suites import suite_layers
 from latpred.planner.oracle import load_grid, plan_of_row
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from loss_breakdown import benches, chosen_suites  # noqa: E402
+from loss_breakdown import benches, run_args  # noqa: E402
 from thread_choice import group  # noqa: E402
 
 
@@ -98,14 +96,8 @@ def gm(v: pd.Series) -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("runs", nargs="+", type=Path, metavar="RUN_DIR")
-    ap.add_argument("--suites", default="never-seen",
-                    help="never-seen (default), all, or a comma-separated list")
-    args = ap.parse_args()
-    warnings.filterwarnings("ignore")
-    suites = chosen_suites(args.suites, args.runs)
-    d = benches(args.runs, suites)
+    runs, suites = run_args(__doc__)
+    d = benches(runs, suites)
     if "efficiency_split_half" in d:
         print("| run | layers | efficiency (bench) | split-half | > 2 % slower than T_single "
               "(bench) | split-half |\n|---|---:|---:|---:|---:|---:|")
@@ -116,9 +108,9 @@ def main() -> None:
                       f"{gm(v['efficiency_split_half'])} | {int(v['slower_than_single'].sum())}"
                       f" | {int((v['plan_vs_single_split_half'] > 1.02).sum())} |")
         print()
-    if len(args.runs) < 2:
+    if len(runs) < 2:
         return
-    h = held_out(args.runs, suites)
+    h = held_out(runs, suites)
     if h.empty:
         raise SystemExit("no layer with its plan timed in two runs")
     n_runs = h["run"].nunique()
