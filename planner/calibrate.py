@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from latpred.datasets.suites import CONV_FIELDS
 from latpred.planner.candidates import BLAS_CONFIG, FrameBuilder, KernelConfig, device_key
-from latpred.planner.predictors import CPU_TARGET, GPU_COMPONENTS, GPU_TOTAL, Predictors
+from latpred.planner.predictors import CPU_TARGET, GPU_TOTAL, Predictors
 from latpred.planner.split import activation_mib, gpu_block_bytes, layer_extent, layer_flops
 from latpred.profiler.problems import ConvLayer, LinearLayer
 
@@ -221,7 +221,8 @@ def mode_overheads(predictors: Predictors, rows: RuntimeRows, single: dict[str, 
     ``SyncModel.single_by_mib``.
 
     Args:
-        predictors: the loaded predictors (their ``gpu_total_us`` predicts ``rows``).
+        predictors: the loaded predictors (``Predictors.predict_gpu`` predicts ``rows``:
+            the end-to-end predictor, or the sum of the components).
         rows: ``runtime_rows(...)["gpu_total_us"]``.
         single: the current overheads (``SyncModel.single``: mode -> us).
         min_rows: modes with fewer rows keep their overhead.
@@ -235,10 +236,10 @@ def mode_overheads(predictors: Predictors, rows: RuntimeRows, single: dict[str, 
         mode -> {"us": new overhead, "measured_us": old, "rows": n, "offset_us": new - old,
         "by_mib": {"mib": [...], "us": [...]} (absent with fewer than two knots)}.
     """
-    if not len(rows) or not predictors.has(GPU_TOTAL):
+    if not len(rows):
         return {}
     wall = rows.wall(rounds)
-    pred = predictors.models[GPU_TOTAL].predict(rows.X)
+    pred = predictors.predict_gpu(rows.X)
     modes = rows.X["mem_mode"].astype(str).to_numpy()
     mib = layer_sizes(rows.X, activation_mib)
     band = np.floor(np.log2(mib))
@@ -364,8 +365,7 @@ def split_factors(predictors: Predictors, sync: Any, grids: Iterable[pd.DataFram
     d = pd.DataFrame(recs, columns=["grid", "layer", "mode", "gcid", "gsid", "ccid", "csid",
                                     "bytes", "measured_us"])
     frame = fb.frame(d["gcid"].to_numpy(), d["gsid"].to_numpy())
-    targets = (GPU_TOTAL,) if predictors.gpu_mode() == "total" else GPU_COMPONENTS
-    g = sum(predictors.predict(t, frame) for t in targets)
+    g = predictors.predict_gpu(frame)
     c = predictors.predict(CPU_TARGET, fb.frame(d["ccid"].to_numpy(), d["csid"].to_numpy()))
     modes = d["mode"].to_numpy(dtype=object)
     fg, fc = sync.slowdown(modes)

@@ -79,6 +79,13 @@ class Predictors:
             return np.zeros(0)
         return np.asarray(self._model(target).predict(df), float).reshape(-1)
 
+    def predict_gpu(self, df: pd.DataFrame, gpu_model: str = "auto") -> np.ndarray:
+        """GPU end-to-end time (us), shape (len(df),): ``gpu_total_us``, or kernel +
+        dispatch + transfer in components mode (``gpu_mode(gpu_model)``), each row as it is
+        (its own configuration and memory mode)."""
+        targets = (GPU_TOTAL,) if self.gpu_mode(gpu_model) == "total" else GPU_COMPONENTS
+        return np.sum([self.predict(t, df) for t in targets], axis=0).reshape(-1)
+
     def predict_hi(self, target: str, df: pd.DataFrame) -> np.ndarray:
         """Upper bound of the prediction interval (us), shape (len(df),)."""
         model = self._model(target)

@@ -209,6 +209,37 @@ def test_mode_overheads_recover_the_runtime_overhead_per_memory_mode(base_predic
     assert all(v["us"] == 0.0 and v["offset_us"] == 0.0 for v in few.values())
 
 
+class _Share:
+    """A component predictor: ``share`` of an end-to-end predictor's time."""
+
+    def __init__(self, total, share: float):
+        self.total, self.share = total, share
+
+    def predict(self, df):
+        return self.share * self.total.predict(df)
+
+
+def test_mode_overheads_take_component_predictors(base_predictors):
+    """Kernel + dispatch + transfer predictors (no end-to-end one) stand for the GPU time."""
+    from latpred.planner.calibrate import RuntimeRows, mode_overheads
+    from latpred.planner.predictors import GPU_COMPONENTS
+
+    data, models = base_predictors
+    X = data[data["backend"] == "gpu"].reset_index(drop=True)
+    total = models["gpu_total_us"]
+    preds = Predictors({"cpu_us": models["cpu_us"], **{
+        t: _Share(total, f) for t, f in zip(GPU_COMPONENTS, (0.5, 0.3, 0.2))}})
+    assert preds.gpu_mode() == "components"
+    pred = total.predict(X)
+    np.testing.assert_allclose(preds.predict_gpu(X), pred)
+    modes = X["mem_mode"].astype(str).to_numpy()
+    true = {m: 10.0 + 7.0 * i for i, m in enumerate(sorted(set(modes)))}
+    rows = RuntimeRows(X, pred, np.array(["s"] * len(X)), np.ones(len(X), int),
+                       pred + np.array([true[m] for m in modes]))
+    fit = mode_overheads(preds, rows, {}, min_rows=5)
+    assert {m: pytest.approx(v["us"]) for m, v in fit.items()} == true
+
+
 def test_mode_overheads_fit_a_size_curve_per_memory_mode(base_predictors):
     """An overhead growing with the activations moved gives knots that follow it: each
     knot the median of its (pooled) size band, increasing here."""
