@@ -53,7 +53,9 @@ def add_subcommands(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--params-from", metavar="MODEL.pkl",
                    help="no tuning: the booster library, parameters and prior of this fitted "
-                        "model (e.g. to change the features or data and nothing else)")
+                        "model (e.g. to change the features or data and nothing else), a "
+                        "predictor of this target or of another target of the same backend "
+                        "(the GPU components with gpu_total_us's parameters)")
     p.add_argument("--native", metavar="DIR", help="also write the native export (no pickle)")
     p.add_argument("--out", required=True, metavar="MODEL.pkl")
     p.set_defaults(func=cmd_train)
@@ -195,13 +197,18 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _fitted_from(path: str, target: str) -> Any:
-    """The fitted LatencyPredictor of ``target`` in ``path`` (--params-from), or a one-line
-    error naming the field."""
+    """The fitted LatencyPredictor in ``path`` (--params-from) of ``target`` or of another
+    target of the same backend, or a one-line error naming the field."""
     from latpred.models.persist import load_model
+    from latpred.models.targets import TARGETS, get_target
 
     ref = load_model(path)
-    if getattr(ref, "target", None) != target or "best_params_" not in ref.__dict__:
-        raise bad_value("params-from", path, f"must be a fitted {target} predictor")
+    backend = get_target(target).backend
+    ref_target = getattr(ref, "target", None)
+    if ("best_params_" not in ref.__dict__ or ref_target not in TARGETS
+            or get_target(ref_target).backend != backend):
+        raise bad_value("params-from", path, f"must be a fitted predictor of a {backend} "
+                                             f"target ({target} or another)")
     return ref
 
 

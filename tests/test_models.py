@@ -318,6 +318,12 @@ def test_cli_train_evaluate_predict(dataset, tmp_path, capsys):
     assert rc == 0 and again.best_params_ == first.best_params_
     assert (again.model_type_, again.prior_) == (first.model_type_, first.prior_)
     assert again.study_ is None and not (tmp_path / "again.optuna.db").exists()
+    # another GPU target lends its parameters too (the components with total's parameters)
+    rc = main(["train", "--data", str(data), "--target", "gpu_dispatch_us", "--cv-splits", "2",
+               "--params-from", str(model), "--out", str(tmp_path / "dispatch.pkl")])
+    lent = joblib.load(tmp_path / "dispatch.pkl")
+    assert rc == 0 and lent.target == "gpu_dispatch_us"
+    assert lent.best_params_ == first.best_params_ and lent.prior_ == first.prior_
     # a model fitted before n_features_ existed reads its width from its manifest
     del again.n_features_
     assert again._width() == len(again.manifest_["feature_schema"]["names"])
