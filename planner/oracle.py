@@ -45,7 +45,7 @@ from latpred.datasets.schema import config_key
 from latpred.datasets.store import DatasetWriter, load
 from latpred.planner.measure import TimingPolicy, measure_run
 from latpred.planner.runtime import CoexecRun, CpuConfig, GpuConfig, Plan
-from latpred.planner.split import layer_extent, split_align, split_points
+from latpred.planner.split import layer_extent, layer_flops, split_align, split_points
 from latpred.profiler.backends.opencl import OpenCLDevice
 from latpred.profiler.harness import RunTimeout
 from latpred.profiler.kernels.base import local_size_str, parse_local_size
@@ -182,8 +182,7 @@ class OracleGrid:
             impl=gpu.impl if gpu else "blas", params=json.dumps(params, sort_keys=True),
             local_size=gpu.local_size if gpu else "", threads=threads,
             mem_mode=gpu.mem_mode if gpu else "host",
-            flops=int(item.layer.flops if isinstance(item.layer, ConvLayer)
-                      else item.layer.gemm().flops),
+            flops=int(layer_flops(item.layer)),
             timestamp=time.strftime("%Y-%m-%dT%H:%M:%S"),
         )
         row["config_key"] = config_key(row)
