@@ -1,7 +1,8 @@
 """Where co-execution efficiency goes: each layer's loss -log(efficiency) of ``coexec bench``
 runs, by what the plan and the oracle were (CPU only, GPU only, split), the CPU thread
-counts of CPU-only plans against the oracle's, and how well a layer's best thread count
-can be known at all (picked from the other runs' confirmation rounds).
+counts of CPU-only plans against the oracle's, how much of the loss recurs (layers that
+lose in every run: a plan's systematic error, not one run's noise), and how well a layer's
+best thread count can be known at all (picked from the other runs' confirmation rounds).
 
     python scripts/loss_breakdown.py RUN_DIR [RUN_DIR ...] [--suites never-seen|all|S1,S2]
 
@@ -86,6 +87,20 @@ def thread_confusion(d: pd.DataFrame) -> pd.DataFrame:
     return g[g["loss_share"] > 0].sort_values("loss_share", ascending=False)
 
 
+def recurrent(d: pd.DataFrame, threshold: float = 0.01) -> pd.DataFrame:
+    """Per plan kind, the layers (benched in every run) whose loss exceeds ``threshold`` in
+    every run: layers, and their share of the whole loss (runs of the same plans lose
+    there again and again: a plan's systematic error, not one run's noise)."""
+    n_runs = d["run"].nunique()
+    per = d.groupby(["suite", "layer"]).agg(runs=("run", "nunique"), low=("loss", "min"),
+                                             loss=("loss", "sum"), kind=("plan_kind", "first"))
+    rec = per[(per["runs"] == n_runs) & (per["low"] > threshold)]
+    g = rec.groupby("kind").agg(layers=("loss", "size"), loss_share=("loss", "sum"))
+    g.loc["all"] = [len(rec), rec["loss"].sum()]
+    g["loss_share"] /= d["loss"].sum()
+    return g
+
+
 def thread_ceiling(runs: list[Path], suites: set[str] | None) -> tuple[float, float, int]:
     """(geomean time over the run's best, share within 2 %, picks) of thread counts picked
     by the other runs (see the module docstring)."""
@@ -140,6 +155,10 @@ def main() -> None:
     print(by_kind(d).round(3).to_string())
     print("\nCPU-only plans of CPU-only oracles, by thread counts (share of the whole loss):")
     print(thread_confusion(d).round(3).to_string())
+    if n_runs > 1:
+        print(f"\nlayers losing > 1 % in every one of the {n_runs} runs, by plan kind (the "
+              "plan's first run), and their share of the whole loss:")
+        print(recurrent(d).round(3).to_string())
     ceil, within, n = thread_ceiling(runs, suites)
     print(f"\nthread count picked from the other runs' rounds: {ceil:.3f} x the run's fastest "
           f"(geomean), {100 * within:.0f} % within 2 %, {n} picks")

@@ -439,6 +439,16 @@ def test_loss_breakdown_shares_add_up_to_the_runs_efficiency():
     runs = [COEXEC / "session11" / "paired_mean" / f"run{i}" for i in (1, 2, 3)]
     ceil, within, n = mod.thread_ceiling(runs, {"googlenet"})
     assert n > 20 and ceil >= 1.0 and 0.0 <= within <= 1.0
+    # recurring loss: layers over the threshold in every run, a share of the whole loss
+    three = mod.benches(runs, {"googlenet"})
+    rec = mod.recurrent(three)
+    per = three.groupby(["suite", "layer"])["loss"]
+    expect = per.min() > 0.01
+    assert rec.loc["all", "layers"] == expect.sum()
+    assert rec.loc["all", "loss_share"] == pytest.approx(
+        per.sum()[expect].sum() / three["loss"].sum())
+    assert rec.drop(index="all")["layers"].sum() == expect.sum()
+    assert mod.recurrent(three, threshold=1.0).loc["all", "layers"] == 0
 
 
 @pytest.mark.skipif(not COEXEC.is_dir(), reason="no committed H100 bench")
