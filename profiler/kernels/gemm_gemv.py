@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import numpy as np
 from latpred.profiler.kernels.base import (
     DeviceLimits,
     Implementation,
@@ -93,7 +94,8 @@ class Gemv(Implementation):
         return out
 
     def launches(self, problem: Any, params: dict, local: LocalSize) -> list[Launch]:
-        if local is None or local[0] > MAX_LOCAL or local[0] & (local[0] - 1):
+        # element-wise for array-valued local sizes (``if_else``): the geometry of many rows
+        if local is None or np.any((local[0] > MAX_LOCAL) | (local[0] & (local[0] - 1) != 0)):
             raise ValueError(f"gemv needs a power-of-two local size <= {MAX_LOCAL}, got {local}")
         cols = param_int(params["COLS"])
         groups = -(-problem.N // cols)
