@@ -145,9 +145,10 @@ def _stub_models(tmp_path: Path) -> Path:
 def test_plan_cold_plans_every_layer_of_a_network_seen_first(tmp_path):
     res = subprocess.run([sys.executable, str(ROOT / "scripts" / "plan_cold.py"), "--models",
                           str(_stub_models(tmp_path)), "--suite", "resnet50_fc",
-                          "--warm-suite", "mobilenetv2_fc", "--breakdown"],
+                          "--warm-suite", "mobilenetv2_fc", "--breakdown", "--repeat", "2"],
                          capture_output=True, text=True, check=True, cwd=ROOT)
     assert "resnet50_fc, first time seen" in res.stdout and "each of its 1 layers" in res.stdout
+    assert "each layer's best of 2" in res.stdout
     # --breakdown: one line per stage; stub predictors take no booster or feature path
     stages = {line[:36].strip(): float(line.split()[-2]) for line in res.stdout.splitlines()
               if line.startswith("  ")}
