@@ -11,6 +11,11 @@ small LightGBM model on the predictor's own features plus its log prediction:
     predict(X) = base.predict(X) * exp(residual(features(X), log base.predict(X)))
 
 Trained on other networks' layers, it changes no measurement of the layers it then plans.
+
+``relative=True`` learns only how the configurations of one layer rank against each other:
+the residual is taken minus its mean over the layer's rows, so the base predictor keeps the
+level (CPU against GPU) and the correction reorders, e.g., a layer's BLAS thread counts as
+the runtime's interleaved rounds time them (``latpred coexec cpu-rounds``).
 """
 
 from __future__ import annotations
@@ -41,6 +46,8 @@ class RuntimeCalibrated(RegressorMixin, BaseEstimator):
             trees, strong regularisation: a few thousand correlated rows from a few
             networks).
         random_state: seed of the residual's row and column subsampling.
+        relative: fit the residual minus its mean over each layer's rows (``fit``'s
+            ``groups``): a correction of the ranking within a layer, not of its level.
 
     Attributes (after fit):
         booster_: the residual model (``lightgbm.Booster``; log ratio measured / base).
@@ -51,7 +58,7 @@ class RuntimeCalibrated(RegressorMixin, BaseEstimator):
     def __init__(self, base: Any = None, n_estimators: int = 300, learning_rate: float = 0.03,
                  num_leaves: int = 15, min_child_samples: int = 30, subsample: float = 0.8,
                  colsample_bytree: float = 0.8, reg_lambda: float = 5.0,
-                 random_state: int = 0):
+                 random_state: int = 0, relative: bool = False):
         self.base = base
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
@@ -61,6 +68,7 @@ class RuntimeCalibrated(RegressorMixin, BaseEstimator):
         self.colsample_bytree = colsample_bytree
         self.reg_lambda = reg_lambda
         self.random_state = random_state
+        self.relative = relative
 
     # -- the base predictor's interface (the planner's fast path uses these) ---------------
     @property
@@ -96,12 +104,14 @@ class RuntimeCalibrated(RegressorMixin, BaseEstimator):
         return lp + self.booster_.predict(_design(F[:, :width], lp))
 
     # -- sklearn API -----------------------------------------------------------------------
-    def fit(self, X: pd.DataFrame, y: Any) -> RuntimeCalibrated:
+    def fit(self, X: pd.DataFrame, y: Any, groups: Any = None) -> RuntimeCalibrated:
         """Fit the correction on runtime measurements.
 
         Args:
             X: configuration rows (the base predictor's input columns), (n rows).
             y: measured times (us), shape (n,), all > 0.
+            groups: with ``relative``, the layer of each row, (n,) (default: its layer
+                shape, ``models.splits.shape_groups``); ignored otherwise.
         """
         import lightgbm as lgb
 
@@ -116,6 +126,16 @@ class RuntimeCalibrated(RegressorMixin, BaseEstimator):
         F, labels = feature_matrix_and_labels(X, self.base.devices_, self.base.default_device_)
         lp = self.base._log_predict_features(F, labels)
         r = np.log(y) - lp
+        ratio_median = float(np.median(r))
+        if self.relative:
+            if groups is None:
+                from latpred.models.splits import shape_groups
+
+                groups = shape_groups(X)
+            groups = np.asarray(groups)
+            if len(groups) != len(y):
+                raise bad_value("groups", len(groups), f"needs one group per row ({len(y)})")
+            r = r - pd.Series(r).groupby(groups).transform("mean").to_numpy()
         self.booster_ = lgb.LGBMRegressor(
             n_estimators=self.n_estimators, learning_rate=self.learning_rate,
             num_leaves=self.num_leaves, min_child_samples=self.min_child_samples,
@@ -123,9 +143,9 @@ class RuntimeCalibrated(RegressorMixin, BaseEstimator):
             reg_lambda=self.reg_lambda, random_state=self.random_state, n_jobs=1,
             verbose=-1).fit(_design(F, lp), r).booster_
         self.n_rows_ = len(y)
-        self.log_ratio_median_ = float(np.median(r))
-        log.info("calibrated %s on %d runtime rows (median log ratio %.3f)", self.target,
-                 len(y), self.log_ratio_median_)
+        self.log_ratio_median_ = ratio_median
+        log.info("calibrated %s on %d runtime rows (median log ratio %.3f%s)", self.target,
+                 len(y), self.log_ratio_median_, ", relative" if self.relative else "")
         return self
 
     # the base's checks and feature pass, then this class's _log_predict_features

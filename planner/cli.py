@@ -125,22 +125,29 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
                     "predictors' errors on those rows next to a correction fitted on the "
                     "other suites only.")
     q.add_argument("--models", required=True, help="models directory (see `latpred plan`)")
-    q.add_argument("--grid", action="append", required=True, metavar="PATH",
+    q.add_argument("--grid", action="append", default=[], metavar="PATH",
                    help="a grid or confirmation dataset, or a directory searched for grid/ "
-                        "and confirm/ datasets (repeatable)")
+                        "and confirm/ datasets (repeatable; every --what but cpu-ranking)")
+    q.add_argument("--cpu-rounds", action="append", default=[], metavar="DATASET",
+                   help="cpu-ranking: a `coexec cpu-rounds` dataset (repeatable)")
     q.add_argument("--exclude-suite", action="append", default=[], metavar="SUITE",
                    help="leave this suite's rows out (repeatable)")
     q.add_argument("--out", required=True, help="new models directory (must not exist)")
     q.add_argument("--no-check", action="store_true",
                    help="skip the suite-by-suite held-out check")
-    q.add_argument("--what", choices=["correction", "overheads", "both"], default="correction",
+    q.add_argument("--what", choices=["correction", "overheads", "both", "cpu-ranking"],
+                   default="correction",
                    help="correction: the predictors' LightGBM correction; overheads: the "
                         "runtime's overhead around GPU-only plans per memory mode (a constant "
                         "and a curve over the activations moved) and its factor on CPU-only "
                         "plans per thread count (a curve over the layer's FLOPs), refitted "
                         "on the confirmation rounds, and a factor on split plans per memory "
                         "mode, on the split plans of every dataset (sync.json; predictors "
-                        "copied); both")
+                        "copied); both; cpu-ranking: a relative correction of the CPU "
+                        "predictor (how a layer's thread counts rank, its level kept) fitted "
+                        "on --cpu-rounds datasets (thread counts timed as the runtime times "
+                        "plans); it replaces sync.json's CPU-only thread factors, which the "
+                        "new directory drops")
     q.add_argument("--rounds", choices=["mean", "median"], default="mean",
                    help="overheads: a row's wall time over the rounds that timed it, the "
                         "mean (default: expected over the host states met, so a memory mode "
@@ -670,6 +677,12 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     if not out.parent.is_dir():
         raise bad_value("out", args.out, f"parent directory {out.parent} does not exist")
     preds, gpu, cpu, _sync = load_models(args.models)
+    if args.what == "cpu-ranking":
+        return _calibrate_cpu_ranking(args, preds, cpu, out)
+    if args.cpu_rounds:
+        raise bad_value("cpu-rounds", args.cpu_rounds[0], "is read by --what cpu-ranking only")
+    if not args.grid:
+        raise bad_value("grid", None, f"--what {args.what} needs --grid")
     paths = grid_datasets(args.grid)
     grids = {p: load_grid(p) for p in paths}
     # the overheads come from confirmation rounds (modes timed side by side); the correction
@@ -721,6 +734,66 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     if sync_entry is not None:
         what.append("refitted GPU-only overheads")
     print(f"wrote {out}: {'; '.join(what)}")
+    return 0
+
+
+def _calibrate_cpu_ranking(args: argparse.Namespace, preds: Any, cpu: dict[str, Any],
+                           out: Path) -> int:
+    """``coexec calibrate --what cpu-ranking``: the CPU predictor times a relative correction
+    fitted on cpu-rounds datasets; the models directory copied, its pair's CPU-only thread
+    factors dropped (the correction ranks thread counts in their place)."""
+    import shutil
+    import tempfile
+
+    import joblib
+    from latpred.datasets.store import load
+    from latpred.models.calibrated import RuntimeCalibrated
+    from latpred.models.persist import NATIVE_JSON
+    from latpred.models.targets import target_rows
+    from latpred.planner.predictors import CPU_TARGET
+    from latpred.planner.sync import SYNC_FILE
+
+    if not args.cpu_rounds:
+        raise bad_value("cpu-rounds", None, "--what cpu-ranking needs a --cpu-rounds dataset")
+    if args.grid:
+        raise bad_value("grid", args.grid[0], "is not read by --what cpu-ranking")
+    if not preds.has(CPU_TARGET):
+        raise bad_value("models", args.models, f"has no {CPU_TARGET} predictor")
+    data = load(args.cpu_rounds)
+    if "suite" in data.columns and args.exclude_suite:
+        data = data[~data["suite"].isin(args.exclude_suite)]
+    X, y = target_rows(data, CPU_TARGET)
+    if not len(y):
+        raise bad_value("cpu-rounds", args.cpu_rounds[0], "holds no ok CPU row (outside the "
+                        "excluded suites)")
+    other = sorted(set(X["device"].astype(str)) - {cpu["name"]})
+    if other:
+        raise bad_value("device", other[0], f"the rounds were not timed on the models' CPU "
+                                            f"{cpu['name']}")
+    model = RuntimeCalibrated(preds.models[CPU_TARGET], relative=True).fit(X, y)
+    print(f"{CPU_TARGET}: relative correction on {len(y)} rows of "
+          f"{X['threads'].nunique()} thread counts")
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        for f in Path(args.models).iterdir():
+            if f.is_file() and f.stem != CPU_TARGET and f.name != SYNC_FILE:
+                shutil.copy2(f, tmp / f.name)
+            elif f.is_dir() and f.name != CPU_TARGET and (f / NATIVE_JSON).exists():
+                shutil.copytree(f, tmp / f.name)
+        joblib.dump(model, tmp / f"{CPU_TARGET}.pkl")
+        sync_path = Path(args.models) / SYNC_FILE
+        if sync_path.exists():
+            data = json.loads(sync_path.read_text())
+            dropped = [e.pop("cpu_by_threads", None) for e in data.get("pairs", {}).values()
+                       if e.get("cpu") == cpu["name"]]
+            (tmp / SYNC_FILE).write_text(json.dumps(data, indent=1))
+            if any(dropped):
+                print(f"dropped sync.json's CPU-only thread factors of {cpu['name']}")
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    print(f"wrote {out}: {CPU_TARGET} with a relative correction (cpu-ranking)")
     return 0
 
 

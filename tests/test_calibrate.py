@@ -11,6 +11,7 @@ import pytest
 from latpred.datasets.schema import conform
 from latpred.datasets.store import write_parquet
 from latpred.models.calibrated import RuntimeCalibrated
+from latpred.models.splits import shape_groups
 from latpred.models.synthetic import CPU_INFO, GPU_INFO
 from latpred.planner.calibrate import runtime_rows
 from latpred.planner.oracle import load_grid
@@ -127,6 +128,28 @@ def test_calibrated_learns_a_runtime_factor_and_serves_the_planners_fast_path(
     np.testing.assert_allclose(got, cal.predict(X), rtol=1e-9)
 
 
+def test_relative_calibration_reorders_a_layer_and_keeps_its_level(base_predictors):
+    """relative: the runtime takes 3x the profiler's time, 1.5x more at >= 8 threads; the
+    correction learns the 1.5x between a layer's thread counts, not the 3x."""
+    data, models = base_predictors
+    base = models["cpu_us"]
+    X = data[data["backend"] == "cpu"].reset_index(drop=True)
+    many = X["threads"].to_numpy() >= 8
+    assert many.any() and (~many).any()
+    y = 3.0 * base.predict(X) * np.where(many, 1.5, 1.0)
+    cal = RuntimeCalibrated(base, min_child_samples=5, relative=True).fit(X, y)
+    ratio = cal.predict(X) / base.predict(X)
+    assert np.median(ratio[many]) / np.median(ratio[~many]) == pytest.approx(1.5, rel=0.1)
+    # the level: each layer's geometric-mean ratio stays near 1 (not 3)
+    g = pd.Series(np.log(ratio)).groupby(shape_groups(X)).mean()
+    assert np.abs(g).max() < 0.15
+    assert cal.log_ratio_median_ == pytest.approx(np.log(3.0 * 1.5), abs=0.5)
+    absolute = RuntimeCalibrated(base, min_child_samples=5).fit(X, y)
+    assert np.median(absolute.predict(X) / base.predict(X)) > 2.5
+    with pytest.raises(LatpredError, match="groups="):
+        RuntimeCalibrated(base, relative=True).fit(X, y, groups=np.zeros(3))
+
+
 def test_calibrated_refuses_bad_input(base_predictors):
     data, models = base_predictors
     X = data[data["backend"] == "gpu"].reset_index(drop=True).iloc[:10]
@@ -186,6 +209,47 @@ def test_coexec_calibrate_cli_writes_a_complete_models_dir(base_predictors, tmp_
     err = capsys.readouterr().err
     assert "out=" in err and "grid=" in err and not (tmp_path / "cal2").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".cal")]
+
+
+def test_coexec_calibrate_cpu_ranking_corrects_the_cpu_predictor_and_drops_the_factors(
+        base_predictors, tmp_path, capsys):
+    _data, models = base_predictors
+    pair = f"{GPU_INFO['name']} | {CPU_INFO['name']}"
+    sync = {"version": 1, "pairs": {pair: {
+        "gpu": GPU_INFO["name"], "cpu": CPU_INFO["name"], "single": {"cpu": 2.0},
+        "cpu_by_threads": {"4": {"flops": [1e6], "factor": [0.9]}}}}}
+    m = _models_dir(tmp_path / "models", models, sync)
+    rng = np.random.default_rng(1)
+    lays = [FC, LinearLayer(4, 256, 128), CONV, LinearLayer(16, 256, 256)]
+    rows = [_row("random", lay, "cpu", 0, float(rng.uniform(50, 500)), threads=t)
+            for lay in lays for t in (1, 2, 4, 8)]
+    _write(tmp_path / "rounds", rows)
+    out = tmp_path / "ranked"
+    base = ["coexec", "calibrate", "--models", str(m), "--what", "cpu-ranking"]
+    assert cli_main([*base, "--cpu-rounds", str(tmp_path / "rounds"), "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "relative correction on 16 rows of 4 thread counts" in text
+    assert "dropped sync.json's CPU-only thread factors" in text
+    loaded = Predictors.load(out)
+    assert isinstance(loaded.models["cpu_us"], RuntimeCalibrated)
+    assert loaded.models["cpu_us"].relative
+    assert not isinstance(loaded.models["gpu_total_us"], RuntimeCalibrated)
+    entry = json.loads((out / "sync.json").read_text())["pairs"][pair]
+    assert "cpu_by_threads" not in entry and entry["single"] == {"cpu": 2.0}
+    assert SyncModel.load(out, GPU_INFO["name"], CPU_INFO["name"]).cpu_by_threads == {}
+    # refused, one line naming the field, nothing written
+    other = [{**r, "device": "Another CPU"} for r in rows]
+    _write(tmp_path / "other", other)
+    for extra, field in ((["--cpu-rounds", str(tmp_path / "other")], "device="),
+                         ([], "cpu-rounds="),
+                         (["--cpu-rounds", str(tmp_path / "rounds"), "--grid", "g"], "grid=")):
+        assert cli_main([*base, *extra, "--out", str(tmp_path / "bad")]) == 2
+        assert field in capsys.readouterr().err
+    assert cli_main(["coexec", "calibrate", "--models", str(m), "--out",
+                     str(tmp_path / "bad")]) == 2
+    assert "grid=" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".bad")]
 
 
 def test_mode_overheads_recover_the_runtime_overhead_per_memory_mode(base_predictors):
