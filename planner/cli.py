@@ -135,6 +135,13 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--out", required=True, help="new models directory (must not exist)")
     q.add_argument("--no-check", action="store_true",
                    help="skip the suite-by-suite held-out check")
+    q.add_argument("--relative", action="store_true",
+                   help="correction: learn only how a layer's configurations rank against "
+                        "each other (the residual minus its mean over the layer's rows), the "
+                        "predictor's level kept (RuntimeCalibrated(relative=True))")
+    q.add_argument("--target", action="append", default=[], metavar="TARGET",
+                   help="correction: correct only this predictor (cpu_us, gpu_total_us; "
+                        "repeatable; default both)")
     q.add_argument("--what", choices=["correction", "overheads", "both", "cpu-ranking"],
                    default="correction",
                    help="correction: the predictors' LightGBM correction; overheads: the "
@@ -676,6 +683,14 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         raise bad_value("out", args.out, "already exists (give a new directory)")
     if not out.parent.is_dir():
         raise bad_value("out", args.out, f"parent directory {out.parent} does not exist")
+    from latpred.planner.calibrate import CALIBRATED_TARGETS
+
+    for t in args.target:
+        if t not in CALIBRATED_TARGETS:
+            raise bad_value("target", t, f"must be one of {', '.join(CALIBRATED_TARGETS)}")
+    if (args.relative or args.target) and args.what not in ("correction", "both"):
+        raise bad_value("what", args.what, "--relative and --target shape a correction "
+                        "(--what correction or both)")
     preds, gpu, cpu, _sync = load_models(args.models)
     if args.what == "cpu-ranking":
         return _calibrate_cpu_ranking(args, preds, cpu, out)
@@ -701,12 +716,15 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
                         "(outside the excluded suites)")
     fitted: dict[str, Any] = {}
     if args.what != "overheads":
+        targets = set(args.target or rows)
+        corrected = {t: r for t, r in rows.items() if t in targets}
+        params = {"relative": True} if args.relative else None
         if not args.no_check:
-            check = held_out_errors(preds, rows)
+            check = held_out_errors(preds, corrected, params)
             if len(check):
                 print("held out suite by suite (the correction fitted on the other suites):")
                 print(check.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
-        fitted = calibrate(preds, rows)
+        fitted = calibrate(preds, corrected, params)
     sync_entry = None
     if args.what != "correction":
         sync_entry = _refit_overheads(Path(args.models), Predictors(
@@ -730,7 +748,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    what = [f"calibrated {', '.join(sorted(fitted))}"] if fitted else []
+    what = [f"calibrated {', '.join(sorted(fitted))}"
+            + (" (relative)" if args.relative else "")] if fitted else []
     if sync_entry is not None:
         what.append("refitted GPU-only overheads")
     print(f"wrote {out}: {'; '.join(what)}")

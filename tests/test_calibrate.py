@@ -209,6 +209,21 @@ def test_coexec_calibrate_cli_writes_a_complete_models_dir(base_predictors, tmp_
     err = capsys.readouterr().err
     assert "out=" in err and "grid=" in err and not (tmp_path / "cal2").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".cal")]
+    # --relative --target: only that predictor, a ranking correction; the other copied
+    rel = tmp_path / "rel"
+    assert cli_main(["coexec", "calibrate", "--models", str(m), "--grid", str(tmp_path / "bench"),
+                     "--relative", "--target", "gpu_total_us", "--no-check",
+                     "--out", str(rel)]) == 0
+    assert "calibrated gpu_total_us (relative)" in capsys.readouterr().out
+    loaded = Predictors.load(rel)
+    assert loaded.models["gpu_total_us"].relative
+    assert not isinstance(loaded.models["cpu_us"], RuntimeCalibrated)
+    for extra, field in ((["--target", "kernel_us"], "target="),
+                         (["--relative", "--what", "overheads"], "what=")):
+        assert cli_main(["coexec", "calibrate", "--models", str(m), "--grid",
+                         str(tmp_path / "bench"), *extra, "--out", str(tmp_path / "x")]) == 2
+        assert field in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
 
 
 def test_coexec_calibrate_cpu_ranking_corrects_the_cpu_predictor_and_drops_the_factors(
