@@ -543,3 +543,16 @@ def test_oracle_noise_prints_a_runs_own_split_half_check():
     assert int(cells[1]) == len(bench)
     assert cells[3] == f"{100 * np.exp(np.log(bench['efficiency_split_half']).mean()):.2f} %"
     assert int(cells[5]) == int((bench["plan_vs_single_split_half"] > 1.02).sum())
+
+
+def test_gpu_choice_scores_each_shapes_pick_against_its_fastest():
+    gc = _script("gpu_choice")
+    df = pd.DataFrame({"shape": ["a"] * 5 + ["b"] * 5 + ["c"] * 2,
+                       "suite": ["resnet50"] * 10 + ["vit_b16"] * 2,
+                       "wall_us": [10.0, 12, 20, 30, 40, 5, 6, 7, 8, 9, 1, 2],
+                       "pred": [3.0, 1, 5, 6, 7, 1, 2, 3, 4, 5, 2, 1]})
+    s = gc.score(df, "pred", min_configs=5)
+    assert s.index.tolist() == ["development"]  # shape c: too few configurations
+    r = s.loc["development"]
+    assert r.shapes == 2 and r.loss == pytest.approx(np.sqrt(12 / 10 * 1.0))
+    assert r.within_2pct == 0.5

@@ -1,0 +1,86 @@
+"""How well GPU predictors pick a GPU-only configuration, scored on runtime measurements.
+
+    python scripts/gpu_choice.py --models DIR [--models DIR2 ...] [--grid PATH ...]
+
+The GPU-only rows of the committed co-execution grids and confirmation rounds
+(``planner.calibrate.runtime_rows``: per layer shape and configuration, implementation x
+parameters x work-group x memory mode) are the runtime's own timings of the configurations
+the benches tried. Per layer shape with at least ``--min-configs`` of them, each models
+directory picks the configuration it scores fastest, as the planner scores a GPU-only plan:
+the GPU predictor plus the runtime's overhead of that memory mode at the layer's activations
+(``SyncModel.single_us``); "(predictor alone)" leaves the overhead out. The score is the
+measured wall time of the pick (mean over the rounds that timed it) over the measured best,
+by suite group as in ``thread_choice.py`` (geometric mean, and the share within 2 %). A
+development guide (grid rows are single quick timings), not a bench result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from latpred.planner.calibrate import layer_sizes, runtime_rows
+from latpred.planner.cli import load_models
+from latpred.planner.oracle import load_grid
+from latpred.planner.split import activation_mib
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from thread_choice import group, shape_keys  # noqa: E402
+
+
+def score(df: pd.DataFrame, col: str, min_configs: int) -> pd.DataFrame:
+    """Per suite group: shapes, geometric-mean measured pick / best of ``col``, share within
+    2 %."""
+    out = []
+    for _key, d in df.groupby("shape", sort=False):
+        if len(d) < min_configs:
+            continue
+        y = d["wall_us"].to_numpy()
+        out.append((group(d["suite"].iloc[0]), y[np.argmin(d[col].to_numpy())] / y.min()))
+    s = pd.DataFrame(out, columns=["group", "loss"])
+    return s.groupby("group")["loss"].agg(
+        shapes="size", loss=lambda v: float(np.exp(np.log(v).mean())),
+        within_2pct=lambda v: float((v <= 1.02).mean()))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--models", action="append", required=True, metavar="DIR")
+    ap.add_argument("--grid", action="append", metavar="PATH",
+                    help="grid / confirm datasets (default: every one under "
+                         "datasets/h100/coexec)")
+    ap.add_argument("--min-configs", type=int, default=5,
+                    help="score shapes with at least this many timed configurations")
+    args = ap.parse_args()
+    warnings.filterwarnings("ignore")  # pickles saved with other library versions
+    root = Path("datasets/h100/coexec")
+    paths = args.grid or sorted({*root.rglob("grid"), *root.rglob("confirm")})
+    loaded = {d: load_models(d) for d in args.models}
+    _p, gpu, cpu, _s = loaded[args.models[0]]
+    rows = runtime_rows([load_grid(p) for p in paths], gpu, cpu)["gpu_total_us"]
+    X = rows.X
+    df = pd.DataFrame({"suite": rows.suite, "wall_us": rows.wall("mean"),
+                       "shape": shape_keys(X)})
+    mib = layer_sizes(X, activation_mib)
+    modes = X["mem_mode"].astype(str).to_numpy()
+    cols = []
+    for d in args.models:
+        preds, _g, _c, sync = loaded[d]
+        pred = preds.models["gpu_total_us"].predict(X)
+        df[f"{d} (predictor alone)"] = pred
+        df[d] = pred + sync.single_us(modes, mib)
+        cols += [d, f"{d} (predictor alone)"]
+    print(f"{len(df)} runtime GPU-only rows from {len(paths)} datasets")
+    print("| models | suites | shapes | measured pick / best (geomean) | within 2 % |")
+    print("|---|---|---:|---:|---:|")
+    for c in cols:
+        for g, r in score(df, c, args.min_configs).iterrows():
+            print(f"| {c} | {g} | {int(r.shapes)} | {r.loss:.3f} | {100 * r.within_2pct:.0f} % |")
+
+
+if __name__ == "__main__":
+    main()
