@@ -80,6 +80,10 @@ class RuntimeCalibrated(RegressorMixin, BaseEstimator):
         return self.base.devices_
 
     @property
+    def manifest_(self) -> dict[str, Any]:
+        return self.base.manifest_
+
+    @property
     def default_device_(self) -> str | None:
         return self.base.default_device_
 

@@ -37,6 +37,9 @@ FORMAT = 1
 #: libraries whose versions the manifest records (distribution names)
 VERSIONED = ("latpred", "lightgbm", "xgboost", "scikit-learn", "numpy")
 NATIVE_JSON = "predictor.json"
+#: a RuntimeCalibrated export: its base predictor's export, and the residual model
+CALIBRATED_BASE = "base"
+CALIBRATED_RESIDUAL = "residual.lightgbm.txt"
 
 
 class LatpredVersionWarning(UserWarning):
@@ -172,6 +175,7 @@ def load_model(path: str | os.PathLike, device_info: Mapping[str, Any] | None = 
         LatpredError: missing file, not a latpred model, or feature-schema mismatch.
     """
     import joblib
+    from latpred.models.calibrated import RuntimeCalibrated
     from latpred.models.predictor import LatencyPredictor
 
     p = Path(path)
@@ -186,7 +190,7 @@ def load_model(path: str | os.PathLike, device_info: Mapping[str, Any] | None = 
             raise bad_value("model", str(p), f"cannot be loaded ({type(err).__name__}: {err})") from err
     else:
         raise bad_value("model", str(p), "no such file or directory")
-    if not isinstance(model, LatencyPredictor):
+    if not isinstance(model, (LatencyPredictor, RuntimeCalibrated)):
         raise bad_value("model", str(p), f"is a {type(model).__name__}, not a LatencyPredictor")
     if device_info is not None:
         name = str(device_info.get("name", ""))
@@ -195,12 +199,24 @@ def load_model(path: str | os.PathLike, device_info: Mapping[str, Any] | None = 
 
 
 def export_native(pred: Any, directory: str | os.PathLike) -> Path:
-    """Write a fitted predictor as booster file + predictor.json into ``directory``."""
+    """Write a fitted predictor as booster file + predictor.json into ``directory``; a
+    ``RuntimeCalibrated`` as its base's export in ``base/`` plus the residual's LightGBM
+    text model."""
+    from latpred.models.calibrated import RuntimeCalibrated
     from sklearn.utils.validation import check_is_fitted
 
     check_is_fitted(pred, "booster_")
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
+    if isinstance(pred, RuntimeCalibrated):
+        export_native(pred.base, d / CALIBRATED_BASE)
+        (d / CALIBRATED_RESIDUAL).write_text(pred.booster_.model_to_string())
+        params = {k: v for k, v in pred.get_params(deep=False).items() if k != "base"}
+        state = {"kind": "runtime_calibrated", "init_params": params,
+                 "base_dir": CALIBRATED_BASE, "residual_file": CALIBRATED_RESIDUAL,
+                 "n_rows": pred.n_rows_, "log_ratio_median": pred.log_ratio_median_}
+        (d / NATIVE_JSON).write_text(json.dumps(state, indent=1, default=_json_default))
+        return d
     fname, data = pred.booster_.to_native()
     (d / fname).write_bytes(data)
     state = {
@@ -232,6 +248,8 @@ def load_native(directory: str | os.PathLike) -> Any:
         state = json.loads((d / NATIVE_JSON).read_text())
     except (OSError, ValueError) as err:
         raise bad_value("model", str(d), f"not a native latpred export ({err})") from err
+    if state.get("kind") == "runtime_calibrated":
+        return _load_calibrated(d, state)
     check_manifest(state["manifest"], where=str(d), native=True)
     pred = LatencyPredictor(**state["init_params"])
     pred.manifest_ = state["manifest"]
@@ -248,6 +266,24 @@ def load_native(directory: str | os.PathLike) -> Any:
     pred.extra_features_ = tuple(state["extra_features"])
     pred.cv_metrics_ = state["cv_metrics"]
     return pred
+
+
+def _load_calibrated(d: Path, state: dict[str, Any]) -> Any:
+    """A ``RuntimeCalibrated`` from its native export ``d`` (state: its predictor.json)."""
+    import lightgbm as lgb
+    from latpred.models.calibrated import RuntimeCalibrated
+
+    try:
+        model = RuntimeCalibrated(load_native(d / state["base_dir"]), **state["init_params"])
+        model.booster_ = lgb.Booster(model_str=(d / state["residual_file"]).read_text())
+        model.n_rows_ = int(state["n_rows"])
+        model.log_ratio_median_ = float(state["log_ratio_median"])
+    except LatpredError:
+        raise
+    except Exception as err:  # a missing file or key, a broken model text
+        raise bad_value("model", str(d), f"broken calibrated export ({type(err).__name__}: "
+                                         f"{err})") from err
+    return model
 
 
 def _json_default(o: Any) -> Any:

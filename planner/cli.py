@@ -139,6 +139,10 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
                    help="correction: learn only how a layer's configurations rank against "
                         "each other (the residual minus its mean over the layer's rows), the "
                         "predictor's level kept (RuntimeCalibrated(relative=True))")
+    q.add_argument("--native", action="store_true",
+                   help="write the corrected predictors as native exports (OUT/<target>/: "
+                        "model files + predictor.json, loadable with other library versions) "
+                        "instead of pickles")
     q.add_argument("--target", action="append", default=[], metavar="TARGET",
                    help="correction: correct only this predictor (cpu_us, gpu_total_us; "
                         "repeatable; default both)")
@@ -671,7 +675,6 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     import shutil
     import tempfile
 
-    import joblib
     from latpred.models.persist import NATIVE_JSON
     from latpred.planner.calibrate import calibrate, held_out_errors, runtime_rows
     from latpred.planner.oracle import load_grid
@@ -741,7 +744,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
             elif f.is_dir() and f.name not in fitted and (f / NATIVE_JSON).exists():
                 shutil.copytree(f, tmp / f.name)  # a native export (DIR/<target>/)
         for target, model in fitted.items():
-            joblib.dump(model, tmp / f"{target}.pkl")
+            _save_model(model, tmp, target, args.native)
         if sync_entry is not None:
             save_sync(tmp, sync_entry)  # the copied sync.json, this pair's entry replaced
         tmp.rename(out)
@@ -756,6 +759,17 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _save_model(model: Any, directory: Path, target: str, native: bool) -> None:
+    """``directory/<target>.pkl``, or the native export ``directory/<target>/``."""
+    import joblib
+    from latpred.models.persist import export_native
+
+    if native:
+        export_native(model, directory / target)
+    else:
+        joblib.dump(model, directory / f"{target}.pkl")
+
+
 def _calibrate_cpu_ranking(args: argparse.Namespace, preds: Any, cpu: dict[str, Any],
                            out: Path) -> int:
     """``coexec calibrate --what cpu-ranking``: the CPU predictor times a relative correction
@@ -764,7 +778,6 @@ def _calibrate_cpu_ranking(args: argparse.Namespace, preds: Any, cpu: dict[str, 
     import shutil
     import tempfile
 
-    import joblib
     from latpred.datasets.store import load
     from latpred.models.calibrated import RuntimeCalibrated
     from latpred.models.persist import NATIVE_JSON
@@ -799,7 +812,7 @@ def _calibrate_cpu_ranking(args: argparse.Namespace, preds: Any, cpu: dict[str, 
                 shutil.copy2(f, tmp / f.name)
             elif f.is_dir() and f.name != CPU_TARGET and (f / NATIVE_JSON).exists():
                 shutil.copytree(f, tmp / f.name)
-        joblib.dump(model, tmp / f"{CPU_TARGET}.pkl")
+        _save_model(model, tmp, CPU_TARGET, args.native)
         sync_path = Path(args.models) / SYNC_FILE
         if sync_path.exists():
             data = json.loads(sync_path.read_text())

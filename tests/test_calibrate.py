@@ -150,6 +150,24 @@ def test_relative_calibration_reorders_a_layer_and_keeps_its_level(base_predicto
         RuntimeCalibrated(base, relative=True).fit(X, y, groups=np.zeros(3))
 
 
+def test_calibrated_native_export_round_trips(base_predictors, tmp_path):
+    from latpred.models.persist import export_native, load_model
+
+    data, models = base_predictors
+    X = data[data["backend"] == "gpu"].reset_index(drop=True)
+    y = models["gpu_total_us"].predict(X) * np.where(X["mem_mode"].astype(str) == "map", 1.3, 1.0)
+    cal = RuntimeCalibrated(models["gpu_total_us"], min_child_samples=5, relative=True).fit(X, y)
+    export_native(cal, tmp_path / "cal")
+    assert (tmp_path / "cal" / "base" / "predictor.json").exists()
+    got = load_model(tmp_path / "cal")
+    assert isinstance(got, RuntimeCalibrated) and got.relative and got.n_rows_ == len(y)
+    np.testing.assert_allclose(got.predict(X), cal.predict(X), rtol=1e-12)
+    assert got.manifest_ == cal.base.manifest_
+    (tmp_path / "cal" / "residual.lightgbm.txt").unlink()
+    with pytest.raises(LatpredError, match="model=.*broken calibrated export"):
+        load_model(tmp_path / "cal")
+
+
 def test_calibrated_refuses_bad_input(base_predictors):
     data, models = base_predictors
     X = data[data["backend"] == "gpu"].reset_index(drop=True).iloc[:10]
@@ -212,9 +230,11 @@ def test_coexec_calibrate_cli_writes_a_complete_models_dir(base_predictors, tmp_
     # --relative --target: only that predictor, a ranking correction; the other copied
     rel = tmp_path / "rel"
     assert cli_main(["coexec", "calibrate", "--models", str(m), "--grid", str(tmp_path / "bench"),
-                     "--relative", "--target", "gpu_total_us", "--no-check",
+                     "--relative", "--target", "gpu_total_us", "--no-check", "--native",
                      "--out", str(rel)]) == 0
     assert "calibrated gpu_total_us (relative)" in capsys.readouterr().out
+    assert (rel / "gpu_total_us" / "predictor.json").exists()  # --native: no pickle
+    assert not (rel / "gpu_total_us.pkl").exists() and (rel / "cpu_us.pkl").exists()
     loaded = Predictors.load(rel)
     assert loaded.models["gpu_total_us"].relative
     assert not isinstance(loaded.models["cpu_us"], RuntimeCalibrated)
