@@ -29,7 +29,7 @@ from latpred.planner.oracle import load_grid
 from latpred.planner.split import activation_mib
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from thread_choice import group, shape_keys  # noqa: E402
+from thread_choice import group, runtime_datasets, shape_keys, summarise  # noqa: E402
 
 
 def score(df: pd.DataFrame, col: str, min_configs: int) -> pd.DataFrame:
@@ -41,10 +41,7 @@ def score(df: pd.DataFrame, col: str, min_configs: int) -> pd.DataFrame:
             continue
         y = d["wall_us"].to_numpy()
         out.append((group(d["suite"].iloc[0]), y[np.argmin(d[col].to_numpy())] / y.min()))
-    s = pd.DataFrame(out, columns=["group", "loss"])
-    return s.groupby("group")["loss"].agg(
-        shapes="size", loss=lambda v: float(np.exp(np.log(v).mean())),
-        within_2pct=lambda v: float((v <= 1.02).mean()))
+    return summarise(out)
 
 
 def main() -> None:
@@ -57,8 +54,7 @@ def main() -> None:
                     help="score shapes with at least this many timed configurations")
     args = ap.parse_args()
     warnings.filterwarnings("ignore")  # pickles saved with other library versions
-    root = Path("datasets/h100/coexec")
-    paths = args.grid or sorted({*root.rglob("grid"), *root.rglob("confirm")})
+    paths = runtime_datasets(args.grid)
     loaded = {d: load_models(d) for d in args.models}
     _p, gpu, cpu, _s = loaded[args.models[0]]
     rows = runtime_rows([load_grid(p) for p in paths], gpu, cpu)["gpu_total_us"]

@@ -78,10 +78,22 @@ def score(rows: pd.DataFrame, col: str, size_split: float | None = None) -> pd.D
         if size_split is not None:
             g += f" {'<' if y.min() < size_split else '>='} {size_split:g} us"
         out.append((g, y[np.argmin(d[col].to_numpy())] / y.min()))
-    s = pd.DataFrame(out, columns=["group", "loss"])
+    return summarise(out)
+
+
+def summarise(picks: list[tuple[str, float]]) -> pd.DataFrame:
+    """(group, measured pick / best) pairs -> per group: shapes, geometric mean, share
+    within 2 %."""
+    s = pd.DataFrame(picks, columns=["group", "loss"])
     return s.groupby("group")["loss"].agg(
         shapes="size", loss=lambda v: float(np.exp(np.log(v).mean())),
         within_2pct=lambda v: float((v <= 1.02).mean()))
+
+
+def runtime_datasets(given: list[str] | None) -> list:
+    """The grid / confirm datasets given, else every one under datasets/h100/coexec."""
+    root = Path("datasets/h100/coexec")
+    return given or sorted({*root.rglob("grid"), *root.rglob("confirm")})
 
 
 def main() -> None:
@@ -98,8 +110,7 @@ def main() -> None:
                     help="split each group at this fastest runtime time (us)")
     args = ap.parse_args()
     warnings.filterwarnings("ignore")  # pickles saved with other library versions
-    root = Path("datasets/h100/coexec")
-    paths = args.grid or sorted({*root.rglob("grid"), *root.rglob("confirm")})
+    paths = runtime_datasets(args.grid)
     loaded = {d: load_models(d) for d in args.models}
     _p, gpu, cpu, _s = loaded[args.models[0]]
     rows = runtime_rows([load_grid(p) for p in paths], gpu, cpu)["cpu_us"]
