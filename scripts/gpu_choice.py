@@ -29,7 +29,13 @@ from latpred.planner.oracle import load_grid
 from latpred.planner.split import activation_mib
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from thread_choice import group, runtime_datasets, shape_keys, summarise  # noqa: E402
+from thread_choice import (  # noqa: E402
+    group,
+    print_scores,
+    runtime_datasets,
+    shape_keys,
+    summarise,
+)
 
 
 def score(df: pd.DataFrame, col: str, min_configs: int) -> pd.DataFrame:
@@ -71,11 +77,7 @@ def main() -> None:
         df[d] = pred + sync.single_us(modes, mib)
         cols += [d, f"{d} (predictor alone)"]
     print(f"{len(df)} runtime GPU-only rows from {len(paths)} datasets")
-    print("| models | suites | shapes | measured pick / best (geomean) | within 2 % |")
-    print("|---|---|---:|---:|---:|")
-    for c in cols:
-        for g, r in score(df, c, args.min_configs).iterrows():
-            print(f"| {c} | {g} | {int(r.shapes)} | {r.loss:.3f} | {100 * r.within_2pct:.0f} % |")
+    print_scores("models", [(c, score(df, c, args.min_configs)) for c in cols])
 
 
 if __name__ == "__main__":

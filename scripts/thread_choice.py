@@ -142,10 +142,15 @@ def main() -> None:
         cols.append(f"always {t} threads")
     print(f"{len(df)} runtime CPU rows from {len(paths)} datasets"
           + (" (the shapes every --measured dataset holds)" if args.measured else ""))
-    print("| picker | suites | shapes | measured pick / best (geomean) | within 2 % |")
+    print_scores("picker", [(c, score(df, c, args.size_split)) for c in cols])
+
+
+def print_scores(head: str, scores: list[tuple[str, pd.DataFrame]]) -> None:
+    """A markdown table of (name, ``summarise`` table) pairs; ``head``: the first column's."""
+    print(f"| {head} | suites | shapes | measured pick / best (geomean) | within 2 % |")
     print("|---|---|---:|---:|---:|")
-    for c in cols:
-        for g, r in score(df, c, args.size_split).iterrows():
+    for c, table in scores:
+        for g, r in table.iterrows():
             print(f"| {c} | {g} | {int(r.shapes)} | {r.loss:.3f} | {100 * r.within_2pct:.0f} % |")
 
 
