@@ -18,21 +18,18 @@ from __future__ import annotations
 
 import argparse
 import sys
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from latpred.planner.calibrate import layer_sizes, runtime_rows
-from latpred.planner.cli import load_models
-from latpred.planner.oracle import load_grid
+from latpred.planner.calibrate import layer_sizes
 from latpred.planner.split import activation_mib
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from thread_choice import (  # noqa: E402
     group,
     print_scores,
-    runtime_datasets,
+    runtime_inputs,
     shape_keys,
     summarise,
 )
@@ -59,11 +56,7 @@ def main() -> None:
     ap.add_argument("--min-configs", type=int, default=5,
                     help="score shapes with at least this many timed configurations")
     args = ap.parse_args()
-    warnings.filterwarnings("ignore")  # pickles saved with other library versions
-    paths = runtime_datasets(args.grid)
-    loaded = {d: load_models(d) for d in args.models}
-    _p, gpu, cpu, _s = loaded[args.models[0]]
-    rows = runtime_rows([load_grid(p) for p in paths], gpu, cpu)["gpu_total_us"]
+    loaded, paths, rows = runtime_inputs(args.models, args.grid, "gpu_total_us")
     X = rows.X
     df = pd.DataFrame({"suite": rows.suite, "wall_us": rows.wall("mean"),
                        "shape": shape_keys(X)})

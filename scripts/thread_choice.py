@@ -90,10 +90,17 @@ def summarise(picks: list[tuple[str, float]]) -> pd.DataFrame:
         within_2pct=lambda v: float((v <= 1.02).mean()))
 
 
-def runtime_datasets(given: list[str] | None) -> list:
-    """The grid / confirm datasets given, else every one under datasets/h100/coexec."""
+def runtime_inputs(models: list[str], grids: list[str] | None, target: str
+                   ) -> tuple[dict[str, tuple], list, object]:
+    """(each models directory loaded, the datasets read, their ``runtime_rows`` of
+    ``target`` for the first directory's devices); ``grids`` None: every grid / confirm
+    dataset under datasets/h100/coexec."""
+    warnings.filterwarnings("ignore")  # pickles saved with other library versions
     root = Path("datasets/h100/coexec")
-    return given or sorted({*root.rglob("grid"), *root.rglob("confirm")})
+    paths = grids or sorted({*root.rglob("grid"), *root.rglob("confirm")})
+    loaded = {d: load_models(d) for d in models}
+    _p, gpu, cpu, _s = loaded[models[0]]
+    return loaded, paths, runtime_rows([load_grid(p) for p in paths], gpu, cpu)[target]
 
 
 def main() -> None:
@@ -109,11 +116,7 @@ def main() -> None:
     ap.add_argument("--size-split", type=float, default=None, metavar="US",
                     help="split each group at this fastest runtime time (us)")
     args = ap.parse_args()
-    warnings.filterwarnings("ignore")  # pickles saved with other library versions
-    paths = runtime_datasets(args.grid)
-    loaded = {d: load_models(d) for d in args.models}
-    _p, gpu, cpu, _s = loaded[args.models[0]]
-    rows = runtime_rows([load_grid(p) for p in paths], gpu, cpu)["cpu_us"]
+    loaded, paths, rows = runtime_inputs(args.models, args.grid, "cpu_us")
     X = rows.X
     df = pd.DataFrame({"suite": rows.suite, "y_us": rows.y_us,
                        "threads": X["threads"].astype(int).to_numpy(),
