@@ -540,7 +540,9 @@ class Planner:
                    all_cfgs: list[list[tuple[KernelConfig, int]]], fb: FrameBuilder,
                    pred: _Predictions) -> list[list[tuple[KernelConfig, int]]]:
         """CPU stage 1: keep the ``cpu_top_k`` fastest CPU configurations at each CPU
-        share in ``cpu_anchors``."""
+        share in ``cpu_anchors``, ranked as ``_decide`` ranks them: at the whole layer (a
+        CPU-only plan) with the runtime's factors per thread count
+        (``SyncModel.cpu_factor``), elsewhere (a split's CPU part) as predicted."""
         k, anchors = self.options.cpu_top_k, self.options.cpu_anchors
         rows = _Rows()
         spans = []
@@ -555,7 +557,10 @@ class Planner:
             widths = sorted({max(g, int(round(r * n_total / g)) * g) for r in anchors})
             sids = [fb.split_shape_id(layer, w) for w in widths]
             idx = rows.add(np.tile(ccid, len(widths)), np.repeat(sids, len(cfgs)))
-            spans.append(idx.reshape(len(widths), len(cfgs)))
+            fac = self.sync.cpu_factor(np.array([tc for _kc, tc in cfgs], np.int64),
+                                       layer_flops(layer))
+            scale = np.where(np.array(widths)[:, None] >= n_total, fac[None, :], 1.0)
+            spans.append((idx.reshape(len(widths), len(cfgs)), scale))
         if not rows.n:
             return all_cfgs
         t = pred(CPU_TARGET, rows)
@@ -564,11 +569,13 @@ class Planner:
             if span is None:
                 out.append(cfgs)
                 continue
+            idx, scale = span
+            score = t[idx] * scale
             kept: set[int] = set()
-            for r in span:
-                kept.update(np.argsort(t[r], kind="stable")[:k].tolist())
+            for r in score:
+                kept.update(np.argsort(r, kind="stable")[:k].tolist())
             if self.options.shortlist > 1:  # CPU-only alternatives: spread thread counts
-                order = np.argsort(t[span[-1]], kind="stable")  # widest share: the layer
+                order = np.argsort(score[-1], kind="stable")  # widest share: the layer
                 kept.update(spread_threads(order, [tc for _kc, tc in cfgs],
                                            self.options.shortlist, self.options.thread_gap))
             out.append([cfgs[c] for c in sorted(kept)])

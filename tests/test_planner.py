@@ -191,6 +191,27 @@ def test_cpu_thread_factors_reorder_thread_counts(infos, tmp_path):
         SyncModel.load(tmp_path, "G", "C")
 
 
+def test_cpu_pruning_ranks_cpu_only_plans_with_the_thread_factors(infos, monkeypatch):
+    """CPU stage 1 (batches of many CPU rows) keeps the thread counts the final scoring
+    picks: at the whole layer it ranks with the runtime's factors, as ``_decide`` does, so
+    a batch plans a layer as planning it alone does."""
+    import latpred.planner.planner as planner_mod
+    from latpred.planner.split import layer_flops
+
+    flops = layer_flops(LAYER)
+    cpu, gpu = Linear(1e3, per_thread=True), Linear(1e-3)
+    preds = Predictors({"cpu_us": cpu, "gpu_total_us": gpu}, {}, "stub")
+    # predicted: more threads faster; the factors make 1 thread the fastest CPU-only plan
+    sync = SyncModel({}, 1e9, "t", cpu_by_threads={1: ((flops,), (0.01,)),
+                                                   8: ((flops,), (1.0,))})
+    opts = PlannerOptions(cpu_threads=(1, 2, 4, 8), mem_modes=("buffer",), cpu_top_k=1)
+    alone = Planner(preds, *infos, sync, opts).plan_layer(LAYER)
+    assert alone.plan.kind == "cpu" and alone.plan.cpu.threads == 1
+    monkeypatch.setattr(planner_mod, "CPU_PRUNE_MIN_ROWS", 0)  # stage 1 for any batch
+    batch = Planner(preds, *infos, sync, opts).plan_layers([("a", 1, LAYER), ("b", 1, LAYER)])
+    assert [ch.plan.describe() for ch in batch] == [alone.plan.describe()] * 2
+
+
 def test_interference_can_make_a_split_not_pay(infos):
     # equal devices: an even split halves the time; if the parts slow each other down by
     # 2.2x it no longer pays, and the split's reported parts carry the factors
