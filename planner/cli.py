@@ -10,7 +10,7 @@ import argparse
 import json
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -672,10 +672,6 @@ def grid_datasets(paths: list[str]) -> list[Path]:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    import shutil
-    import tempfile
-
-    from latpred.models.persist import NATIVE_JSON
     from latpred.planner.calibrate import calibrate, held_out_errors, runtime_rows
     from latpred.planner.oracle import load_grid
     from latpred.planner.predictors import Predictors
@@ -735,22 +731,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
             rows if args.what == "overheads" else
             runtime_rows(confirm, gpu, cpu, args.exclude_suite), gpu, cpu, args.rounds,
             list(grids.values()), args.exclude_suite or ())
-    # a complete models directory, written aside and renamed: nothing half-written
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        for f in Path(args.models).iterdir():
-            if f.is_file() and f.stem not in fitted:
-                shutil.copy2(f, tmp / f.name)
-            elif f.is_dir() and f.name not in fitted and (f / NATIVE_JSON).exists():
-                shutil.copytree(f, tmp / f.name)  # a native export (DIR/<target>/)
-        for target, model in fitted.items():
-            _save_model(model, tmp, target, args.native)
-        if sync_entry is not None:
-            save_sync(tmp, sync_entry)  # the copied sync.json, this pair's entry replaced
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    _write_models_dir(Path(args.models), out, fitted, args.native,
+                      None if sync_entry is None else
+                      lambda d: save_sync(d, sync_entry))  # this pair's entry replaced
     what = [f"calibrated {', '.join(sorted(fitted))}"
             + (" (relative)" if args.relative else "")] if fitted else []
     if sync_entry is not None:
@@ -759,15 +742,36 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _save_model(model: Any, directory: Path, target: str, native: bool) -> None:
-    """``directory/<target>.pkl``, or the native export ``directory/<target>/``."""
-    import joblib
-    from latpred.models.persist import export_native
+def _write_models_dir(models: Path, out: Path, fitted: dict[str, Any], native: bool,
+                      edit_sync: Callable[[Path], Any] | None = None) -> None:
+    """A complete models directory at ``out``: ``models``' files and native exports but
+    those of the ``fitted`` targets, which are saved instead (``OUT/<target>.pkl``, or the
+    native export ``OUT/<target>/``), then ``edit_sync(dir)`` on the copied sync.json;
+    written aside and renamed: nothing half-written."""
+    import shutil
+    import tempfile
 
-    if native:
-        export_native(model, directory / target)
-    else:
-        joblib.dump(model, directory / f"{target}.pkl")
+    import joblib
+    from latpred.models.persist import NATIVE_JSON, export_native
+
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        for f in models.iterdir():
+            if f.is_file() and f.stem not in fitted:
+                shutil.copy2(f, tmp / f.name)
+            elif f.is_dir() and f.name not in fitted and (f / NATIVE_JSON).exists():
+                shutil.copytree(f, tmp / f.name)  # a native export (DIR/<target>/)
+        for target, model in fitted.items():
+            if native:
+                export_native(model, tmp / target)
+            else:
+                joblib.dump(model, tmp / f"{target}.pkl")
+        if edit_sync is not None:
+            edit_sync(tmp)
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 def _calibrate_cpu_ranking(args: argparse.Namespace, preds: Any, cpu: dict[str, Any],
@@ -775,12 +779,8 @@ def _calibrate_cpu_ranking(args: argparse.Namespace, preds: Any, cpu: dict[str, 
     """``coexec calibrate --what cpu-ranking``: the CPU predictor times a relative correction
     fitted on cpu-rounds datasets; the models directory copied, its pair's CPU-only thread
     factors dropped (the correction ranks thread counts in their place)."""
-    import shutil
-    import tempfile
-
     from latpred.datasets.store import load
     from latpred.models.calibrated import RuntimeCalibrated
-    from latpred.models.persist import NATIVE_JSON
     from latpred.models.targets import target_rows
     from latpred.planner.predictors import CPU_TARGET
     from latpred.planner.sync import SYNC_FILE
@@ -805,26 +805,20 @@ def _calibrate_cpu_ranking(args: argparse.Namespace, preds: Any, cpu: dict[str, 
     model = RuntimeCalibrated(preds.models[CPU_TARGET], relative=True).fit(X, y)
     print(f"{CPU_TARGET}: relative correction on {len(y)} rows of "
           f"{X['threads'].nunique()} thread counts")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        for f in Path(args.models).iterdir():
-            if f.is_file() and f.stem != CPU_TARGET and f.name != SYNC_FILE:
-                shutil.copy2(f, tmp / f.name)
-            elif f.is_dir() and f.name != CPU_TARGET and (f / NATIVE_JSON).exists():
-                shutil.copytree(f, tmp / f.name)
-        _save_model(model, tmp, CPU_TARGET, args.native)
-        sync_path = Path(args.models) / SYNC_FILE
-        if sync_path.exists():
-            data = json.loads(sync_path.read_text())
-            dropped = [e.pop("cpu_by_threads", None) for e in data.get("pairs", {}).values()
-                       if e.get("cpu") == cpu["name"]]
-            (tmp / SYNC_FILE).write_text(json.dumps(data, indent=1))
-            if any(dropped):
-                print(f"dropped sync.json's CPU-only thread factors of {cpu['name']}")
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+
+    def drop_thread_factors(d: Path) -> None:
+        path = d / SYNC_FILE
+        if not path.exists():
+            return
+        data = json.loads(path.read_text())
+        dropped = [e.pop("cpu_by_threads", None) for e in data.get("pairs", {}).values()
+                   if e.get("cpu") == cpu["name"]]
+        path.write_text(json.dumps(data, indent=1))
+        if any(dropped):
+            print(f"dropped sync.json's CPU-only thread factors of {cpu['name']}")
+
+    _write_models_dir(Path(args.models), out, {CPU_TARGET: model}, args.native,
+                      drop_thread_factors)
     print(f"wrote {out}: {CPU_TARGET} with a relative correction (cpu-ranking)")
     return 0
 
