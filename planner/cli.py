@@ -146,6 +146,12 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--target", action="append", default=[], metavar="TARGET",
                    help="correction: correct only this predictor (cpu_us, gpu_total_us; "
                         "repeatable; default both)")
+    q.add_argument("--trees", type=int, default=None, metavar="N",
+                   help="correction, cpu-ranking: trees of the residual LightGBM model "
+                        "(default 300; fewer plan faster, each GPU row pays for every tree)")
+    q.add_argument("--learning-rate", type=float, default=None, metavar="LR",
+                   help="correction, cpu-ranking: the residual's learning rate (default 0.03 "
+                        "x 300 / --trees: the same shrinkage in all)")
     q.add_argument("--what", choices=["correction", "overheads", "both", "cpu-ranking"],
                    default="correction",
                    help="correction: the predictors' LightGBM correction; overheads: the "
@@ -690,9 +696,10 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     if (args.relative or args.target) and args.what not in ("correction", "both"):
         raise bad_value("what", args.what, "--relative and --target shape a correction "
                         "(--what correction or both)")
+    residual = _residual_params(args)
     preds, gpu, cpu, _sync = load_models(args.models)
     if args.what == "cpu-ranking":
-        return _calibrate_cpu_ranking(args, preds, cpu, out)
+        return _calibrate_cpu_ranking(args, preds, cpu, out, residual)
     if args.cpu_rounds:
         raise bad_value("cpu-rounds", args.cpu_rounds[0], "is read by --what cpu-ranking only")
     if not args.grid:
@@ -717,7 +724,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     if args.what != "overheads":
         targets = set(args.target or rows)
         corrected = {t: r for t, r in rows.items() if t in targets}
-        params = {"relative": True} if args.relative else None
+        params = {**residual, **({"relative": True} if args.relative else {})} or None
         if not args.no_check:
             check = held_out_errors(preds, corrected, params)
             if len(check):
@@ -740,6 +747,27 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         what.append("refitted GPU-only overheads")
     print(f"wrote {out}: {'; '.join(what)}")
     return 0
+
+
+def _residual_params(args: argparse.Namespace) -> dict[str, Any]:
+    """``RuntimeCalibrated`` parameters from --trees / --learning-rate ({} for the defaults);
+    one-line errors for values out of range or a --what that fits no residual."""
+    if args.trees is None and args.learning_rate is None:
+        return {}
+    if args.what == "overheads":
+        raise bad_value("what", args.what, "fits no residual model: --trees and "
+                        "--learning-rate shape a correction (correction, both, cpu-ranking)")
+    from latpred.models.calibrated import RuntimeCalibrated
+
+    defaults = RuntimeCalibrated().get_params()
+    trees = defaults["n_estimators"] if args.trees is None else args.trees
+    if trees < 1:
+        raise bad_value("trees", trees, "must be >= 1")
+    rate = (defaults["learning_rate"] * defaults["n_estimators"] / trees
+            if args.learning_rate is None else args.learning_rate)
+    if not 0 < rate <= 1:
+        raise bad_value("learning-rate", rate, "must be in (0, 1]")
+    return {"n_estimators": trees, "learning_rate": rate}
 
 
 def _write_models_dir(models: Path, out: Path, fitted: dict[str, Any], native: bool,
@@ -775,7 +803,7 @@ def _write_models_dir(models: Path, out: Path, fitted: dict[str, Any], native: b
 
 
 def _calibrate_cpu_ranking(args: argparse.Namespace, preds: Any, cpu: dict[str, Any],
-                           out: Path) -> int:
+                           out: Path, residual: dict[str, Any]) -> int:
     """``coexec calibrate --what cpu-ranking``: the CPU predictor times a relative correction
     fitted on cpu-rounds datasets; the models directory copied, its pair's CPU-only thread
     factors dropped (the correction ranks thread counts in their place)."""
@@ -802,7 +830,7 @@ def _calibrate_cpu_ranking(args: argparse.Namespace, preds: Any, cpu: dict[str, 
     if other:
         raise bad_value("device", other[0], f"the rounds were not timed on the models' CPU "
                                             f"{cpu['name']}")
-    model = RuntimeCalibrated(preds.models[CPU_TARGET], relative=True).fit(X, y)
+    model = RuntimeCalibrated(preds.models[CPU_TARGET], relative=True, **residual).fit(X, y)
     print(f"{CPU_TARGET}: relative correction on {len(y)} rows of "
           f"{X['threads'].nunique()} thread counts")
 

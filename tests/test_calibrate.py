@@ -238,8 +238,20 @@ def test_coexec_calibrate_cli_writes_a_complete_models_dir(base_predictors, tmp_
     loaded = Predictors.load(rel)
     assert loaded.models["gpu_total_us"].relative
     assert not isinstance(loaded.models["cpu_us"], RuntimeCalibrated)
+    # --trees: the residual's size, its learning rate scaled to keep trees x rate
+    small = tmp_path / "small"
+    assert cli_main(["coexec", "calibrate", "--models", str(m), "--grid", str(tmp_path / "bench"),
+                     "--relative", "--target", "gpu_total_us", "--no-check", "--native",
+                     "--trees", "40", "--out", str(small)]) == 0
+    capsys.readouterr()
+    fitted = Predictors.load(small).models["gpu_total_us"]
+    assert fitted.n_estimators == 40 and fitted.learning_rate == pytest.approx(0.03 * 300 / 40)
+    assert fitted.booster_.num_trees() <= 40
     for extra, field in ((["--target", "kernel_us"], "target="),
-                         (["--relative", "--what", "overheads"], "what=")):
+                         (["--relative", "--what", "overheads"], "what="),
+                         (["--trees", "0"], "trees="),
+                         (["--learning-rate", "1.5"], "learning-rate="),
+                         (["--trees", "50", "--what", "overheads"], "what=")):
         assert cli_main(["coexec", "calibrate", "--models", str(m), "--grid",
                          str(tmp_path / "bench"), *extra, "--out", str(tmp_path / "x")]) == 2
         assert field in capsys.readouterr().err
