@@ -2,6 +2,7 @@
 # The real-device sweep we ran on the NVIDIA H100 host (see BENCHMARKS.md), in priority order.
 # Every step is resumable: rerunning the script skips configurations already stored.
 # Usage (on the device, after `source .dev/gpu-env.sh`): RUNS=/tmp/runs bash scripts/device_sweep.sh
+# (.whl/, the packages the host lacks: `python scripts/device_wheels.py` here, once.)
 # STEPS="3 4 5" runs only those steps (default: all); STEP_S caps each step's seconds.
 set -u
 R=${RUNS:-/tmp/runs}
