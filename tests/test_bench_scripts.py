@@ -556,3 +556,32 @@ def test_gpu_choice_scores_each_shapes_pick_against_its_fastest():
     r = s.loc["development"]
     assert r.shapes == 2 and r.loss == pytest.approx(np.sqrt(12 / 10 * 1.0))
     assert r.within_2pct == 0.5
+
+
+def test_thread_drift_reports_the_cpu_thread_profile_change_between_runs(tmp_path):
+    """A copy of a run whose CPU rows at 12+ threads take 1.5x and at 4 threads 0.5x: the
+    ratios per thread count are exactly those, and a layer's fastest count moves to 4 where
+    4 was timed."""
+    from latpred.datasets import load
+    from latpred.datasets.store import write_parquet
+
+    mod = _script("thread_drift")
+    src = COEXEC / "session16" / "probe" / "run1" / "googlenet" / "confirm"
+    ref, run = tmp_path / "ref" / "googlenet", tmp_path / "run" / "googlenet"
+    shutil.copytree(src, ref / "confirm")
+    rows = load(src)
+    scale = np.where(rows["threads"].fillna(0) >= 12, 1.5,
+                     np.where(rows["threads"].fillna(0) == 4, 0.5, 1.0))
+    rows["total_us"] = rows["total_us"] * np.where(rows["impl"] == "blas", scale, 1.0)
+    (run / "confirm").mkdir(parents=True)
+    write_parquet(rows, run / "confirm" / "part-0.parquet", rows.attrs.get("meta", {}))
+    table, same, layers = mod.drift(tmp_path / "run", tmp_path / "ref", [0.0, np.inf])
+    want = {4: 0.5, 8: 1.0, 12: 1.5, 15: 1.5, 16: 1.5}
+    assert {int(t): v for t, v in table.iloc[0].items()} == pytest.approx(
+        {t: want[t] for t in table.columns})
+    cpu = load(src).query("status == 'ok' and impl == 'blas'")
+    assert layers == cpu.groupby("layer").ngroups
+    with_4 = cpu.groupby("layer")["threads"].apply(lambda t: 4 in set(t))
+    assert same <= 1 - with_4.mean() + 1e-9  # every layer timed at 4 threads now moves to 4
+    with pytest.raises(LatpredError, match="run="):
+        mod.drift(tmp_path / "nope", tmp_path / "ref", [0.0, np.inf])
