@@ -1,4 +1,4 @@
-"""Fetch the wheels the H100 host lacks into ``.whl/`` and shrink the large ones.
+"""Fetch the wheels the H100 host lacks into ``.whl/`` and shrink them (LZMA).
 
     python scripts/device_wheels.py [--dest .whl] [--tune .whl-tune]
 
@@ -6,8 +6,8 @@ The device (see ``../shared/device/README.md``) reaches no package registry and 
 carries at most 64 MiB with the working tree, so its packages travel as wheels in an
 ignored folder. This downloads pyopencl and its needs, LightGBM and ``xgboost-cpu`` for
 CPython 3.12 on manylinux x86-64 (versions pinned below, the ones the committed runs
-used), then rewrites every wheel over 1 MiB with LZMA zip entries: the same files and
-RECORD, about 30 % smaller (pip installs them byte for byte as the originals). With
+used), then rewrites every wheel with LZMA zip entries: the same files and RECORD, about
+30 % smaller (pip installs them byte for byte as the originals). With
 ``--tune`` it also fetches optuna and its needs (only the tuning imports it) into a
 second folder, carried only by calls that tune.
 """
@@ -28,7 +28,6 @@ WHEELS = ("pyopencl==2026.1.4", "pytools==2026.1.1", "platformdirs==4.14.7", "si
 TUNE_WHEELS = ("optuna", "alembic", "colorlog", "sqlalchemy", "mako", "greenlet")
 PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64",
              "manylinux2014_x86_64", "manylinux1_x86_64")
-REPACK_OVER_BYTES = 1 << 20
 
 
 def download(names: tuple[str, ...], dest: Path) -> None:
@@ -70,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     for wheel in sorted(args.dest.glob("*.whl")):
         with zipfile.ZipFile(wheel) as z:
             packed = all(i.compress_type == zipfile.ZIP_LZMA for i in z.infolist())
-        if wheel.stat().st_size > REPACK_OVER_BYTES and not packed:
+        if not packed:
             before, after = repack_lzma(wheel)
             log.info("%s: %.1f -> %.1f MiB", wheel.name, before / 2**20, after / 2**20)
     total = sum(w.stat().st_size for w in args.dest.glob("*.whl"))
