@@ -27,6 +27,7 @@ from latpred.planner.split import activation_mib
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from thread_choice import (  # noqa: E402
+    add_runtime_args,
     group,
     print_scores,
     runtime_inputs,
@@ -49,10 +50,7 @@ def score(df: pd.DataFrame, col: str, min_configs: int) -> pd.DataFrame:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--models", action="append", required=True, metavar="DIR")
-    ap.add_argument("--grid", action="append", metavar="PATH",
-                    help="grid / confirm datasets (default: every one under "
-                         "datasets/h100/coexec)")
+    add_runtime_args(ap)
     ap.add_argument("--min-configs", type=int, default=5,
                     help="score shapes with at least this many timed configurations")
     args = ap.parse_args()

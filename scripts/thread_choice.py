@@ -103,12 +103,17 @@ def runtime_inputs(models: list[str], grids: list[str] | None, target: str
     return loaded, paths, runtime_rows([load_grid(p) for p in paths], gpu, cpu)[target]
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_runtime_args(ap: argparse.ArgumentParser) -> None:
+    """The options ``runtime_inputs`` reads: --models (repeatable) and --grid."""
     ap.add_argument("--models", action="append", required=True, metavar="DIR")
     ap.add_argument("--grid", action="append", metavar="PATH",
                     help="grid / confirm datasets (default: every one under "
                          "datasets/h100/coexec)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_runtime_args(ap)
     ap.add_argument("--factors", action="store_true",
                     help="also score the predictions times sync.json's CPU factors")
     ap.add_argument("--measured", action="append", default=[], metavar="NAME=DATA",
