@@ -60,6 +60,13 @@ def device_key(info: dict[str, Any]) -> tuple[str, str]:
     return str(info.get("name", "")), str(info.get("platform", ""))
 
 
+@functools.lru_cache(maxsize=65536)
+def _configs(impl: str, params: str, locals_: tuple) -> tuple[KernelConfig, ...]:
+    """The KernelConfigs of one implementation x params over its local sizes (memoised:
+    the layers of a network ask for the same few, so each string is built once)."""
+    return tuple(KernelConfig(impl, params, local_size_str(lo)) for lo in locals_)
+
+
 class CandidateSpace:
     """Legal configurations of layers on a GPU and a CPU (see module docstring).
 
@@ -119,7 +126,7 @@ class CandidateSpace:
                 if max_locals is not None and len(locals_) > max_locals:
                     step = (len(locals_) - 1) / max(max_locals - 1, 1)
                     locals_ = [locals_[round(i * step)] for i in range(max_locals)]
-                out += [KernelConfig(impl.name, ptxt, local_size_str(lo)) for lo in locals_]
+                out += _configs(impl.name, ptxt, tuple(locals_))
         return out
 
     def gpu_configs(self, layer: Layer) -> list[KernelConfig]:
