@@ -49,6 +49,9 @@ class RuntimeCalibrated(RegressorMixin, BaseEstimator):
         relative: fit the residual minus its mean over each layer's rows (``fit``'s
             ``groups``): a correction of the ranking within a layer, not of its level.
 
+    The residual predicts with as many threads as the base's booster (its
+    ``predict_threads``, 1 by default), not LightGBM's default of every core.
+
     Attributes (after fit):
         booster_: the residual model (``lightgbm.Booster``; log ratio measured / base).
         n_rows_: training rows.
@@ -105,7 +108,8 @@ class RuntimeCalibrated(RegressorMixin, BaseEstimator):
         if not len(lp):
             return lp
         width = self.booster_.num_feature() - 1  # fitted on an older, shorter feature set?
-        return lp + self.booster_.predict(_design(F[:, :width], lp))
+        return lp + self.booster_.predict(_design(F[:, :width], lp),
+                                          num_threads=self.base.booster_.n_threads)
 
     # -- sklearn API -----------------------------------------------------------------------
     def fit(self, X: pd.DataFrame, y: Any, groups: Any = None) -> RuntimeCalibrated:

@@ -168,6 +168,33 @@ def test_calibrated_native_export_round_trips(base_predictors, tmp_path):
         load_model(tmp_path / "cal")
 
 
+def test_calibrated_residual_predicts_with_its_base_boosters_threads(base_predictors):
+    """The residual takes the base's prediction threads (1 by default: a planner beside a
+    co-executing CPU part), not LightGBM's default of every core."""
+    data, models = base_predictors
+    X = data[data["backend"] == "gpu"].reset_index(drop=True)
+    cal = RuntimeCalibrated(models["gpu_total_us"], min_child_samples=5).fit(
+        X, 2.0 * models["gpu_total_us"].predict(X))
+    seen: list[dict] = []
+
+    class Recording:
+        def __init__(self, booster):
+            self.booster = booster
+
+        def num_feature(self):
+            return self.booster.num_feature()
+
+        def predict(self, data, **kwargs):
+            seen.append(kwargs)
+            return self.booster.predict(data, **kwargs)
+
+    want = cal.predict(X)
+    cal.booster_ = Recording(cal.booster_)
+    np.testing.assert_array_equal(cal.predict(X), want)
+    assert seen == [{"num_threads": cal.base.booster_.n_threads}]
+    assert cal.base.booster_.n_threads == 1
+
+
 def test_calibrated_refuses_bad_input(base_predictors):
     data, models = base_predictors
     X = data[data["backend"] == "gpu"].reset_index(drop=True).iloc[:10]
