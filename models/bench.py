@@ -116,17 +116,13 @@ def _timed_on_cpus(model: Any, cands: pd.DataFrame, repeats: int, cpus: int | No
         return time_predict(model, cands, repeats)
     allowed = sorted(os.sched_getaffinity(0))
     os.sched_setaffinity(0, allowed[:cpus])
-    old = model.booster_.n_threads
-    model.booster_.n_threads = cpus
-    if model.model_type_ == "xgboost":
-        model.booster_.booster.set_param({"nthread": cpus})
+    old = model.predict_threads
+    model.set_params(predict_threads=cpus)
     try:
         return {**time_predict(model, cands, repeats), "cpus": cpus}
     finally:
         os.sched_setaffinity(0, allowed)
-        model.booster_.n_threads = old
-        if model.model_type_ == "xgboost":
-            model.booster_.booster.set_param({"nthread": old})
+        model.set_params(predict_threads=old)
 
 
 def goals(target: str, table: pd.DataFrame, latency: dict[str, float] | None) -> list[str]:

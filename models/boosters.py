@@ -91,6 +91,13 @@ class Booster:
         self.booster = booster
         self.n_threads = n_threads
 
+    def set_threads(self, n_threads: int) -> None:
+        """Threads of the next predictions (XGBoost's ``nthread`` set only on a change)."""
+        if n_threads != self.n_threads:
+            self.n_threads = n_threads
+            if self.model_type == "xgboost":
+                self.booster.set_param({"nthread": n_threads})
+
     def predict(self, X: np.ndarray) -> np.ndarray:
         """X: float matrix (n, n_features) -> predictions (n,), float64."""
         if self.model_type == "lightgbm":

@@ -83,7 +83,8 @@ class LatencyPredictor(RegressorMixin, BaseEstimator):
         n_jobs: threads for training.
         predict_threads: threads for prediction (None: 1. Two OpenMP threads halve the time on
             an idle 2-core host but are 25x slower when another process holds a core, as in
-            co-execution).
+            co-execution). Read at each prediction: ``set_params(predict_threads=n)`` works
+            on a fitted or loaded model.
     """
 
     def __init__(
@@ -193,10 +194,7 @@ class LatencyPredictor(RegressorMixin, BaseEstimator):
         Z, r = self._design(F, lp), self._response(ly, lp, self.prior_)
         self.booster_ = boosters.train(self.model_type_, self.best_params_, Z, r,
                                        self._categorical(), self.random_state, self.n_jobs)
-        nt = self._predict_threads()
-        self.booster_.n_threads = nt
-        if self.model_type_ == "xgboost":
-            self.booster_.booster.set_param({"nthread": nt})
+        self.booster_.set_threads(self._predict_threads())
         self.fit_seconds_ = time.perf_counter() - t0
         from latpred.models.persist import build_manifest
 
@@ -424,6 +422,7 @@ class LatencyPredictor(RegressorMixin, BaseEstimator):
         else:
             by = labels[get_target(self.target).prior_by]
             lp = self.roofline_.log_predict(F, labels["device"], by)
+        self.booster_.set_threads(self._predict_threads())  # set_params after fit / load
         return self._unresponse(self.booster_.predict(self._booster_input(F, lp)), lp,
                                 self.prior_)
 

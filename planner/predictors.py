@@ -134,6 +134,18 @@ class Predictors:
         return predict_many([self._model(t) for t, _hi, _r in requests], cols,
                             [r for _t, _hi, r in requests], [hi for _t, hi, _r in requests])
 
+    def set_predict_threads(self, n: int) -> None:
+        """Predict with ``n`` threads (every predictor with a ``predict_threads`` parameter,
+        its base's for a calibrated one). 1, the predictors' default, leaves the cores to a
+        co-executing CPU part; more plan faster on an idle host."""
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise bad_value("predict-threads", n, "must be an integer >= 1")
+        for model in self.models.values():
+            params = model.get_params(deep=True) if hasattr(model, "get_params") else {}
+            keys = [k for k in params if k == "predict_threads" or k.endswith("__predict_threads")]
+            if keys:
+                model.set_params(**{k: n for k in keys})
+
     def _model(self, target: str) -> Any:
         try:
             return self.models[target]

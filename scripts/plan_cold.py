@@ -4,6 +4,7 @@ kernel geometry, feature rows). ``latpred.planner.benchmark`` times re-planning 
 
     python scripts/plan_cold.py --models DIR [--warm-suite mobilenetv2] [--suite resnet50]
         [--breakdown] [--steps 16] [--threads 4,8,12,15,16] [--max-local-sizes 2] [--repeat 5]
+        [--predict-threads 1]
 
 The planner options default to ``PlannerOptions()``'s (16 split steps, every thread count,
 every work-group size); ``--steps 8 --threads 4,8,12,15,16 --max-local-sizes 2`` are the
@@ -73,6 +74,8 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=PlannerOptions.steps)
     ap.add_argument("--threads", default=None, help="CPU thread counts, e.g. 4,8,16")
     ap.add_argument("--max-local-sizes", type=int, default=None)
+    ap.add_argument("--predict-threads", type=int, default=1,
+                    help="threads of the predictors' boosters (default 1, as `latpred plan`)")
     ap.add_argument("--repeat", type=int, default=1,
                     help="plan the network and its layers this many times, each time first "
                          "seen, and report the fastest batch and each layer's fastest call "
@@ -86,6 +89,7 @@ def main() -> None:
     ).validate()
     warnings.filterwarnings("ignore")  # pickles saved with other library versions
     preds, gpu, cpu, sync = load_models(args.models)
+    preds.set_predict_threads(args.predict_threads)
     items = list(suite_layers(args.suite))
     warm = list(suite_layers(args.warm_suite))
     Planner(preds, gpu, cpu, sync, opts).plan_layers(warm)  # the process

@@ -195,6 +195,34 @@ def test_calibrated_residual_predicts_with_its_base_boosters_threads(base_predic
     assert cal.base.booster_.n_threads == 1
 
 
+def test_predict_threads_take_effect_after_fit_and_load(base_predictors, tmp_path):
+    """``Predictors.set_predict_threads`` reaches a plain predictor and a calibrated one's
+    base and residual, after fit and after a native load; predictions do not change."""
+    from latpred.models.persist import export_native, load_model
+
+    data, models = base_predictors
+    X = data[data["backend"] == "gpu"].reset_index(drop=True)
+    cal = RuntimeCalibrated(models["gpu_total_us"], min_child_samples=5).fit(
+        X, 2.0 * models["gpu_total_us"].predict(X))
+    export_native(cal, tmp_path / "cal")
+    loaded = load_model(tmp_path / "cal")
+    want = cal.predict(X)
+    cpu = models["cpu_us"]  # shared with other tests: its threads restored below
+    preds = Predictors({"gpu_total_us": loaded, "cpu_us": cpu})
+    try:
+        preds.set_predict_threads(2)
+        np.testing.assert_allclose(loaded.predict(X), want, rtol=1e-12)
+        assert loaded.base.predict_threads == 2 and loaded.base.booster_.n_threads == 2
+        assert cpu.predict_threads == 2
+        preds.set_predict_threads(1)
+        loaded.predict(X)
+        assert loaded.base.booster_.n_threads == 1 and cpu.predict_threads == 1
+        with pytest.raises(LatpredError, match="predict-threads=0"):
+            preds.set_predict_threads(0)
+    finally:
+        cpu.set_params(predict_threads=None)
+
+
 def test_calibrated_refuses_bad_input(base_predictors):
     data, models = base_predictors
     X = data[data["backend"] == "gpu"].reset_index(drop=True).iloc[:10]

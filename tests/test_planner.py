@@ -641,6 +641,8 @@ def test_cli_plan_tune_measures_the_shortlist(models_dir, tmp_path, capsys):
     (["plan", "--models", "{m}", "--op", "linear", "--m", "1", "--n", "8", "--k", "8",
       "--height", "5"], "height="),
     (["plan", "--models", "{m}", "--op", "linear", "--m", "1", "--n", "8", "--k", "8",
+      "--predict-threads", "0"], "predict-threads="),
+    (["plan", "--models", "{m}", "--op", "linear", "--m", "1", "--n", "8", "--k", "8",
       "--tune", "--tune-seconds", "0", "--device", "pocl"], "tune-seconds="),
     (["coexec", "run", "--op", "linear", "--m", "1", "--n", "8", "--k", "8", "--ratio", "2",
       "--impl", "gemm_naive"], "ratio="),
