@@ -1,7 +1,7 @@
 """How well CPU predictors pick a BLAS thread count, scored on runtime measurements.
 
     python scripts/thread_choice.py --models DIR [--models DIR2 ...] [--grid PATH ...] [--factors]
-        [--measured NAME=DATA[,DATA...] ...] [--size-split US]
+        [--measured NAME=DATA[,DATA...] ...] [--size-split US] [--fewer-threads EPS ...]
 
 The single-device CPU rows of the committed co-execution grids and confirmation rounds
 (``planner.calibrate.runtime_rows``: the geometric median per layer shape and thread count)
@@ -18,6 +18,8 @@ CPU-only plans. ``--measured NAME=DATA``: a picker that reads the profiler datas
 times (forward CPU rows) instead of predicting: how well that way of measuring ranks thread
 counts for the runtime; every picker is then scored on the shapes every such dataset holds.
 ``--size-split US``: each group split by the shape's fastest runtime time, below / from US.
+``--fewer-threads EPS``: a prior on top of each predictor (and its x factors ranking): the
+fewest threads among the counts predicted within (1 + EPS) x the best.
 """
 
 from __future__ import annotations
@@ -65,6 +67,16 @@ def measured_picker(spec: str, rows: pd.DataFrame) -> tuple[str, np.ndarray]:
     at = at.groupby(level=[0, 1]).min()
     idx = pd.MultiIndex.from_arrays([rows["shape"], rows["threads"]])
     return name, at.reindex(idx).to_numpy(np.float64)
+
+
+def fewest_threads(df: pd.DataFrame, col: str, eps: float) -> np.ndarray:
+    """A picker's column, shape (len(df),): per shape, the row with the fewest threads among
+    those whose ``col`` is within (1 + eps) x the shape's smallest is smallest (ties in
+    threads: the smaller ``col``); the others inf."""
+    best = df.groupby("shape")[col].transform("min").to_numpy()
+    v = df[col].to_numpy(np.float64)
+    near = v <= best * (1.0 + eps)
+    return np.where(near, df["threads"].to_numpy(np.float64) + 1e-9 * v / best, np.inf)
 
 
 def score(rows: pd.DataFrame, col: str, size_split: float | None = None) -> pd.DataFrame:
@@ -118,6 +130,9 @@ def main() -> None:
                     help="also score the predictions times sync.json's CPU factors")
     ap.add_argument("--measured", action="append", default=[], metavar="NAME=DATA",
                     help="a picker reading a profiler dataset's own times (repeatable)")
+    ap.add_argument("--fewer-threads", type=float, action="append", default=[], metavar="EPS",
+                    help="also a picker per predictor taking the fewest threads among the "
+                         "counts predicted within (1 + EPS) x its best (repeatable)")
     ap.add_argument("--size-split", type=float, default=None, metavar="US",
                     help="split each group at this fastest runtime time (us)")
     args = ap.parse_args()
@@ -139,6 +154,13 @@ def main() -> None:
                 fac[at] = sync.cpu_factor(threads[at], float(f))
             df[f"{d} x factors"] = df[d] * fac
             cols.append(f"{d} x factors")
+    for eps in args.fewer_threads:  # a prior: the fewest threads among near-ties
+        for d in list(cols):
+            if d not in args.models and not d.endswith(" x factors"):
+                continue
+            name = f"{d}, fewest threads within {100 * eps:g} %"
+            df[name] = fewest_threads(df, d, eps)
+            cols.append(name)
     for spec in args.measured:
         name, times = measured_picker(spec, df)
         df[name] = times

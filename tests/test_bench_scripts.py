@@ -514,6 +514,18 @@ def test_thread_choice_measured_picker_reads_a_datasets_own_times(tmp_path):
     assert times[:2].tolist() == [30.0, 20.0] and np.isnan(times[2:]).all()  # GPU row: not CPU
 
 
+def test_thread_choice_fewest_threads_picks_the_fewest_among_near_ties():
+    tc = _script("thread_choice")
+    df = pd.DataFrame({"shape": ["a"] * 3 + ["b"] * 2, "threads": [4, 8, 16, 4, 16],
+                       "pred": [103.0, 101.0, 100.0, 200.0, 100.0]})
+    col = tc.fewest_threads(df, "pred", 0.05)
+    picks = df.assign(col=col).groupby("shape")["col"].idxmin()
+    assert picks["a"] == 0  # 4 threads: within 5 % of 16's 100 us
+    assert picks["b"] == 4  # 4 threads predicted 2x slower: not a tie
+    assert np.isinf(col[3])
+    assert df.assign(col=tc.fewest_threads(df, "pred", 0.0)).groupby("shape")["col"].idxmin()["a"] == 2
+
+
 @pytest.mark.skipif(not (COEXEC / "session12" / "shipped").is_dir(),
                     reason="no committed session 12 runs")
 def test_oracle_noise_scores_each_run_with_an_oracle_chosen_in_the_others():
