@@ -437,7 +437,7 @@ def make_planner(args: argparse.Namespace, gpu_dev: Any = None) -> Any:
     from latpred.planner.sync import SyncModel
 
     preds = Predictors.load(args.models)
-    preds.set_predict_threads(args.predict_threads)
+    preds.set_predict_threads(getattr(args, "predict_threads", 1))
     if gpu_dev is None and getattr(args, "device", None) is not None:
         gpu_dev = gpu_device(args)
     gpu, cpu = device_pair(preds, gpu_dev)
