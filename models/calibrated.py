@@ -109,7 +109,7 @@ class RuntimeCalibrated(RegressorMixin, BaseEstimator):
             return lp
         width = self.booster_.num_feature() - 1  # fitted on an older, shorter feature set?
         return lp + self.booster_.predict(_design(F[:, :width], lp),
-                                          num_threads=self.base.booster_.n_threads)
+                                          num_threads=self.base._predict_threads())
 
     # -- sklearn API -----------------------------------------------------------------------
     def fit(self, X: pd.DataFrame, y: Any, groups: Any = None) -> RuntimeCalibrated:

@@ -155,9 +155,7 @@ def main() -> None:
             df[f"{d} x factors"] = df[d] * fac
             cols.append(f"{d} x factors")
     for eps in args.fewer_threads:  # a prior: the fewest threads among near-ties
-        for d in list(cols):
-            if d not in args.models and not d.endswith(" x factors"):
-                continue
+        for d in list(cols):  # the predictors and their x factors rankings, so far
             name = f"{d}, fewest threads within {100 * eps:g} %"
             df[name] = fewest_threads(df, d, eps)
             cols.append(name)
