@@ -597,3 +597,31 @@ def test_thread_drift_reports_the_cpu_thread_profile_change_between_runs(tmp_pat
     assert same <= 1 - with_4.mean() + 1e-9  # every layer timed at 4 threads now moves to 4
     with pytest.raises(LatpredError, match="run="):
         mod.drift(tmp_path / "nope", tmp_path / "ref", [0.0, np.inf])
+
+
+def test_choice_floor_scores_every_picker_on_the_configurations_both_datasets_timed():
+    """Shape s timed in datasets 0 and 1 (configs x, y, z in both, w only in 0): each
+    ordered pair scores a pick among x, y, z by B's time over B's best."""
+    cf = _script("choice_floor")
+    t = {0: {"x": 10.0, "y": 11.0, "z": 30.0, "w": 1.0}, 1: {"x": 12.0, "y": 10.0, "z": 20.0}}
+    table = pd.DataFrame([{"shape": "s", "config": c, "ds": ds, "suite": "vit_b16",
+                           "wall_us": v} for ds, cs in t.items() for c, v in cs.items()])
+    scores = {"m": {("s", "x"): 5.0, ("s", "y"): 6.0, ("s", "z"): 1.0, ("s", "w"): 0.1}}
+    pairs = cf.pair_scores(table, scores, min_configs=3).set_index(["shape", "n_configs"])
+    assert len(pairs) == 2 and (pairs["group"] == "session 7").all()
+    # A = 0 picks x (10 us there), in B = 1: 12 / 10; A = 1 picks y, in B = 0: 11 / 10
+    assert sorted(pairs[cf.MEASURED]) == pytest.approx([1.1, 1.2])
+    # the model picks z in both (w is not common): 20 / 10 and 30 / 10
+    assert sorted(pairs["m"]) == pytest.approx([2.0, 3.0])
+    assert cf.pair_scores(table, scores, min_configs=4).empty
+
+
+def test_choice_floor_keeps_whole_layer_single_device_rows():
+    cf = _script("choice_floor")
+    g = pd.DataFrame({"status": ["ok"] * 5 + ["error"],
+                      "backend": ["gpu", "gpu", "gpu", "cpu", "cpu", "gpu"],
+                      "split_n": [64, 32, np.nan, 0, np.nan, 64],
+                      "n_total": [64, 64, np.nan, 64, np.nan, 64],
+                      "total_us": [1.0, 1.0, 1.0, 1.0, 1.0, 1.0]})
+    assert cf.single_device_rows(g, "gpu").index.tolist() == [0, 2]  # not the split one
+    assert cf.single_device_rows(g, "cpu").index.tolist() == [3, 4]
