@@ -158,6 +158,11 @@ def main() -> None:
     ap.add_argument("--min-configs", type=int, default=5,
                     help="score pairs of datasets timing at least this many common "
                          "configurations of a shape (default 5)")
+    ap.add_argument("--profile", metavar="REGEX",
+                    help="also print, for each shape whose key (as in the per-pair table: "
+                         "op|m|n|k|in|out|h|w|kernel|stride|groups) matches, every "
+                         "configuration's time over each dataset's best and the models' "
+                         "scores")
     args = ap.parse_args()
     if args.min_configs < 2:
         ap.error(f"--min-configs must be >= 2, got {args.min_configs}")
@@ -182,6 +187,31 @@ def main() -> None:
           f"{int(pairs['n_configs'].median())}")
     print_scores("picker", [(p, summarise(list(zip(per_shape["group"], per_shape[p]))))
                             for p in pickers])
+    if args.profile:
+        print()
+        print(profile(table, scores, args.profile).to_string())
+
+
+def profile(table: pd.DataFrame, scores: dict[str, dict[tuple[str, str], float]],
+            pattern: str) -> pd.DataFrame:
+    """Per shape matching ``pattern`` and configuration: datasets that timed it, the
+    geometric mean over them of its time / that dataset's fastest of the shape, and each
+    models directory's score (us). Index (suite, shape, config)."""
+    recs = []
+    sel = table[table["shape"].str.contains(pattern, regex=True)]
+    for shape, d in sel.groupby("shape", sort=True):
+        wide = d.pivot(index="config", columns="ds", values="wall_us")
+        rel = wide / wide.min(axis=0)
+        for config in sorted(wide.index, key=lambda c: (len(c), c)):
+            v = rel.loc[config].dropna().to_numpy()
+            recs.append({"suite": d["suite"].iloc[0], "shape": shape, "config": config,
+                         "datasets": len(v),
+                         "time / best": round(float(np.exp(np.log(v).mean())), 3),
+                         **{m: round(float(s.get((shape, config), np.nan)), 1)
+                            for m, s in scores.items()}})
+    if not recs:
+        sys.exit(f"no shape matches --profile {pattern!r}")
+    return pd.DataFrame(recs).set_index(["suite", "shape", "config"])
 
 
 if __name__ == "__main__":

@@ -625,3 +625,20 @@ def test_choice_floor_keeps_whole_layer_single_device_rows():
                       "total_us": [1.0, 1.0, 1.0, 1.0, 1.0, 1.0]})
     assert cf.single_device_rows(g, "gpu").index.tolist() == [0, 2]  # not the split one
     assert cf.single_device_rows(g, "cpu").index.tolist() == [3, 4]
+
+
+def test_choice_floor_profile_reports_each_configuration_against_each_datasets_best():
+    cf = _script("choice_floor")
+    t = {0: {"4": 10.0, "8": 20.0}, 1: {"4": 30.0, "8": 15.0}, 2: {"4": 9.0}}
+    table = pd.DataFrame([{"shape": "conv|7", "config": c, "ds": ds, "suite": "densenet121",
+                           "wall_us": v} for ds, cs in t.items() for c, v in cs.items()])
+    table = pd.concat([table, table.assign(shape="conv|14")])
+    out = cf.profile(table, {"m": {("conv|7", "4"): 70.0}}, r"\|7$")
+    assert out.index.get_level_values("shape").unique().tolist() == ["conv|7"]
+    r4, r8 = out.loc[("densenet121", "conv|7", "4")], out.loc[("densenet121", "conv|7", "8")]
+    assert r4["datasets"] == 3 and r8["datasets"] == 2
+    assert r4["time / best"] == pytest.approx(round(2 ** (1 / 3), 3))  # 1, 2, 1
+    assert r8["time / best"] == pytest.approx(round(np.sqrt(2), 3))  # 2, 1
+    assert r4["m"] == 70.0 and np.isnan(r8["m"])
+    with pytest.raises(SystemExit, match="no shape"):
+        cf.profile(table, {}, "nothing")
