@@ -1,7 +1,7 @@
 """How close the predictors' single-device picks come to what a measurement could pick.
 
     python scripts/choice_floor.py --target gpu|cpu --models DIR [--models DIR2 ...]
-        [--grid PATH ...] [--min-configs 5]
+        [--grid PATH ...] [--min-configs 5] [--profile REGEX]
 
 A measurement taken in another host state is the best a planner could know before it
 runs a layer. This script makes that a yardstick. For each layer shape and each ordered
@@ -19,12 +19,17 @@ mode; CPU: BLAS thread count), every picker chooses among those common configura
 The score is B's time of the pick over B's best (the end-to-end wall time, ``total_us``;
 per dataset and configuration, the median over the rows that timed it). Per shape it is
 the geometric mean over its pairs. By suite group (as in ``thread_choice.py``) it is the
-geometric mean over shapes, with the share of shapes within 2 %.
+geometric mean over shapes, with the share of shapes within 2 %. A shape's group is that of
+the suite of its first timed row.
 
-A picker near "measured in another dataset" loses what the host's drift between
-datasets loses; only a measurement in the current host state can do better (``latpred
-plan --tune``). Confirmation rounds time a shortlist, so the common sets are small, often
-5-8 configurations. This is a development guide, not a bench result.
+A picker near "measured in another dataset" loses about what the host's drift between
+datasets loses; a measurement in the current host state (``latpred plan --tune``) is what
+avoids that. Confirmation rounds time a shortlist, so the common sets are small (a median
+of 5-6 configurations on the committed data). A development guide, not a bench result.
+
+``--profile REGEX``: for the shapes whose key matches, every configuration's time over
+each dataset's fastest (geometric mean over the datasets that timed it) and the models'
+scores.
 """
 
 from __future__ import annotations
