@@ -40,6 +40,8 @@ CONFIG_STR_COLS = ("backend", "device", "platform", "impl", "params", "local_siz
 SHAPE_STR_COLS = ("op", "pass")
 INT_COLS = tuple(c for c in CANDIDATE_COLUMNS
                  if c not in CONFIG_STR_COLS and c not in SHAPE_STR_COLS and c != "threads")
+#: column -> position in a shape's table row (string codes first, then INT_COLS)
+_SHAPE_POS = {c: len(SHAPE_STR_COLS) + j for j, c in enumerate(INT_COLS)}
 
 
 @dataclass(frozen=True)
@@ -161,7 +163,7 @@ class FrameBuilder:
 
     def __init__(self) -> None:
         self._config_ids: dict[tuple, int] = {}
-        self._shapes: list[dict[str, Any]] = []
+        self._shapes: dict[int, dict[str, Any]] = {}  # shape id -> row, whole layers
         self._shape_ids: dict[Any, int] = {}
         # string column -> value -> code, and the values by code
         self._codes: dict[str, dict[str, int]] = {c: {} for c in (*CONFIG_STR_COLS,
@@ -200,11 +202,12 @@ class FrameBuilder:
                               "host" if kc.impl == "blas" else "buffer")
 
     def _add_shape(self, row: dict[str, Any]) -> int:
-        self._shapes.append(row)
         self._shape_rows.append((*(self._intern(c, row.get(c)) for c in SHAPE_STR_COLS),
                                  *(None if row.get(c) is None else int(row[c])
                                    for c in INT_COLS)))
-        return len(self._shapes) - 1
+        i = len(self._shape_rows) - 1
+        self._shapes[i] = row
+        return i
 
     def shape_id(self, layer: Layer) -> int:
         i = self._shape_ids.get(layer)
@@ -220,20 +223,26 @@ class FrameBuilder:
         key = (layer, width)
         i = self._shape_ids.get(key)
         if i is None:
-            full = self._shapes[self.shape_id(layer)]
-            row = dict(full)
+            whole = self.shape_id(layer)
+            full = self._shapes[whole]
             if isinstance(layer, ConvLayer):
                 n_total = layer.out_channels
+                new = {"out_channels": width}
                 if layer.groups > 1:
                     og = layer.out_channels // layer.groups
                     cg = layer.in_channels // layer.groups
-                    row.update(in_channels=(width // og) * cg, groups=width // og)
-                row["out_channels"] = width
+                    new.update(in_channels=(width // og) * cg, groups=width // og)
             else:
                 n_total = layer.n if layer.pass_ == "forward" else layer.k
-                row["n" if layer.pass_ == "forward" else "k"] = width
-            row["flops"] = full["flops"] // n_total * width
-            i = self._shape_ids[key] = self._add_shape(row)
+                new = {"n" if layer.pass_ == "forward" else "k": width}
+            new["flops"] = full["flops"] // n_total * width
+            # the whole layer's table row with the changed columns replaced (its strings
+            # are interned already)
+            values = list(self._shape_rows[whole])
+            for c, v in new.items():
+                values[_SHAPE_POS[c]] = int(v)
+            self._shape_rows.append(tuple(values))
+            i = self._shape_ids[key] = len(self._shape_rows) - 1
         return i
 
     @property

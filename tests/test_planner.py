@@ -768,3 +768,30 @@ def test_split_half_chooses_on_one_half_and_times_on_the_other():
     assert got["plan_vs_single_split_half"] == pytest.approx(np.sqrt(10 / 9 * 10 / 11))
     nan = split_half(c.assign(odd_us=np.nan), plan.copy(), c.loc[[4]])
     assert np.isnan(nan["efficiency_split_half"])
+
+
+@pytest.mark.parametrize("layer", [
+    ConvLayer(1, 16, 32, 14, 14, 3, 3, padding=1),
+    ConvLayer(1, 64, 128, 7, 7, 3, 3, padding=1, groups=32),
+    ConvLayer(1, 96, 96, 28, 28, 3, 3, padding=1, groups=96),
+    LinearLayer(8, 96, 64),
+    LinearLayer(8, 96, 64, "backward_input"),
+])
+def test_frame_builder_split_rows_are_the_sub_layers_rows(layer):
+    """A split's row, derived from the whole layer's, is the row of the layer computing
+    that part (``split.sub_layer``), column for column."""
+    from latpred.planner.candidates import INT_COLS, SHAPE_STR_COLS, FrameBuilder, KernelConfig
+    from latpred.planner.split import layer_extent, split_granule, sub_layer
+
+    n, g = layer_extent(layer), split_granule(layer)
+    widths = [w for w in (g, 2 * g, n // 2, n - g, n) if w > 0 and w % g == 0]
+    frames = []
+    for split in (True, False):
+        fb = FrameBuilder()
+        cid = fb.config_id("cpu", "cpu", "numpy", KernelConfig("blas", "", ""), 4, "host")
+        fb.shape_id(layer)  # the whole layer first, as the planner adds it
+        sids = [fb.split_shape_id(layer, w) if split else fb.shape_id(sub_layer(layer, 0, w))
+                for w in widths]
+        frames.append(fb.frame(np.full(len(widths), cid), np.array(sids)))
+    cols = [*SHAPE_STR_COLS, *INT_COLS]
+    pd.testing.assert_frame_equal(frames[0][cols], frames[1][cols])
