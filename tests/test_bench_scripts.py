@@ -642,3 +642,24 @@ def test_choice_floor_profile_reports_each_configuration_against_each_datasets_b
     assert r4["m"] == 70.0 and np.isnan(r8["m"])
     with pytest.raises(SystemExit, match="no shape"):
         cf.profile(table, {}, "nothing")
+
+
+def test_with_checkout_imports_every_stage_package_from_the_checkout(tmp_path):
+    """A minimal checkout (latpred/ and stage folders beside it): the stage packages come
+    from it, not from the installed tree."""
+    co = tmp_path / "co"
+    (co / "latpred").mkdir(parents=True)
+    shutil.copy(ROOT / "latpred" / "__init__.py", co / "latpred" / "__init__.py")
+    (co / "setup.cfg").write_text("")
+    for stage in ("profiler", "planner"):
+        (co / stage).mkdir()
+        (co / stage / "__init__.py").write_text(f"MARK = '{stage} of the checkout'\n")
+    probe = tmp_path / "probe.py"
+    probe.write_text("import sys, latpred.planner as p\nprint(p.MARK, p.__file__, sys.argv[1:])\n")
+    res = subprocess.run([sys.executable, str(ROOT / "scripts" / "with_checkout.py"), str(co),
+                          str(probe), "--x", "1"], capture_output=True, text=True, check=True)
+    assert res.stdout.startswith(f"planner of the checkout {co / 'planner' / '__init__.py'}")
+    assert res.stdout.rstrip().endswith("['--x', '1']")
+    bad = subprocess.run([sys.executable, str(ROOT / "scripts" / "with_checkout.py"),
+                          str(tmp_path / "nope"), str(probe)], capture_output=True, text=True)
+    assert bad.returncode != 0 and "checkout=" in bad.stderr
