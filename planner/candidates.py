@@ -163,7 +163,6 @@ class FrameBuilder:
 
     def __init__(self) -> None:
         self._config_ids: dict[tuple, int] = {}
-        self._shapes: dict[int, dict[str, Any]] = {}  # shape id -> row, whole layers
         self._shape_ids: dict[Any, int] = {}
         # string column -> value -> code, and the values by code
         self._codes: dict[str, dict[str, int]] = {c: {} for c in (*CONFIG_STR_COLS,
@@ -205,9 +204,7 @@ class FrameBuilder:
         self._shape_rows.append((*(self._intern(c, row.get(c)) for c in SHAPE_STR_COLS),
                                  *(None if row.get(c) is None else int(row[c])
                                    for c in INT_COLS)))
-        i = len(self._shape_rows) - 1
-        self._shapes[i] = row
-        return i
+        return len(self._shape_rows) - 1
 
     def shape_id(self, layer: Layer) -> int:
         i = self._shape_ids.get(layer)
@@ -223,8 +220,9 @@ class FrameBuilder:
         key = (layer, width)
         i = self._shape_ids.get(key)
         if i is None:
-            whole = self.shape_id(layer)
-            full = self._shapes[whole]
+            # the whole layer's table row with the changed columns replaced (its strings
+            # are interned already)
+            values = list(self._shape_rows[self.shape_id(layer)])
             if isinstance(layer, ConvLayer):
                 n_total = layer.out_channels
                 new = {"out_channels": width}
@@ -235,10 +233,7 @@ class FrameBuilder:
             else:
                 n_total = layer.n if layer.pass_ == "forward" else layer.k
                 new = {"n" if layer.pass_ == "forward" else "k": width}
-            new["flops"] = full["flops"] // n_total * width
-            # the whole layer's table row with the changed columns replaced (its strings
-            # are interned already)
-            values = list(self._shape_rows[whole])
+            new["flops"] = values[_SHAPE_POS["flops"]] // n_total * width
             for c, v in new.items():
                 values[_SHAPE_POS[c]] = int(v)
             self._shape_rows.append(tuple(values))
