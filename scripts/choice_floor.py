@@ -36,21 +36,20 @@ from __future__ import annotations
 
 import argparse
 import sys
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from latpred.planner.calibrate import RuntimeRows, layer_sizes, runtime_rows
-from latpred.planner.cli import load_models
-from latpred.planner.oracle import load_grid
+from latpred.planner.calibrate import RuntimeRows, layer_sizes
 from latpred.planner.split import activation_mib, layer_flops
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from thread_choice import (  # noqa: E402
     add_runtime_args,
+    cpu_factors,
     group,
     print_scores,
+    runtime_inputs,
     shape_keys,
     summarise,
 )
@@ -114,13 +113,8 @@ def model_scores(loaded: dict[str, tuple], rows: RuntimeRows, target: str
             score = pred + sync.single_us(X["mem_mode"].astype(str).to_numpy(),
                                           layer_sizes(X, activation_mib))
         else:
-            flops = layer_sizes(X, layer_flops)
-            threads = X["threads"].astype(int).to_numpy()
-            fac = np.ones(len(X))
-            for f in np.unique(flops):
-                at = flops == f
-                fac[at] = sync.cpu_factor(threads[at], float(f))
-            score = pred * fac
+            score = pred * cpu_factors(sync, X["threads"].astype(int).to_numpy(),
+                                       layer_sizes(X, layer_flops))
         out[d] = dict(zip(keys, score))
     return out
 
@@ -171,13 +165,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.min_configs < 2:
         ap.error(f"--min-configs must be >= 2, got {args.min_configs}")
-    warnings.filterwarnings("ignore")  # pickles saved with other library versions
-    root = Path("datasets/h100/coexec")
-    paths = args.grid or sorted({*root.rglob("grid"), *root.rglob("confirm")})
-    grids = [load_grid(p) for p in paths]
-    loaded = {d: load_models(d) for d in args.models}
-    _p, gpu, cpu, _s = loaded[args.models[0]]
-    rows = runtime_rows(grids, gpu, cpu)[TARGETS[args.target]]
+    loaded, paths, rows, grids = runtime_inputs(args.models, args.grid, TARGETS[args.target])
     scores = model_scores(loaded, rows, args.target)
     table = measured_table(grids, args.target)
     pairs = pair_scores(table, scores, args.min_configs)

@@ -54,7 +54,7 @@ def main() -> None:
     ap.add_argument("--min-configs", type=int, default=5,
                     help="score shapes with at least this many timed configurations")
     args = ap.parse_args()
-    loaded, paths, rows = runtime_inputs(args.models, args.grid, "gpu_total_us")
+    loaded, paths, rows, _frames = runtime_inputs(args.models, args.grid, "gpu_total_us")
     X = rows.X
     df = pd.DataFrame({"suite": rows.suite, "wall_us": rows.wall("mean"),
                        "shape": shape_keys(X)})

@@ -103,16 +103,27 @@ def summarise(picks: list[tuple[str, float]]) -> pd.DataFrame:
 
 
 def runtime_inputs(models: list[str], grids: list[str] | None, target: str
-                   ) -> tuple[dict[str, tuple], list, object]:
+                   ) -> tuple[dict[str, tuple], list, object, list[pd.DataFrame]]:
     """(each models directory loaded, the datasets read, their ``runtime_rows`` of
-    ``target`` for the first directory's devices); ``grids`` None: every grid / confirm
-    dataset under datasets/h100/coexec."""
+    ``target`` for the first directory's devices, the datasets' frames); ``grids`` None:
+    every grid / confirm dataset under datasets/h100/coexec."""
     warnings.filterwarnings("ignore")  # pickles saved with other library versions
     root = Path("datasets/h100/coexec")
     paths = grids or sorted({*root.rglob("grid"), *root.rglob("confirm")})
     loaded = {d: load_models(d) for d in models}
     _p, gpu, cpu, _s = loaded[models[0]]
-    return loaded, paths, runtime_rows([load_grid(p) for p in paths], gpu, cpu)[target]
+    frames = [load_grid(p) for p in paths]
+    return loaded, paths, runtime_rows(frames, gpu, cpu)[target], frames
+
+
+def cpu_factors(sync: object, threads: np.ndarray, flops: np.ndarray) -> np.ndarray:
+    """``sync.cpu_factor`` of each row, shape (n,): rows of thread counts ``threads`` (n,)
+    on layers of ``flops`` (n,), one call per distinct FLOPs."""
+    fac = np.ones(len(threads))
+    for f in np.unique(flops):
+        at = flops == f
+        fac[at] = sync.cpu_factor(threads[at], float(f))
+    return fac
 
 
 def add_runtime_args(ap: argparse.ArgumentParser) -> None:
@@ -136,7 +147,7 @@ def main() -> None:
     ap.add_argument("--size-split", type=float, default=None, metavar="US",
                     help="split each group at this fastest runtime time (us)")
     args = ap.parse_args()
-    loaded, paths, rows = runtime_inputs(args.models, args.grid, "cpu_us")
+    loaded, paths, rows, _frames = runtime_inputs(args.models, args.grid, "cpu_us")
     X = rows.X
     df = pd.DataFrame({"suite": rows.suite, "y_us": rows.y_us,
                        "threads": X["threads"].astype(int).to_numpy(),
@@ -147,11 +158,7 @@ def main() -> None:
         df[d] = loaded[d][0].models["cpu_us"].predict(X)
         cols.append(d)
         if args.factors:
-            sync, threads = loaded[d][3], df["threads"].to_numpy()
-            fac = np.ones(len(df))
-            for f in np.unique(flops):
-                at = flops == f
-                fac[at] = sync.cpu_factor(threads[at], float(f))
+            fac = cpu_factors(loaded[d][3], df["threads"].to_numpy(), flops)
             df[f"{d} x factors"] = df[d] * fac
             cols.append(f"{d} x factors")
     for eps in args.fewer_threads:  # a prior: the fewest threads among near-ties
