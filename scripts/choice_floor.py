@@ -1,7 +1,7 @@
 """How close the predictors' single-device picks come to what a measurement could pick.
 
     python scripts/choice_floor.py --target gpu|cpu --models DIR [--models DIR2 ...]
-        [--grid PATH ...] [--min-configs 5] [--profile REGEX]
+        [--grid PATH ...] [--min-configs 5] [--spread] [--profile REGEX]
 
 A measurement taken in another host state is the best a planner could know before it
 runs a layer. This script makes that a yardstick. For each layer shape and each ordered
@@ -26,6 +26,10 @@ A picker near "measured in another dataset" loses about what the host's drift be
 datasets loses; a measurement in the current host state (``latpred plan --tune``) is what
 avoids that. Confirmation rounds time a shortlist, so the common sets are small (a median
 of 5-6 configurations on the committed data). A development guide, not a bench result.
+
+``--spread``: the models directories are draws of one recipe (e.g. one training run per
+``--seed``, ``scripts/train_seeds.sh``): also, per suite group, the smallest, median and
+largest of their geometric means, the spread a single draw's result carries.
 
 ``--profile REGEX``: for the shapes whose key matches, every configuration's time over
 each dataset's fastest (geometric mean over the datasets that timed it) and the models'
@@ -162,6 +166,9 @@ def main() -> None:
                          "op|m|n|k|in|out|h|w|kernel|stride|groups) matches, every "
                          "configuration's time over each dataset's best and the models' "
                          "scores")
+    ap.add_argument("--spread", action="store_true",
+                    help="also the min / median / max over the models directories, per "
+                         "suite group (draws of one recipe, e.g. training seeds)")
     args = ap.parse_args()
     if args.min_configs < 2:
         ap.error(f"--min-configs must be >= 2, got {args.min_configs}")
@@ -180,9 +187,23 @@ def main() -> None:
           f"{int(pairs['n_configs'].median())}")
     print_scores("picker", [(p, summarise(list(zip(per_shape["group"], per_shape[p]))))
                             for p in pickers])
+    if args.spread:
+        print()
+        print(f"over the {len(args.models)} models directories, the geometric mean of each:")
+        print(spread(per_shape, args.models).to_markdown(
+            floatfmt=("", ".0f", ".0f", ".3f", ".3f", ".3f")))
     if args.profile:
         print()
         print(profile(table, scores, args.profile).to_string())
+
+
+def spread(per_shape: pd.DataFrame, models: list[str]) -> pd.DataFrame:
+    """Per suite group: shapes, and the min / median / max over ``models`` of each one's
+    geometric mean of ``per_shape[model]`` (a column per picker, rows (group, shape))."""
+    geo = per_shape.groupby("group")[list(models)].agg(lambda v: float(np.exp(np.log(v).mean())))
+    return pd.DataFrame({"shapes": per_shape.groupby("group").size(), "draws": len(models),
+                         "min": geo.min(axis=1), "median": geo.median(axis=1),
+                         "max": geo.max(axis=1)})
 
 
 def profile(table: pd.DataFrame, scores: dict[str, dict[tuple[str, str], float]],

@@ -127,8 +127,9 @@ def cpu_factors(sync: object, threads: np.ndarray, flops: np.ndarray) -> np.ndar
 
 
 def add_runtime_args(ap: argparse.ArgumentParser) -> None:
-    """The options ``runtime_inputs`` reads: --models (repeatable) and --grid."""
-    ap.add_argument("--models", action="append", required=True, metavar="DIR")
+    """The options ``runtime_inputs`` reads: --models (repeatable, one or more DIRs each) and
+    --grid."""
+    ap.add_argument("--models", action="extend", nargs="+", required=True, metavar="DIR")
     ap.add_argument("--grid", action="append", metavar="PATH",
                     help="grid / confirm datasets (default: every one under "
                          "datasets/h100/coexec)")

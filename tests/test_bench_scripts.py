@@ -644,6 +644,19 @@ def test_choice_floor_profile_reports_each_configuration_against_each_datasets_b
         cf.profile(table, {}, "nothing")
 
 
+def test_choice_floor_spread_is_the_range_of_the_draws_geometric_means():
+    cf = _script("choice_floor")
+    per_shape = pd.DataFrame({"group": ["a", "a", "b"], "shape": ["s", "t", "u"],
+                              "m1": [1.0, 1.21, 1.5], "m2": [1.0, 1.0, 1.1],
+                              "m3": [1.44, 1.0, 1.2]})
+    out = cf.spread(per_shape, ["m1", "m2", "m3"])
+    assert out.loc["a", "shapes"] == 2 and out.loc["b", "shapes"] == 1
+    assert (out["draws"] == 3).all()
+    # group a: geometric means 1.1, 1.0, 1.2; group b: the single shape's values
+    assert out.loc["a", ["min", "median", "max"]].tolist() == pytest.approx([1.0, 1.1, 1.2])
+    assert out.loc["b", ["min", "median", "max"]].tolist() == pytest.approx([1.1, 1.2, 1.5])
+
+
 def test_with_checkout_imports_every_stage_package_from_the_checkout(tmp_path):
     """A minimal checkout (latpred/ and stage folders beside it): the stage packages come
     from it, not from the installed tree."""
@@ -663,3 +676,31 @@ def test_with_checkout_imports_every_stage_package_from_the_checkout(tmp_path):
     bad = subprocess.run([sys.executable, str(ROOT / "scripts" / "with_checkout.py"),
                           str(tmp_path / "nope"), str(probe)], capture_output=True, text=True)
     assert bad.returncode != 0 and "checkout=" in bad.stderr
+
+
+def test_train_seeds_writes_one_models_directory_per_seed_and_refuses_to_overwrite(tmp_path):
+    """Two seeds of the CPU predictor on the shipped linear CPU data: each a copy of the
+    base models directory with its own cpu_us export; a second run refuses."""
+    import os
+
+    env = {**os.environ, "OUT": str(tmp_path / "seeds"), "SEEDS": "0 1", "N_JOBS": "1",
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    cmd = ["bash", str(ROOT / "scripts" / "train_seeds.sh"),
+           "--data", str(ROOT / "datasets" / "h100" / "linear_cpu_live")]
+    res = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    base = ROOT / "datasets" / "h100" / "models" / "v3gpurel"
+    models = [tmp_path / "seeds" / f"seed{s}" for s in (0, 1)]
+    for d in models:
+        assert sorted(p.name for p in d.iterdir()) == sorted(p.name for p in base.iterdir())
+        assert (d / "sync.json").read_bytes() == (base / "sync.json").read_bytes()
+        assert not (d / "cpu_us.pkl").exists()
+    a, b = ((d / "cpu_us" / "model.xgboost.json").read_bytes() for d in models)
+    assert a != b  # the seeds' boosters differ
+    assert a != (base / "cpu_us" / "model.xgboost.json").read_bytes()  # retrained
+    again = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+    assert again.returncode == 2 and "seed0 exists" in again.stderr
+    assert sorted(p.name for p in (tmp_path / "seeds").iterdir()) == ["seed0", "seed1"]
+    nodata = subprocess.run(cmd[:2], cwd=ROOT, env={**env, "OUT": str(tmp_path / "x")},
+                            capture_output=True, text=True)
+    assert nodata.returncode == 2 and "no --data" in nodata.stderr
