@@ -19,6 +19,7 @@ PARAMS_FROM=${PARAMS_FROM:-$BASE/$TARGET}; SEEDS=${SEEDS:-0 1 2 3 4}
 [ -d "$BASE" ] || { echo "train_seeds.sh: BASE=$BASE is not a directory" >&2; exit 2; }
 for s in $SEEDS; do [ ! -e "$OUT/seed$s" ] || { echo "train_seeds.sh: $OUT/seed$s exists" >&2; exit 2; }; done
 mkdir -p "$OUT"
+tmp=""; trap 'rm -rf "${tmp:-/nonexistent}"' EXIT  # a seed cut short leaves nothing
 for s in $SEEDS; do
   tmp="$OUT/.seed$s.tmp"; rm -rf "$tmp"; cp -r "$BASE" "$tmp"; rm -rf "${tmp:?}/$TARGET"
   python -m latpred train "$@" --target "$TARGET" --params-from "$PARAMS_FROM" --n-jobs "${N_JOBS:-2}" \

@@ -704,3 +704,7 @@ def test_train_seeds_writes_one_models_directory_per_seed_and_refuses_to_overwri
     nodata = subprocess.run(cmd[:2], cwd=ROOT, env={**env, "OUT": str(tmp_path / "x")},
                             capture_output=True, text=True)
     assert nodata.returncode == 2 and "no --data" in nodata.stderr
+    bad = subprocess.run(cmd + ["--data", str(tmp_path / "missing")], cwd=ROOT,
+                         env={**env, "OUT": str(tmp_path / "y"), "SEEDS": "3"},
+                         capture_output=True, text=True)
+    assert bad.returncode != 0 and list((tmp_path / "y").iterdir()) == []  # no partial seed
