@@ -185,23 +185,23 @@ def main() -> None:
     print(f"{args.target}: {len(pairs)} dataset pairs over {len(per_shape)} shapes from "
           f"{len(paths)} datasets; common configurations per pair: median "
           f"{int(pairs['n_configs'].median())}")
-    print_scores("picker", [(p, summarise(list(zip(per_shape["group"], per_shape[p]))))
-                            for p in pickers])
+    summaries = {p: summarise(list(zip(per_shape["group"], per_shape[p]))) for p in pickers}
+    print_scores("picker", list(summaries.items()))
     if args.spread:
         print()
         print(f"over the {len(args.models)} models directories, the geometric mean of each:")
-        print(spread(per_shape, args.models).to_markdown(
+        print(spread([summaries[m] for m in args.models]).to_markdown(
             floatfmt=("", ".0f", ".0f", ".3f", ".3f", ".3f")))
     if args.profile:
         print()
         print(profile(table, scores, args.profile).to_string())
 
 
-def spread(per_shape: pd.DataFrame, models: list[str]) -> pd.DataFrame:
-    """Per suite group: shapes, and the min / median / max over ``models`` of each one's
-    geometric mean of ``per_shape[model]`` (a column per picker, rows (group, shape))."""
-    geo = per_shape.groupby("group")[list(models)].agg(lambda v: float(np.exp(np.log(v).mean())))
-    return pd.DataFrame({"shapes": per_shape.groupby("group").size(), "draws": len(models),
+def spread(summaries: list[pd.DataFrame]) -> pd.DataFrame:
+    """Per suite group: shapes, and the min / median / max of the geometric means over
+    ``summaries`` (``summarise`` tables, one per models directory, of the same shapes)."""
+    geo = pd.concat([t["loss"] for t in summaries], axis=1)
+    return pd.DataFrame({"shapes": summaries[0]["shapes"], "draws": len(summaries),
                          "min": geo.min(axis=1), "median": geo.median(axis=1),
                          "max": geo.max(axis=1)})
 

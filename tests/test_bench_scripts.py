@@ -649,7 +649,8 @@ def test_choice_floor_spread_is_the_range_of_the_draws_geometric_means():
     per_shape = pd.DataFrame({"group": ["a", "a", "b"], "shape": ["s", "t", "u"],
                               "m1": [1.0, 1.21, 1.5], "m2": [1.0, 1.0, 1.1],
                               "m3": [1.44, 1.0, 1.2]})
-    out = cf.spread(per_shape, ["m1", "m2", "m3"])
+    out = cf.spread([cf.summarise(list(zip(per_shape["group"], per_shape[m])))
+                     for m in ("m1", "m2", "m3")])
     assert out.loc["a", "shapes"] == 2 and out.loc["b", "shapes"] == 1
     assert (out["draws"] == 3).all()
     # group a: geometric means 1.1, 1.0, 1.2; group b: the single shape's values
