@@ -6,11 +6,15 @@ two contexts differ layer by layer (BENCHMARKS.md section 5: "the sweep's measur
 predictions" plan worse than the trained models), so ``RuntimeCalibrated`` learns the log
 ratio between a fitted predictor's answers and runtime measurements (the single-device rows
 of ``latpred coexec grid`` / ``bench`` datasets, ``planner.calibrate.runtime_rows``) with a
-small LightGBM model on the predictor's own features plus its log prediction:
+small boosted-tree model on the predictor's own features plus its log prediction:
 
     predict(X) = base.predict(X) * exp(residual(features(X), log base.predict(X)))
 
 Trained on other networks' layers, it changes no measurement of the layers it then plans.
+
+Its library is LightGBM (leaf-wise trees, the default) or XGBoost (depth-wise trees,
+``model_type="xgboost"``), which predicts the same number of trees on one thread in less
+time: every GPU row a planner scores pays for every tree (BENCHMARKS.md, session 20).
 
 ``relative=True`` learns only how the configurations of one layer rank against each other:
 the residual is taken minus its mean over the layer's rows, so the base predictor keeps the
@@ -35,6 +39,9 @@ from latpred.errors import bad_value
 
 log = logging.getLogger(__name__)
 
+#: libraries the residual model can be fitted with
+RESIDUAL_TYPES = ("lightgbm", "xgboost")
+
 
 class RuntimeCalibrated(RegressorMixin, BaseEstimator):
     """A fitted ``LatencyPredictor`` times a learned runtime correction.
@@ -48,12 +55,18 @@ class RuntimeCalibrated(RegressorMixin, BaseEstimator):
         random_state: seed of the residual's row and column subsampling.
         relative: fit the residual minus its mean over each layer's rows (``fit``'s
             ``groups``): a correction of the ranking within a layer, not of its level.
+        model_type: the residual's library, one of RESIDUAL_TYPES. LightGBM grows
+            ``num_leaves`` leaves per tree; XGBoost grows trees ``max_depth`` deep (its
+            ``min_child_weight`` is ``min_child_samples``: a row's hessian is 1).
+        max_depth: depth of the XGBoost residual's trees (4: up to 16 leaves, the size of
+            the default 15-leaf LightGBM trees); unused by LightGBM.
 
     The residual predicts with as many threads as the base's booster (its
     ``predict_threads``, 1 by default), not LightGBM's default of every core.
 
     Attributes (after fit):
-        booster_: the residual model (``lightgbm.Booster``; log ratio measured / base).
+        booster_: the residual model (``lightgbm.Booster`` or ``xgboost.Booster``; log ratio
+            measured / base).
         n_rows_: training rows.
         log_ratio_median_: median log(measured / base) of the training rows.
     """
@@ -61,7 +74,8 @@ class RuntimeCalibrated(RegressorMixin, BaseEstimator):
     def __init__(self, base: Any = None, n_estimators: int = 300, learning_rate: float = 0.03,
                  num_leaves: int = 15, min_child_samples: int = 30, subsample: float = 0.8,
                  colsample_bytree: float = 0.8, reg_lambda: float = 5.0,
-                 random_state: int = 0, relative: bool = False):
+                 random_state: int = 0, relative: bool = False, model_type: str = "lightgbm",
+                 max_depth: int = 4):
         self.base = base
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
@@ -72,6 +86,15 @@ class RuntimeCalibrated(RegressorMixin, BaseEstimator):
         self.reg_lambda = reg_lambda
         self.random_state = random_state
         self.relative = relative
+        self.model_type = model_type
+        self.max_depth = max_depth
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # pickles from before the XGBoost residual: a LightGBM one
+        state.setdefault("model_type", "lightgbm")
+        state.setdefault("max_depth", 4)
+        state.pop("_xgb_threads", None)  # a loaded booster's threads are its own
+        super().__setstate__(state)
 
     # -- the base predictor's interface (the planner's fast path uses these) ---------------
     @property
@@ -107,9 +130,21 @@ class RuntimeCalibrated(RegressorMixin, BaseEstimator):
         lp = self.base._log_predict_features(F, labels)
         if not len(lp):
             return lp
-        width = self.booster_.num_feature() - 1  # fitted on an older, shorter feature set?
-        return lp + self.booster_.predict(_design(F[:, :width], lp),
-                                          num_threads=self.base._predict_threads())
+        return lp + self._residual(F, lp)
+
+    def _residual(self, F: np.ndarray, lp: np.ndarray) -> np.ndarray:
+        """The residual model's log ratio (n,) at features F and base log predictions lp,
+        with the base booster's prediction threads."""
+        threads = self.base._predict_threads()
+        b = self.booster_
+        if self.model_type == "xgboost":
+            width = b.num_features() - 1
+            if self.__dict__.get("_xgb_threads") != threads:  # set on a change only
+                b.set_param({"nthread": threads})
+                self._xgb_threads = threads
+            return np.asarray(b.inplace_predict(_design(F[:, :width], lp)), np.float64)
+        width = b.num_feature() - 1  # fitted on an older, shorter feature set?
+        return b.predict(_design(F[:, :width], lp), num_threads=threads)
 
     # -- sklearn API -----------------------------------------------------------------------
     def fit(self, X: pd.DataFrame, y: Any, groups: Any = None) -> RuntimeCalibrated:
@@ -121,8 +156,12 @@ class RuntimeCalibrated(RegressorMixin, BaseEstimator):
             groups: with ``relative``, the layer of each row, (n,) (default: its layer
                 shape, ``models.splits.shape_groups``); ignored otherwise.
         """
-        import lightgbm as lgb
-
+        if self.model_type not in RESIDUAL_TYPES:
+            raise bad_value("model_type", self.model_type,
+                            f"must be one of {', '.join(RESIDUAL_TYPES)}")
+        if self.model_type == "xgboost" and (not isinstance(self.max_depth, int)
+                                             or self.max_depth < 1):
+            raise bad_value("max_depth", self.max_depth, "must be an integer >= 1")
         if self.base is None or "booster_" not in getattr(self.base, "__dict__", {}):
             raise bad_value("base", type(self.base).__name__, "must be a fitted LatencyPredictor")
         y = np.asarray(y, dtype=np.float64)
@@ -144,17 +183,32 @@ class RuntimeCalibrated(RegressorMixin, BaseEstimator):
             if len(groups) != len(y):
                 raise bad_value("groups", len(groups), f"needs one group per row ({len(y)})")
             r = r - pd.Series(r).groupby(groups).transform("mean").to_numpy()
-        self.booster_ = lgb.LGBMRegressor(
-            n_estimators=self.n_estimators, learning_rate=self.learning_rate,
-            num_leaves=self.num_leaves, min_child_samples=self.min_child_samples,
-            subsample=self.subsample, subsample_freq=1, colsample_bytree=self.colsample_bytree,
-            reg_lambda=self.reg_lambda, random_state=self.random_state, n_jobs=1,
-            verbose=-1).fit(_design(F, lp), r).booster_
+        self.booster_ = self._fit_residual(_design(F, lp), r)
+        self.__dict__.pop("_xgb_threads", None)
         self.n_rows_ = len(y)
         self.log_ratio_median_ = ratio_median
         log.info("calibrated %s on %d runtime rows (median log ratio %.3f%s)", self.target,
                  len(y), self.log_ratio_median_, ", relative" if self.relative else "")
         return self
+
+    def _fit_residual(self, D: np.ndarray, r: np.ndarray) -> Any:
+        """The residual model fitted on design rows D (n, features + 1) -> r (n,)."""
+        if self.model_type == "xgboost":
+            from latpred.models.boosters import train
+
+            return train("xgboost", {
+                "n_estimators": self.n_estimators, "learning_rate": self.learning_rate,
+                "max_depth": self.max_depth, "min_child_weight": float(self.min_child_samples),
+                "subsample": self.subsample, "colsample": self.colsample_bytree,
+                "reg_lambda": self.reg_lambda}, D, r, seed=self.random_state, n_jobs=1).booster
+        import lightgbm as lgb
+
+        return lgb.LGBMRegressor(
+            n_estimators=self.n_estimators, learning_rate=self.learning_rate,
+            num_leaves=self.num_leaves, min_child_samples=self.min_child_samples,
+            subsample=self.subsample, subsample_freq=1, colsample_bytree=self.colsample_bytree,
+            reg_lambda=self.reg_lambda, random_state=self.random_state, n_jobs=1,
+            verbose=-1).fit(D, r).booster_
 
     # the base's checks and feature pass, then this class's _log_predict_features
     _log_predict = LatencyPredictor._log_predict
@@ -176,4 +230,4 @@ def _design(F: np.ndarray, lp: np.ndarray) -> np.ndarray:
 #: the residual's feature names, in column order
 DESIGN_NAMES = (*FEATURE_NAMES, "log_base_us")
 
-__all__ = ["DESIGN_NAMES", "RuntimeCalibrated"]
+__all__ = ["DESIGN_NAMES", "RESIDUAL_TYPES", "RuntimeCalibrated"]

@@ -40,6 +40,8 @@ NATIVE_JSON = "predictor.json"
 #: a RuntimeCalibrated export: its base predictor's export, and the residual model
 CALIBRATED_BASE = "base"
 CALIBRATED_RESIDUAL = "residual.lightgbm.txt"
+#: its residual's file when that is an XGBoost model
+CALIBRATED_RESIDUAL_XGB = "residual.xgboost.json"
 
 
 class LatpredVersionWarning(UserWarning):
@@ -201,7 +203,7 @@ def load_model(path: str | os.PathLike, device_info: Mapping[str, Any] | None = 
 def export_native(pred: Any, directory: str | os.PathLike) -> Path:
     """Write a fitted predictor as booster file + predictor.json into ``directory``; a
     ``RuntimeCalibrated`` as its base's export in ``base/`` plus the residual's LightGBM
-    text model."""
+    text model or XGBoost JSON model."""
     from latpred.models.calibrated import RuntimeCalibrated
     from sklearn.utils.validation import check_is_fitted
 
@@ -210,10 +212,15 @@ def export_native(pred: Any, directory: str | os.PathLike) -> Path:
     d.mkdir(parents=True, exist_ok=True)
     if isinstance(pred, RuntimeCalibrated):
         export_native(pred.base, d / CALIBRATED_BASE)
-        (d / CALIBRATED_RESIDUAL).write_text(pred.booster_.model_to_string())
+        if pred.model_type == "xgboost":
+            residual = CALIBRATED_RESIDUAL_XGB
+            (d / residual).write_bytes(bytes(pred.booster_.save_raw("json")))
+        else:
+            residual = CALIBRATED_RESIDUAL
+            (d / residual).write_text(pred.booster_.model_to_string())
         params = {k: v for k, v in pred.get_params(deep=False).items() if k != "base"}
         state = {"kind": "runtime_calibrated", "init_params": params,
-                 "base_dir": CALIBRATED_BASE, "residual_file": CALIBRATED_RESIDUAL,
+                 "base_dir": CALIBRATED_BASE, "residual_file": residual,
                  "n_rows": pred.n_rows_, "log_ratio_median": pred.log_ratio_median_}
         (d / NATIVE_JSON).write_text(json.dumps(state, indent=1, default=_json_default))
         return d
@@ -270,12 +277,20 @@ def load_native(directory: str | os.PathLike) -> Any:
 
 def _load_calibrated(d: Path, state: dict[str, Any]) -> Any:
     """A ``RuntimeCalibrated`` from its native export ``d`` (state: its predictor.json)."""
-    import lightgbm as lgb
     from latpred.models.calibrated import RuntimeCalibrated
 
     try:
         model = RuntimeCalibrated(load_native(d / state["base_dir"]), **state["init_params"])
-        model.booster_ = lgb.Booster(model_str=(d / state["residual_file"]).read_text())
+        path = d / state["residual_file"]
+        if model.model_type == "xgboost":
+            import xgboost as xgb
+
+            model.booster_ = xgb.Booster()
+            model.booster_.load_model(bytearray(path.read_bytes()))
+        else:
+            import lightgbm as lgb
+
+            model.booster_ = lgb.Booster(model_str=path.read_text())
         model.n_rows_ = int(state["n_rows"])
         model.log_ratio_median_ = float(state["log_ratio_median"])
     except LatpredError:

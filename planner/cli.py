@@ -149,6 +149,12 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--trees", type=int, default=None, metavar="N",
                    help="correction, cpu-ranking: trees of the residual LightGBM model "
                         "(default 300; fewer plan faster, each GPU row pays for every tree)")
+    q.add_argument("--residual-model", choices=["lightgbm", "xgboost"], default=None,
+                   help="correction, cpu-ranking: the residual's library (default lightgbm, "
+                        "15-leaf trees; xgboost: depth-4 trees, faster to predict)")
+    q.add_argument("--seed", type=int, default=None, metavar="N",
+                   help="correction, cpu-ranking: seed of the residual's row and column "
+                        "subsampling (default 0)")
     q.add_argument("--learning-rate", type=float, default=None, metavar="LR",
                    help="correction, cpu-ranking: the residual's learning rate (default 0.03 "
                         "x 300 / --trees: the same shrinkage in all)")
@@ -754,13 +760,27 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def _residual_params(args: argparse.Namespace) -> dict[str, Any]:
-    """``RuntimeCalibrated`` parameters from --trees / --learning-rate ({} for the defaults);
-    one-line errors for values out of range or a --what that fits no residual."""
-    if args.trees is None and args.learning_rate is None:
+    """``RuntimeCalibrated`` parameters from --trees / --learning-rate / --residual-model /
+    --seed ({} for the defaults); one-line errors for values out of range or a --what that
+    fits no residual."""
+    given = {"trees": args.trees, "learning-rate": args.learning_rate,
+             "residual-model": args.residual_model, "seed": args.seed}
+    given = {k: v for k, v in given.items() if v is not None}
+    if not given:
         return {}
     if args.what == "overheads":
-        raise bad_value("what", args.what, "fits no residual model: --trees and "
-                        "--learning-rate shape a correction (correction, both, cpu-ranking)")
+        name = next(iter(given))
+        raise bad_value("what", args.what, f"fits no residual model: --{name} shapes a "
+                        "correction (correction, both, cpu-ranking)")
+    out: dict[str, Any] = {}
+    if args.residual_model is not None:
+        out["model_type"] = args.residual_model
+    if args.seed is not None:
+        if args.seed < 0:
+            raise bad_value("seed", args.seed, "must be >= 0")
+        out["random_state"] = args.seed
+    if args.trees is None and args.learning_rate is None:
+        return out
     from latpred.models.calibrated import RuntimeCalibrated
 
     defaults = RuntimeCalibrated().get_params()
@@ -771,7 +791,7 @@ def _residual_params(args: argparse.Namespace) -> dict[str, Any]:
             if args.learning_rate is None else args.learning_rate)
     if not 0 < rate <= 1:
         raise bad_value("learning-rate", rate, "must be in (0, 1]")
-    return {"n_estimators": trees, "learning_rate": rate}
+    return {**out, "n_estimators": trees, "learning_rate": rate}
 
 
 def _write_models_dir(models: Path, out: Path, fitted: dict[str, Any], native: bool,

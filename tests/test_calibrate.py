@@ -223,6 +223,51 @@ def test_predict_threads_take_effect_after_fit_and_load(base_predictors, tmp_pat
         cpu.set_params(predict_threads=None)
 
 
+def test_xgboost_residual_learns_the_ranking_and_round_trips(base_predictors, tmp_path):
+    """model_type="xgboost": the same correction as the LightGBM residual (a memory mode
+    1.3x slower, learnt relative to the layer), exported as XGBoost JSON and loaded with the
+    same predictions, with the base's prediction threads."""
+    from latpred.models.persist import export_native, load_model
+
+    data, models = base_predictors
+    base = models["gpu_total_us"]
+    X = data[data["backend"] == "gpu"].reset_index(drop=True)
+    slow = X["mem_mode"].astype(str).to_numpy() == "map"
+    assert slow.any() and (~slow).any()
+    y = base.predict(X) * np.where(slow, 1.3, 1.0)
+    cal = RuntimeCalibrated(base, min_child_samples=5, relative=True, n_estimators=60,
+                            learning_rate=0.1, model_type="xgboost").fit(X, y)
+    ratio = cal.predict(X) / base.predict(X)
+    assert np.median(ratio[slow]) / np.median(ratio[~slow]) == pytest.approx(1.3, rel=0.05)
+    assert cal.booster_.num_boosted_rounds() == 60
+    assert json.loads(cal.booster_.save_config())["learner"]["gradient_booster"][
+        "tree_train_param"]["max_depth"] == "4"
+    export_native(cal, tmp_path / "cal")
+    assert not (tmp_path / "cal" / "residual.lightgbm.txt").exists()
+    got = load_model(tmp_path / "cal")
+    assert got.model_type == "xgboost" and got.max_depth == 4
+    np.testing.assert_array_equal(got.predict(X), cal.predict(X))
+    # the base's threads: 2 set on the booster on the next predict, and back to 1
+    got.base.set_params(predict_threads=2)
+    np.testing.assert_array_equal(got.predict(X), cal.predict(X))
+    assert json.loads(got.booster_.save_config())["learner"]["generic_param"]["nthread"] == "2"
+    got.base.set_params(predict_threads=None)
+    got.predict(X)
+    assert json.loads(got.booster_.save_config())["learner"]["generic_param"]["nthread"] == "1"
+    # a pickle keeps the type; one from before the option loads as LightGBM
+    state = cal.__getstate__()
+    clone = RuntimeCalibrated.__new__(RuntimeCalibrated)
+    clone.__setstate__(dict(state))
+    np.testing.assert_array_equal(clone.predict(X), cal.predict(X))
+    old = RuntimeCalibrated.__new__(RuntimeCalibrated)
+    old.__setstate__({k: v for k, v in state.items() if k not in ("model_type", "max_depth")})
+    assert old.model_type == "lightgbm"
+    with pytest.raises(LatpredError, match="model_type='catboost'"):
+        RuntimeCalibrated(base, model_type="catboost").fit(X, y)
+    with pytest.raises(LatpredError, match="max_depth=0"):
+        RuntimeCalibrated(base, model_type="xgboost", max_depth=0).fit(X, y)
+
+
 def test_calibrated_refuses_bad_input(base_predictors):
     data, models = base_predictors
     X = data[data["backend"] == "gpu"].reset_index(drop=True).iloc[:10]
@@ -302,7 +347,20 @@ def test_coexec_calibrate_cli_writes_a_complete_models_dir(base_predictors, tmp_
     fitted = Predictors.load(small).models["gpu_total_us"]
     assert fitted.n_estimators == 40 and fitted.learning_rate == pytest.approx(0.03 * 300 / 40)
     assert fitted.booster_.num_trees() <= 40
-    for extra, field in ((["--target", "kernel_us"], "target="),
+    # --residual-model xgboost: an XGBoost residual, written as its JSON model
+    xgbdir = tmp_path / "xgb"
+    assert cli_main(["coexec", "calibrate", "--models", str(m), "--grid", str(tmp_path / "bench"),
+                     "--relative", "--target", "gpu_total_us", "--no-check", "--native",
+                     "--trees", "40", "--residual-model", "xgboost", "--seed", "3",
+                     "--out", str(xgbdir)]) == 0
+    capsys.readouterr()
+    assert (xgbdir / "gpu_total_us" / "residual.xgboost.json").exists()
+    fitted = Predictors.load(xgbdir).models["gpu_total_us"]
+    assert fitted.model_type == "xgboost" and fitted.booster_.num_boosted_rounds() == 40
+    assert fitted.random_state == 3
+    for extra, field in ((["--residual-model", "xgboost", "--what", "overheads"], "what="),
+                         (["--seed", "-1"], "seed="),
+                         (["--target", "kernel_us"], "target="),
                          (["--relative", "--what", "overheads"], "what="),
                          (["--trees", "0"], "trees="),
                          (["--learning-rate", "1.5"], "learning-rate="),
