@@ -266,25 +266,56 @@ def test_replay_bench_scale_multiplies_one_predictor_and_refuses_bad_entries():
     assert hi.tolist() == pytest.approx((0.5 * base.predict_interval(df)[1]).tolist())
 
 
-def test_plan_identity_dump_then_check(tmp_path):
-    """The same code checks IDENTICAL against its own dump; a changed choice or geometry row
-    in the reference is a MISMATCH with exit status 1."""
+def _small_models(d: Path, seed: int = 3) -> Path:
+    """A models directory of real (small) XGBoost predictors on synthetic data drawn with
+    ``seed``: they take the feature path, so geometry rows are computed."""
     import joblib
     from latpred.models import LatencyPredictor
     from latpred.models.synthetic import make_synthetic_dataset
 
-    # real (small) predictors: they take the feature path, so geometry rows are computed
     data = make_synthetic_dataset(n_random=4, suites=("mlp",), gpu_configs_per_layer=10,
-                                  seed=3)
+                                  seed=seed)
     params = {"n_estimators": 10, "learning_rate": 0.3, "max_depth": 3,
               "min_child_weight": 1.0, "subsample": 1.0, "colsample": 1.0, "reg_lambda": 0.1}
-    models = tmp_path / "models"
-    models.mkdir()
+    d.mkdir()
     for target in ("cpu_us", "gpu_total_us"):
         joblib.dump(LatencyPredictor(target=target, model="xgboost", params=params,
-                                     cv_splits=2).fit(data), models / f"{target}.pkl")
+                                     cv_splits=2).fit(data), d / f"{target}.pkl")
+    return d
+
+
+def test_plan_diff_counts_the_layers_whose_plan_another_models_dir_changes(tmp_path):
+    """A directory against itself changes no plan; against predictors fitted on other data,
+    the "all" row adds up its suites and every changed plan is counted."""
+    from latpred.datasets.suites import suite_layers
+
+    a, b = _small_models(tmp_path / "a"), _small_models(tmp_path / "b", seed=5)
+    res = subprocess.run([sys.executable, str(ROOT / "scripts" / "plan_diff.py"),
+                          "--models", str(a), "--models", str(a), "--models", str(b),
+                          "--suite", "resnet50_fc", "--suite", "vgg16_fc", "--steps", "4"],
+                         capture_output=True, text=True, check=True, cwd=ROOT)
+    rows = [[c.strip() for c in line.strip("|").split("|")]
+            for line in res.stdout.splitlines() if line.startswith(f"| {tmp_path}")]
+    same = [r for r in rows if r[0] == str(a)]
+    other = [r for r in rows if r[0] == str(b)]
+    assert [r[1] for r in same] == ["resnet50_fc", "vgg16_fc", "all"] == [r[1] for r in other]
+    assert all(r[3:] == ["0", "0", "0", "0"] for r in same)
+    counts = np.array([[int(v) for v in r[2:]] for r in other])
+    np.testing.assert_array_equal(counts[:2].sum(axis=0), counts[2])
+    assert counts[2, 0] == len(list(suite_layers("resnet50_fc"))) + len(list(suite_layers(
+        "vgg16_fc")))
+    assert counts[2, 1] > 0, "predictors fitted on other data changed no plan"
+    assert (counts[:, 2:] <= counts[:, 1:2]).all()
+    bad = subprocess.run([sys.executable, str(ROOT / "scripts" / "plan_diff.py"),
+                          "--models", str(a)], capture_output=True, text=True, cwd=ROOT)
+    assert bad.returncode == 2 and "two --models" in bad.stderr
+
+
+def test_plan_identity_dump_then_check(tmp_path):
+    """The same code checks IDENTICAL against its own dump; a changed choice or geometry row
+    in the reference is a MISMATCH with exit status 1."""
     script = str(ROOT / "scripts" / "plan_identity.py")
-    models = str(models)
+    models = str(_small_models(tmp_path / "models"))
     ref = tmp_path / "ref.json"
     args = ["--models", models, "--suite", "resnet50_fc"]
     subprocess.run([sys.executable, script, "dump", str(ref), *args], check=True, cwd=ROOT,
