@@ -277,10 +277,13 @@ def load_native(directory: str | os.PathLike) -> Any:
 
 def _load_calibrated(d: Path, state: dict[str, Any]) -> Any:
     """A ``RuntimeCalibrated`` from its native export ``d`` (state: its predictor.json)."""
-    from latpred.models.calibrated import RuntimeCalibrated
+    from latpred.models.calibrated import RESIDUAL_TYPES, RuntimeCalibrated
 
     try:
         model = RuntimeCalibrated(load_native(d / state["base_dir"]), **state["init_params"])
+        if model.model_type not in RESIDUAL_TYPES:
+            raise bad_value("model_type", model.model_type,
+                            f"{d}: must be one of {', '.join(RESIDUAL_TYPES)}")
         path = d / state["residual_file"]
         if model.model_type == "xgboost":
             import xgboost as xgb

@@ -147,7 +147,7 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
                    help="correction: correct only this predictor (cpu_us, gpu_total_us; "
                         "repeatable; default both)")
     q.add_argument("--trees", type=int, default=None, metavar="N",
-                   help="correction, cpu-ranking: trees of the residual LightGBM model "
+                   help="correction, cpu-ranking: trees of the residual model "
                         "(default 300; fewer plan faster, each GPU row pays for every tree)")
     q.add_argument("--residual-model", choices=["lightgbm", "xgboost"], default=None,
                    help="correction, cpu-ranking: the residual's library (default lightgbm, "

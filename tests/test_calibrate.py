@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import joblib
 import numpy as np
@@ -247,6 +248,13 @@ def test_xgboost_residual_learns_the_ranking_and_round_trips(base_predictors, tm
     got = load_model(tmp_path / "cal")
     assert got.model_type == "xgboost" and got.max_depth == 4
     np.testing.assert_array_equal(got.predict(X), cal.predict(X))
+    state = json.loads((tmp_path / "cal" / "predictor.json").read_text())
+    state["init_params"]["model_type"] = "catboost"
+    (tmp_path / "cal2").mkdir()
+    shutil.copytree(tmp_path / "cal" / "base", tmp_path / "cal2" / "base")
+    (tmp_path / "cal2" / "predictor.json").write_text(json.dumps(state))
+    with pytest.raises(LatpredError, match="model_type='catboost'"):
+        load_model(tmp_path / "cal2")
     # the base's threads: 2 set on the booster on the next predict, and back to 1
     got.base.set_params(predict_threads=2)
     np.testing.assert_array_equal(got.predict(X), cal.predict(X))
