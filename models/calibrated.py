@@ -65,8 +65,8 @@ class RuntimeCalibrated(RegressorMixin, BaseEstimator):
     ``predict_threads``, 1 by default), not LightGBM's default of every core.
 
     Attributes (after fit):
-        booster_: the residual model (``lightgbm.Booster`` or ``xgboost.Booster``; log ratio
-            measured / base).
+        booster_: the residual model (log ratio measured / base): a ``lightgbm.Booster``, or
+            for XGBoost a ``models.boosters.Booster``.
         n_rows_: training rows.
         log_ratio_median_: median log(measured / base) of the training rows.
     """
@@ -93,7 +93,6 @@ class RuntimeCalibrated(RegressorMixin, BaseEstimator):
         # pickles from before the XGBoost residual: a LightGBM one
         state.setdefault("model_type", "lightgbm")
         state.setdefault("max_depth", 4)
-        state.pop("_xgb_threads", None)  # a loaded booster's threads are its own
         super().__setstate__(state)
 
     # -- the base predictor's interface (the planner's fast path uses these) ---------------
@@ -137,12 +136,9 @@ class RuntimeCalibrated(RegressorMixin, BaseEstimator):
         with the base booster's prediction threads."""
         threads = self.base._predict_threads()
         b = self.booster_
-        if self.model_type == "xgboost":
-            width = b.num_features() - 1
-            if self.__dict__.get("_xgb_threads") != threads:  # set on a change only
-                b.set_param({"nthread": threads})
-                self._xgb_threads = threads
-            return np.asarray(b.inplace_predict(_design(F[:, :width], lp)), np.float64)
+        if self.model_type == "xgboost":  # a models.boosters.Booster
+            b.set_threads(threads)
+            return b.predict(_design(F[:, :b.booster.num_features() - 1], lp))
         width = b.num_feature() - 1  # fitted on an older, shorter feature set?
         return b.predict(_design(F[:, :width], lp), num_threads=threads)
 
@@ -184,7 +180,6 @@ class RuntimeCalibrated(RegressorMixin, BaseEstimator):
                 raise bad_value("groups", len(groups), f"needs one group per row ({len(y)})")
             r = r - pd.Series(r).groupby(groups).transform("mean").to_numpy()
         self.booster_ = self._fit_residual(_design(F, lp), r)
-        self.__dict__.pop("_xgb_threads", None)
         self.n_rows_ = len(y)
         self.log_ratio_median_ = ratio_median
         log.info("calibrated %s on %d runtime rows (median log ratio %.3f%s)", self.target,
@@ -200,7 +195,7 @@ class RuntimeCalibrated(RegressorMixin, BaseEstimator):
                 "n_estimators": self.n_estimators, "learning_rate": self.learning_rate,
                 "max_depth": self.max_depth, "min_child_weight": float(self.min_child_samples),
                 "subsample": self.subsample, "colsample": self.colsample_bytree,
-                "reg_lambda": self.reg_lambda}, D, r, seed=self.random_state, n_jobs=1).booster
+                "reg_lambda": self.reg_lambda}, D, r, seed=self.random_state, n_jobs=1)
         import lightgbm as lgb
 
         return lgb.LGBMRegressor(

@@ -214,7 +214,7 @@ def export_native(pred: Any, directory: str | os.PathLike) -> Path:
         export_native(pred.base, d / CALIBRATED_BASE)
         if pred.model_type == "xgboost":
             residual = CALIBRATED_RESIDUAL_XGB
-            (d / residual).write_bytes(bytes(pred.booster_.save_raw("json")))
+            (d / residual).write_bytes(pred.booster_.to_native()[1])
         else:
             residual = CALIBRATED_RESIDUAL
             (d / residual).write_text(pred.booster_.model_to_string())
@@ -286,10 +286,9 @@ def _load_calibrated(d: Path, state: dict[str, Any]) -> Any:
                             f"{d}: must be one of {', '.join(RESIDUAL_TYPES)}")
         path = d / state["residual_file"]
         if model.model_type == "xgboost":
-            import xgboost as xgb
+            from latpred.models.boosters import Booster
 
-            model.booster_ = xgb.Booster()
-            model.booster_.load_model(bytearray(path.read_bytes()))
+            model.booster_ = Booster.from_native("xgboost", path.read_bytes())
         else:
             import lightgbm as lgb
 

@@ -240,8 +240,8 @@ def test_xgboost_residual_learns_the_ranking_and_round_trips(base_predictors, tm
                             learning_rate=0.1, model_type="xgboost").fit(X, y)
     ratio = cal.predict(X) / base.predict(X)
     assert np.median(ratio[slow]) / np.median(ratio[~slow]) == pytest.approx(1.3, rel=0.05)
-    assert cal.booster_.num_boosted_rounds() == 60
-    assert json.loads(cal.booster_.save_config())["learner"]["gradient_booster"][
+    assert cal.booster_.n_trees == 60
+    assert json.loads(cal.booster_.booster.save_config())["learner"]["gradient_booster"][
         "tree_train_param"]["max_depth"] == "4"
     export_native(cal, tmp_path / "cal")
     assert not (tmp_path / "cal" / "residual.lightgbm.txt").exists()
@@ -258,10 +258,12 @@ def test_xgboost_residual_learns_the_ranking_and_round_trips(base_predictors, tm
     # the base's threads: 2 set on the booster on the next predict, and back to 1
     got.base.set_params(predict_threads=2)
     np.testing.assert_array_equal(got.predict(X), cal.predict(X))
-    assert json.loads(got.booster_.save_config())["learner"]["generic_param"]["nthread"] == "2"
+    assert json.loads(got.booster_.booster.save_config())["learner"]["generic_param"][
+        "nthread"] == "2"
     got.base.set_params(predict_threads=None)
     got.predict(X)
-    assert json.loads(got.booster_.save_config())["learner"]["generic_param"]["nthread"] == "1"
+    assert json.loads(got.booster_.booster.save_config())["learner"]["generic_param"][
+        "nthread"] == "1"
     # a pickle keeps the type; one from before the option loads as LightGBM
     state = cal.__getstate__()
     clone = RuntimeCalibrated.__new__(RuntimeCalibrated)
@@ -364,7 +366,7 @@ def test_coexec_calibrate_cli_writes_a_complete_models_dir(base_predictors, tmp_
     capsys.readouterr()
     assert (xgbdir / "gpu_total_us" / "residual.xgboost.json").exists()
     fitted = Predictors.load(xgbdir).models["gpu_total_us"]
-    assert fitted.model_type == "xgboost" and fitted.booster_.num_boosted_rounds() == 40
+    assert fitted.model_type == "xgboost" and fitted.booster_.n_trees == 40
     assert fitted.random_state == 3
     for extra, field in ((["--residual-model", "xgboost", "--what", "overheads"], "what="),
                          (["--seed", "-1"], "seed="),
