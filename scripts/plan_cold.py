@@ -64,6 +64,21 @@ def time_stages(acc: Counter) -> None:
         setattr(owner, name, functools.wraps(fn)(timed))
 
 
+def add_option_args(ap: argparse.ArgumentParser) -> None:
+    """The planner options these scripts take: --steps, --threads, --max-local-sizes."""
+    ap.add_argument("--steps", type=int, default=PlannerOptions.steps)
+    ap.add_argument("--threads", default=None, help="CPU thread counts, e.g. 4,8,16")
+    ap.add_argument("--max-local-sizes", type=int, default=None)
+
+
+def options_from(args: argparse.Namespace) -> PlannerOptions:
+    """``PlannerOptions`` of ``add_option_args``' options, validated."""
+    return PlannerOptions(
+        steps=args.steps, max_local_sizes=args.max_local_sizes,
+        cpu_threads=tuple(int(t) for t in args.threads.split(",")) if args.threads else None,
+    ).validate()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", required=True)
@@ -71,9 +86,7 @@ def main() -> None:
     ap.add_argument("--warm-suite", default="mobilenetv2")
     ap.add_argument("--breakdown", action="store_true",
                     help="time the stages of the single-layer calls")
-    ap.add_argument("--steps", type=int, default=PlannerOptions.steps)
-    ap.add_argument("--threads", default=None, help="CPU thread counts, e.g. 4,8,16")
-    ap.add_argument("--max-local-sizes", type=int, default=None)
+    add_option_args(ap)
     ap.add_argument("--predict-threads", type=int, default=1,
                     help="threads of the predictors' boosters (default 1, as `latpred plan`)")
     ap.add_argument("--repeat", type=int, default=1,
@@ -83,10 +96,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.repeat < 1:
         ap.error(f"--repeat must be >= 1, got {args.repeat}")
-    opts = PlannerOptions(
-        steps=args.steps, max_local_sizes=args.max_local_sizes,
-        cpu_threads=tuple(int(t) for t in args.threads.split(",")) if args.threads else None,
-    ).validate()
+    opts = options_from(args)
     warnings.filterwarnings("ignore")  # pickles saved with other library versions
     preds, gpu, cpu, sync = load_models(args.models)
     preds.set_predict_threads(args.predict_threads)

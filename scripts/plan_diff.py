@@ -15,12 +15,17 @@ options to ``PlannerOptions()``'s (``--steps 8 --threads 4,8,12,15,16
 from __future__ import annotations
 
 import argparse
+import sys
 import warnings
+from pathlib import Path
 
 from latpred.datasets.suites import suite_layers
 from latpred.planner.cli import load_models
 from latpred.planner.planner import PlanChoice, Planner, PlannerOptions
 from latpred.planner.runtime import Plan
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from plan_cold import add_option_args, options_from  # noqa: E402
 
 NEVER_SEEN = ("googlenet", "densenet121", "convnext_tiny", "convnext_tiny_mlp",
               "efficientnet_b0", "resnext50_32x4d", "vit_b16")
@@ -63,16 +68,11 @@ def main() -> None:
                     help="models directory (repeat; the first is the reference)")
     ap.add_argument("--suite", action="append", default=None,
                     help="suite (repeat; default the seven never-seen networks)")
-    ap.add_argument("--steps", type=int, default=PlannerOptions.steps)
-    ap.add_argument("--threads", default=None, help="CPU thread counts, e.g. 4,8,16")
-    ap.add_argument("--max-local-sizes", type=int, default=None)
+    add_option_args(ap)
     args = ap.parse_args()
     if len(args.models) < 2:
         ap.error("needs two --models directories or more")
-    opts = PlannerOptions(
-        steps=args.steps, max_local_sizes=args.max_local_sizes,
-        cpu_threads=tuple(int(t) for t in args.threads.split(",")) if args.threads else None,
-    ).validate()
+    opts = options_from(args)
     warnings.filterwarnings("ignore")  # pickles saved with other library versions
     suites = args.suite or list(NEVER_SEEN)
     ref = plans(args.models[0], suites, opts)
