@@ -41,7 +41,7 @@ def plans(models: str, suites: list[str], opts: PlannerOptions) -> dict[str, lis
 def how(a: Plan, b: Plan) -> tuple[bool, bool, bool, bool]:
     """(differs, device kind differs, GPU configuration differs, CPU threads differ)."""
     kind = a.kind != b.kind
-    gpu = (a.gpu is None) != (b.gpu is None) or (a.gpu is not None and repr(a.gpu) != repr(b.gpu))
+    gpu = repr(a.gpu) != repr(b.gpu)  # None on a CPU-only plan
     threads = (a.cpu.threads if a.cpu else None) != (b.cpu.threads if b.cpu else None)
     return repr(a) != repr(b), kind, gpu, threads
 
