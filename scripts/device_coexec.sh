@@ -4,7 +4,8 @@
 # code that wrote it) -> sync overhead -> coexec bench with confirmed finalists.
 # Usage there: source .dev/gpu-env.sh; MODELS=models_h100 RUNS=/tmp/runs bash scripts/device_coexec.sh
 # (.whl/, the packages the host lacks: `python scripts/device_wheels.py` here, once; .dev/gpu-env.sh:
-# ../shared/device/README.md.)
+# ../shared/device/README.md.) Before the call, here: `bash scripts/device_tree.sh lean` (the
+# committed bench records stay behind; the working tree must travel under 64 MiB), after it `full`.
 # SKIP_SWEEP=1 trains the CPU predictor on the committed datasets/h100/*_cpu_live instead.
 # SKIP_TRAIN=1 uses the predictors already in $MODELS. REUSE_GRID=1 starts each suite's oracle
 # grid from its committed grid: datasets/h100/coexec/<suite>/grid, else the first

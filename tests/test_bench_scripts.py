@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -740,3 +741,30 @@ def test_train_seeds_writes_one_models_directory_per_seed_and_refuses_to_overwri
                          env={**env, "OUT": str(tmp_path / "y"), "SEEDS": "3"},
                          capture_output=True, text=True)
     assert bad.returncode != 0 and list((tmp_path / "y").iterdir()) == []  # no partial seed
+
+
+@pytest.mark.skipif(shutil.which("git") is None or not (ROOT / ".git").exists(),
+                    reason="needs git and the repository's history")
+def test_device_tree_lean_leaves_out_bench_records_and_full_brings_them_back(tmp_path):
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", "--shared", str(ROOT), str(clone)], check=True)
+    sessions = clone / "datasets" / "h100" / "coexec"
+    before = sorted(p.name for p in sessions.glob("session*"))
+    assert {"session7", "session9"} < set(before) and len(before) > 2
+
+    def tree(mode: str) -> str:
+        return subprocess.run(["bash", "scripts/device_tree.sh", mode], cwd=clone, check=True,
+                              capture_output=True, text=True,
+                              env={**os.environ, "CARRY": ""}).stdout
+
+    out = tree("lean")
+    assert sorted(p.name for p in sessions.glob("session*")) == ["session7", "session9"]
+    assert (clone / "datasets" / "h100" / "models" / "v3gpurel").is_dir()
+    assert "MiB of 64" in out
+    assert subprocess.run(["git", "status", "--porcelain"], cwd=clone, capture_output=True,
+                          text=True, check=True).stdout == ""
+    tree("full")
+    assert sorted(p.name for p in sessions.glob("session*")) == before
+    bad = subprocess.run(["bash", "scripts/device_tree.sh", "bogus"], cwd=clone,
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "usage" in bad.stderr
