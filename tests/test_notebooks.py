@@ -50,6 +50,9 @@ def test_committed_notebooks_have_no_outputs():
     assert sorted(p.name for p in NB_DIR.glob("*.ipynb")) == sorted(NOTEBOOKS), \
         "a new notebook must be added to NOTEBOOKS (so that it is executed here)"
     for name in NOTEBOOKS:
+        raw = json.loads((NB_DIR / name).read_text())
+        missing = [i for i, c in enumerate(raw["cells"]) if "id" not in c]
+        assert not missing, f"{name} cells {missing} have no id (nbformat 4.5 requires one)"
         nb = _read(NB_DIR / name)
         nbformat.validate(nb)
         _parameters_index(nb)
