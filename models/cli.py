@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 def add_subcommands(sub: Any) -> None:
     """Register train, evaluate and predict on an argparse subparsers object."""
+    from latpred.models.outliers import DEFAULT_SLACK
     from latpred.models.targets import TARGETS
 
     p = sub.add_parser(
@@ -51,6 +52,10 @@ def add_subcommands(sub: Any) -> None:
                    help="tuning penalises boosters slower than this per 1,000 rows (0: off)")
     p.add_argument("--n-jobs", type=int, default=os.cpu_count() or 1, help="training threads")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--outlier-slack", type=float, default=DEFAULT_SLACK, metavar="X",
+                   help="drop rows timed more than X times slower than their thread sweep "
+                        "allows (host stalls in a CPU sweep; default %(default)s; 0: keep "
+                        "every row, as the models fitted before this option)")
     p.add_argument("--params-from", metavar="MODEL.pkl",
                    help="no tuning: the booster library, parameters and prior of this fitted "
                         "model (e.g. to change the features or data and nothing else), a "
@@ -175,7 +180,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         storage=storage, study_name=args.study_name, cv_splits=args.cv_splits,
         prior=prior, device=args.device, max_trees=args.max_trees,
         booster_budget_ms=args.booster_budget_ms or None, params=params,
-        random_state=args.seed, n_jobs=args.n_jobs)
+        random_state=args.seed, n_jobs=args.n_jobs,
+        outlier_slack=args.outlier_slack or None)
     pred.fit(df)
     joblib.dump(pred, out)
     if args.native:
@@ -187,7 +193,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                          index=pd.Index([f"{pred.model_type_} (CV)"], name="model"))
     print(f"trained {args.target} on {m['rows']} rows of {', '.join(pred.devices_)} "
           f"in {pred.fit_seconds_:.1f} s ({pred.model_type_}, {pred.booster_.n_trees} trees, "
-          f"prior {pred.prior_})")
+          f"prior {pred.prior_}; {pred.n_outliers_} thread-sweep outliers dropped)")
     print(format_table(table, f"{args.target}: out-of-fold, {m['split']}"))
     if pred.study_:
         print(f"optuna study {pred.study_['name']!r}: {pred.study_['trials']} trials"

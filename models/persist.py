@@ -112,7 +112,9 @@ def build_manifest(pred: Any, rows: pd.DataFrame, y: np.ndarray, groups: np.ndar
         "prior": pred.prior_,
         "feature_schema": schema,
         "training_data": {"hash": data_hash(rows, y), "rows": int(len(rows)),
-                          "shapes": int(len(set(groups.tolist()))), "suites": suites},
+                          "shapes": int(len(set(groups.tolist()))), "suites": suites,
+                          "outliers_dropped": int(getattr(pred, "n_outliers_", 0)),
+                          "outlier_slack": getattr(pred, "outlier_slack", None)},
         "devices": {name: device_fingerprint(info) for name, info in pred.devices_.items()},
         "device_fingerprint": hashlib.sha256("".join(
             sorted(device_fingerprint(i) for i in pred.devices_.values())).encode()).hexdigest()[:16],
@@ -258,7 +260,8 @@ def load_native(directory: str | os.PathLike) -> Any:
     if state.get("kind") == "runtime_calibrated":
         return _load_calibrated(d, state)
     check_manifest(state["manifest"], where=str(d), native=True)
-    pred = LatencyPredictor(**state["init_params"])
+    # exported before ``outlier_slack``: fitted on every row
+    pred = LatencyPredictor(**{"outlier_slack": None, **state["init_params"]})
     pred.manifest_ = state["manifest"]
     pred.model_type_ = state["model_type"]
     pred.prior_ = state["prior"]

@@ -37,6 +37,7 @@ from latpred.features import (
 )
 from latpred.models import boosters
 from latpred.models.metrics import all_metrics
+from latpred.models.outliers import DEFAULT_SLACK, thread_outliers
 from latpred.models.roofline import Labels, Roofline
 from latpred.models.splits import Split, group_kfold, shape_groups
 from latpred.models.targets import get_target, select_device, target_rows
@@ -81,6 +82,9 @@ class LatencyPredictor(RegressorMixin, BaseEstimator):
         random_state: seed of the boosters, and of the sampler when ``storage`` is None (a
             shared study samples unseeded so that workers explore different trials).
         n_jobs: threads for training.
+        outlier_slack: drop training rows timed more than this many times slower than
+            their thread sweep allows (``models.outliers.thread_outliers``: host stalls
+            caught in a CPU sweep); None keeps every row (models fitted before this option).
         predict_threads: threads for prediction (None: 1. Two OpenMP threads halve the time on
             an idle 2-core host but are 25x slower when another process holds a core, as in
             co-execution). Read at each prediction: ``set_params(predict_threads=n)`` works
@@ -104,6 +108,7 @@ class LatencyPredictor(RegressorMixin, BaseEstimator):
         params: dict[str, Any] | None = None,
         random_state: int = 0,
         n_jobs: int = 1,
+        outlier_slack: float | None = DEFAULT_SLACK,
         predict_threads: int | None = None,
     ):
         self.target = target
@@ -121,6 +126,7 @@ class LatencyPredictor(RegressorMixin, BaseEstimator):
         self.params = params
         self.random_state = random_state
         self.n_jobs = n_jobs
+        self.outlier_slack = outlier_slack
         self.predict_threads = predict_threads
 
     # -- fit -----------------------------------------------------------------------------------
@@ -157,6 +163,14 @@ class LatencyPredictor(RegressorMixin, BaseEstimator):
         if not devices:
             raise LatpredError("no device metadata: pass devices= or use a frame from "
                                "latpred.datasets.load (df.attrs['meta']['devices'])")
+        self.n_outliers_ = 0
+        if self.outlier_slack is not None:
+            bad = thread_outliers(rows, yy, self.outlier_slack)
+            self.n_outliers_ = int(bad.sum())
+            if self.n_outliers_:
+                log.info("%s: %d of %d rows dropped as thread-sweep outliers (slack %g)",
+                         self.target, self.n_outliers_, len(rows), self.outlier_slack)
+                rows, yy = rows[~bad].reset_index(drop=True), yy[~bad]
         groups = shape_groups(rows)
         n_shapes = len(set(groups.tolist()))
         if n_shapes < 3:
@@ -213,6 +227,9 @@ class LatencyPredictor(RegressorMixin, BaseEstimator):
             raise bad_value("coverage", self.coverage, "must be in (0, 1)")
         if self.params is not None and self.model == "auto":
             raise bad_value("model", "auto", "explicit params need model lightgbm or xgboost")
+        if self.outlier_slack is not None and not self.outlier_slack > 1:
+            raise bad_value("outlier_slack", self.outlier_slack, "must be > 1, or None to keep "
+                                                                 "every row")
         if self.n_trials < 0 or self.cv_splits < 2:
             raise bad_value("n_trials/cv_splits", (self.n_trials, self.cv_splits),
                             "need n_trials >= 0 and cv_splits >= 2")
@@ -463,6 +480,7 @@ class LatencyPredictor(RegressorMixin, BaseEstimator):
 
     # -- persistence -----------------------------------------------------------------------------
     def __setstate__(self, state: dict[str, Any]) -> None:
+        state.setdefault("outlier_slack", None)  # pickled before the option: fitted on every row
         super().__setstate__(state)
         manifest = state.get("manifest_")
         if manifest is not None:
