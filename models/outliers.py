@@ -21,20 +21,22 @@ an outlier.
 
 from __future__ import annotations
 
-import logging
-
 import numpy as np
 import pandas as pd
 from latpred.datasets.schema import shape_id
 
 from latpred.errors import bad_value
 
-log = logging.getLogger(__name__)
-
 #: configuration columns that, with the layer shape, identify one thread sweep
 SWEEP_COLUMNS = ("backend", "device", "platform", "impl", "params", "local_size", "mem_mode")
 #: a row this many times slower than its tightest bound is an outlier (``thread_outliers``)
 DEFAULT_SLACK = 3.0
+
+
+def check_slack(slack: float) -> None:
+    """Raise a one-line error unless ``slack`` is > 1."""
+    if not slack > 1.0:
+        raise bad_value("outlier_slack", slack, "must be > 1 (3.0: three times the bound)")
 
 
 def thread_outliers(rows: pd.DataFrame, y_us: np.ndarray,
@@ -51,8 +53,7 @@ def thread_outliers(rows: pd.DataFrame, y_us: np.ndarray,
         bool array (len(rows),): True for an outlier. Rows without a thread count, and
         sweeps of one thread count with one row, are never flagged.
     """
-    if not slack > 1.0:
-        raise bad_value("outlier_slack", slack, "must be > 1 (3.0: three times the bound)")
+    check_slack(slack)
     y = np.asarray(y_us, dtype=np.float64).reshape(-1)
     if len(y) != len(rows):
         raise bad_value("y_us", len(y), f"length differs from rows ({len(rows)})")

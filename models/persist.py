@@ -113,8 +113,8 @@ def build_manifest(pred: Any, rows: pd.DataFrame, y: np.ndarray, groups: np.ndar
         "feature_schema": schema,
         "training_data": {"hash": data_hash(rows, y), "rows": int(len(rows)),
                           "shapes": int(len(set(groups.tolist()))), "suites": suites,
-                          "outliers_dropped": int(getattr(pred, "n_outliers_", 0)),
-                          "outlier_slack": getattr(pred, "outlier_slack", None)},
+                          "outliers_dropped": pred.n_outliers_,
+                          "outlier_slack": pred.outlier_slack},
         "devices": {name: device_fingerprint(info) for name, info in pred.devices_.items()},
         "device_fingerprint": hashlib.sha256("".join(
             sorted(device_fingerprint(i) for i in pred.devices_.values())).encode()).hexdigest()[:16],

@@ -37,7 +37,7 @@ from latpred.features import (
 )
 from latpred.models import boosters
 from latpred.models.metrics import all_metrics
-from latpred.models.outliers import DEFAULT_SLACK, thread_outliers
+from latpred.models.outliers import DEFAULT_SLACK, check_slack, thread_outliers
 from latpred.models.roofline import Labels, Roofline
 from latpred.models.splits import Split, group_kfold, shape_groups
 from latpred.models.targets import get_target, select_device, target_rows
@@ -227,9 +227,8 @@ class LatencyPredictor(RegressorMixin, BaseEstimator):
             raise bad_value("coverage", self.coverage, "must be in (0, 1)")
         if self.params is not None and self.model == "auto":
             raise bad_value("model", "auto", "explicit params need model lightgbm or xgboost")
-        if self.outlier_slack is not None and not self.outlier_slack > 1:
-            raise bad_value("outlier_slack", self.outlier_slack, "must be > 1, or None to keep "
-                                                                 "every row")
+        if self.outlier_slack is not None:
+            check_slack(self.outlier_slack)
         if self.n_trials < 0 or self.cv_splits < 2:
             raise bad_value("n_trials/cv_splits", (self.n_trials, self.cv_splits),
                             "need n_trials >= 0 and cv_splits >= 2")
