@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
@@ -768,3 +769,26 @@ def test_device_tree_lean_leaves_out_bench_records_and_full_brings_them_back(tmp
     bad = subprocess.run(["bash", "scripts/device_tree.sh", "bogus"], cwd=clone,
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "usage" in bad.stderr
+
+
+def test_average_seeds_predicts_the_mean_of_its_boosters_in_one_call():
+    import xgboost as xgb
+
+    avg = _script("average_seeds")
+    rng = np.random.default_rng(0)
+    X = rng.random((300, 5)).astype(np.float32)
+    y = X @ np.arange(1.0, 6.0) + rng.normal(0, 0.1, 300)
+    raws, preds = [], []
+    for seed in (0, 1, 2):
+        b = xgb.train({"max_depth": 3, "subsample": 0.7, "seed": seed, "nthread": 1},
+                      xgb.DMatrix(X, y), num_boost_round=7 + seed)
+        raws.append(json.loads(bytes(b.save_raw("json"))))
+        preds.append(b.inplace_predict(X))
+    merged = xgb.Booster()
+    merged.load_model(bytearray(json.dumps(avg.average_boosters(raws)).encode()))
+    assert merged.num_boosted_rounds() == 7 + 8 + 9
+    np.testing.assert_allclose(merged.inplace_predict(X), np.mean(preds, axis=0), atol=1e-5)
+    other = copy.deepcopy(raws[1])
+    other["learner"]["objective"]["name"] = "reg:absoluteerror"
+    with pytest.raises(ValueError, match="objective"):
+        avg.average_boosters([raws[0], other])
