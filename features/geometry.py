@@ -60,6 +60,9 @@ _CONV_ATTRS = ("batch", "in_channels", "out_channels", "height", "width", "kerne
 #: notional BLAS tile (output elements per "work-group" of a BLAS call)
 BLAS_TILE = 64
 
+#: rows of a group (spread over it) whose array-path numbers are checked against the scalar
+#: path, once per verdict (a kernel whose code needs scalars mostly raises instead)
+VERDICT_ROWS = 3
 #: array-path verdicts: (kernel, parameter names, local dims, layout) -> the sets of varying
 #: attributes checked -> whether the array path gave the scalar path's numbers
 _vector_ok: dict[tuple, dict[frozenset[str], bool]] = {}
@@ -479,6 +482,10 @@ def _compute(reps: np.ndarray, ci: np.ndarray, iu: list[str], cp: np.ndarray, pu
                                    lkind[cl[reps]] + 1]).astype(np.uint64))
     cc, cu = np.unique(gkey, return_inverse=True)
     cu = cu.reshape(-1)
+    # per distinct params / local size text: its integer parameter values, its dimensions
+    # (a group's rows share the names and the number of dimensions; padded tables)
+    p_ints = _padded([() if v is None else v[3] for v in pparsed])
+    l_dims = _padded([v if isinstance(v, tuple) else () for v in lparsed])
     order = np.argsort(cu, kind="stable")
     bounds = np.searchsorted(cu[order], np.arange(len(cc) + 1))
     for g in range(len(cc)):
@@ -493,9 +500,8 @@ def _compute(reps: np.ndarray, ci: np.ndarray, iu: list[str], cp: np.ndarray, pu
         layout = layouts[layout_code[f]]
         names = _GEMM_ATTRS if layout[0] == "linear" else _CONV_ATTRS
         shp = shapes[rows, :len(names)]
-        prm = _Params(fam[1], fam[2], np.array([pparsed[c][3] for c in cp[rows]], np.int64
-                                               ).reshape(len(rows), len(fam[2])))
-        locs = None if kind == 0 else np.array([lparsed[c] for c in cl[rows]], dtype=np.int64)
+        prm = _Params(fam[1], fam[2], p_ints[cp[rows], :len(fam[2])])
+        locs = None if kind == 0 else l_dims[cl[rows], :kind]
         out[sel] = _group_eval(kernel, prm, locs, layout, names, shp)
     bad = np.isnan(out[:, 0])
     if bad.any():  # unknown implementations, BLAS, shapes a kernel cannot take
@@ -507,6 +513,15 @@ def _compute(reps: np.ndarray, ci: np.ndarray, iu: list[str], cp: np.ndarray, pu
                            blas_conv_scratch(shapes[rows], gemm_eq[rows]), 0.0)
         out[bad] = generic_geometry(gemm_eq[rows, 0], gemm_eq[rows, 1], gemm_eq[rows, 3],
                                     locs, is_blas[rows], scratch)
+    return out
+
+
+def _padded(rows: list[tuple[int, ...]]) -> np.ndarray:
+    """Integer tuples of any lengths as one int64 table (len(rows), longest), 0-padded."""
+    width = max((len(r) for r in rows), default=0)
+    out = np.zeros((len(rows), width), np.int64)
+    for i, r in enumerate(rows):
+        out[i, :len(r)] = r
     return out
 
 
@@ -585,7 +600,7 @@ def _vector_eval(kernel: Any, prm: _Params, locs: np.ndarray | None, layout: tup
         known[vary] = False
         return None
     if verdict is None:  # check once per signature against the scalar path: the same numbers
-        picks = np.unique(np.linspace(0, n - 1, min(n, 6)).astype(int))
+        picks = np.unique(np.linspace(0, n - 1, min(n, VERDICT_ROWS)).astype(int))
         for i in picks:
             ref = _scalar_eval(kernel, prm.row(i), None if locs is None else tuple(
                 int(v) for v in locs[i]), layout, tuple(int(x) for x in shapes[i]))

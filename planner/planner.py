@@ -220,7 +220,7 @@ class _LayerCands:
     cpu_cfgs: list[tuple[KernelConfig, int]]
     modes: list[str]
     g_cfg: np.ndarray       # option -> gpu_cfgs index
-    g_mode: np.ndarray      # option -> memory mode (str, object array)
+    g_mode: np.ndarray      # option -> memory mode (index into modes)
     g_split: np.ndarray     # option -> split_n (GPU computes [0, split_n))
     g_krows: np.ndarray     # option -> row of the kernel frame (config, reference mode, s)
     g_xrows: np.ndarray     # option -> row of the mode frame (reference config, mode, s)
@@ -593,7 +593,7 @@ class Planner:
         n_pairs, n_modes = len(cfg_of), len(modes)
         g_cfg = np.tile(cfg_of, n_modes)
         g_split = np.tile(split_of, n_modes)
-        g_mode = np.repeat(np.array(modes, dtype=object), n_pairs)
+        g_mode = np.repeat(np.arange(n_modes), n_pairs)
         xs = np.unique(split_of)
         if not factor or not n_pairs:
             # every (configuration, mode, split) predicted as it is
@@ -689,11 +689,12 @@ class Planner:
         risk = o.risk == "p90"
         n = lc.n_total
         c_pt, c_hi, g_pt, g_hi = (np.maximum(v, 0.0) for v in (c_pt, c_hi, g_pt, g_hi))
-        threads = np.array([t for _kc, t in lc.cpu_cfgs], np.int64)[lc.c_cfg] \
-            if len(lc.c_cfg) else np.zeros(0, np.int64)
+        cfg_threads = np.array([t for _kc, t in lc.cpu_cfgs], np.int64)
+        threads = cfg_threads[lc.c_cfg] if len(lc.c_cfg) else np.zeros(0, np.int64)
         # the runtime's own overhead around a CPU-only run (split plans: inside sync), and
         # its thread counts reordered as the runtime's rounds measured them (where fitted)
-        fac = self.sync.cpu_factor(threads, layer_flops(lc.layer))
+        fac = self.sync.cpu_factor(cfg_threads, layer_flops(lc.layer))[lc.c_cfg] \
+            if len(lc.c_cfg) else np.ones(0)
         alone = lc.c_split == 0
         fac = np.where(alone, fac, 1.0)
         c_off = np.where(alone, float(self.sync.single_us("cpu")[0]), 0.0)
@@ -714,9 +715,12 @@ class Planner:
         s_arr = lc.g_split
         is_split = s_arr < n
         out_bytes = s_arr * float(gpu_block_bytes(lc.layer, 1))
-        sync = np.where(is_split, self.sync.sync_us(lc.g_mode, out_bytes),
-                        self.sync.single_us(lc.g_mode, activation_mib(lc.layer))
-                        ) if len(s_arr) else np.zeros(0)
+        # the overhead models per memory mode, then per option (lc.g_mode: mode indices)
+        modes = np.array(lc.modes, dtype=object)
+        m = lc.g_mode
+        base, per_mib = self.sync.sync_line(lc.modes)
+        sync = np.where(is_split, base[m] + per_mib[m] * out_bytes / 2**20,
+                        self.sync.single_us(modes, activation_mib(lc.layer))[m])
         pos = np.minimum(np.searchsorted(best_s, s_arr), max(len(best_s) - 1, 0))
         found = (best_s[pos] == s_arr) if len(best_s) else np.zeros(len(s_arr), bool)
         cj = np.where(found, best_j[pos] if len(best_j) else 0, -1)
@@ -724,13 +728,12 @@ class Planner:
         c_at_hi = np.where(is_split, c_hi[np.maximum(cj, 0)] if len(c_hi) else 0.0, 0.0)
         valid = ~is_split | (cj >= 0)
         # the two parts of a split slow each other down (measured per memory mode)
-        fg, fc = self.sync.slowdown(lc.g_mode) if len(s_arr) else (np.ones(0), np.ones(0))
-        fg, fc = np.where(is_split, fg, 1.0), np.where(is_split, fc, 1.0)
+        fg, fc = self.sync.slowdown(modes)
+        fg, fc = np.where(is_split, fg[m], 1.0), np.where(is_split, fc[m], 1.0)
         g_pt, g_hi = g_pt * fg, g_hi * fg
         c_at_pt, c_at_hi = c_at_pt * fc, c_at_hi * fc
         # split plans as the runtime's measured ones relate to their prediction (per mode)
-        sf = np.where(is_split, self.sync.split_scale(lc.g_mode), 1.0) if len(s_arr) \
-            else np.ones(0)
+        sf = np.where(is_split, self.sync.split_scale(modes)[m], 1.0)
         t_pt = (np.maximum(g_pt, c_at_pt) + sync) * sf
         t_hi = (np.maximum(g_hi, c_at_hi) + sync) * sf
         score = np.where(valid, t_hi if risk else t_pt, np.inf)
@@ -814,7 +817,7 @@ class Planner:
                 return int(i)
             impl = get(kc.impl)
             params = json.loads(kc.params)
-            mode = str(lc.g_mode[i])
+            mode = lc.modes[int(lc.g_mode[i])]
             sub = part_problem(problem, 0, s, "opencl",
                                mode == "svm_fine" and can_write_in_place(problem, 0))
             if impl.shape_reason(sub, params):
@@ -828,7 +831,7 @@ class Planner:
     def _gpu_cfg(self, lc: _LayerCands, i: int) -> GpuConfig:
         kc = lc.gpu_cfgs[int(lc.g_cfg[i])]
         return GpuConfig(kc.impl, json.loads(kc.params), parse_local_size(kc.local_size),
-                         str(lc.g_mode[i]))
+                         lc.modes[int(lc.g_mode[i])])
 
     def _cpu_cfg(self, lc: _LayerCands, j: int) -> CpuConfig:
         kc, threads = lc.cpu_cfgs[int(lc.c_cfg[j])]

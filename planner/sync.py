@@ -27,6 +27,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -342,6 +343,16 @@ class SyncModel:
             sel = modes == m
             out[sel] = base + slope * nbytes[sel] / 2**20
         return out
+
+    def sync_line(self, modes: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(base us, us per MiB of GPU output) of split plans in each of ``modes``:
+        ``sync_us(m, b) == base + per_mib * b / 2**20`` (``default_us`` and 0 where not
+        measured)."""
+        base = np.array([self.modes[m][0] if m in self.modes else self.default_us
+                         for m in modes], float)
+        per_mib = np.array([self.modes[m][1] if m in self.modes else 0.0 for m in modes],
+                           float)
+        return base, per_mib
 
     @classmethod
     def constant(cls, us: float) -> SyncModel:

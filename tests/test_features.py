@@ -106,6 +106,34 @@ def test_array_verdict_covers_subsets_only():
     geometry.clear_caches()
 
 
+def test_array_path_that_disagrees_with_the_scalar_path_is_not_used():
+    """A kernel whose size arithmetic reduces an array (here the largest M of the group
+    stands for every row's) gives wrong numbers on the array path: the one-time check
+    against the scalar path catches it and the rows come from scalar calls."""
+    from latpred.profiler.kernels.base import Implementation, Launch
+
+    class MaxM(Implementation):
+        name, op = "test_max_m", "gemm"
+
+        def source(self, problem, params):
+            return ""
+
+        def local_sizes(self, problem, params, limits):
+            return [None]
+
+        def launches(self, problem, params, local):
+            return [Launch("k", (int(np.max(problem.M)), problem.N, 1), None, ())]
+
+    geometry.clear_caches()
+    shapes = np.array([[m, 8, 4] for m in (3, 50, 7, 9, 20)])
+    prm = geometry._Params((), (), np.zeros((len(shapes), 0), np.int64))
+    vals = geometry._group_eval(MaxM(), prm, None, ("linear", "forward", False, False),
+                                geometry._GEMM_ATTRS, shapes)
+    assert list(vals[:, geometry._IDX["g0"]]) == [3, 50, 7, 9, 20]
+    assert False in next(iter(geometry._vector_ok.values())).values()
+    geometry.clear_caches()
+
+
 def _random_conv_shapes(rng: np.random.Generator, n: int) -> list[tuple[int, ...]]:
     """n random valid ConvLayer argument tuples: 1x1, 3x3, other kernels, grouped, depthwise."""
     out: list[tuple[int, ...]] = []

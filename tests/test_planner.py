@@ -122,6 +122,18 @@ def test_single_device_runtime_overhead_moves_the_choice(infos):
         == [3.0, 0.0]
 
 
+def test_sync_line_gives_sync_us_per_mode():
+    """The planner scores split plans with ``sync_line`` per memory mode: it must give
+    ``sync_us``'s numbers, bit for bit, measured modes and unmeasured ones alike."""
+    sync = SyncModel({"buffer": (40.0, 3.5), "svm_fine": (12.0, 0.25)}, 77.0, "t")
+    modes = ["buffer", "map", "svm_fine"]
+    base, per_mib = sync.sync_line(modes)
+    assert list(base) == [40.0, 77.0, 12.0] and list(per_mib) == [3.5, 0.0, 0.25]
+    nbytes = np.array([0.0, 1.0, 4096.0, 3 * 2.0**20 + 17])
+    for j, m in enumerate(modes):
+        assert np.array_equal(base[j] + per_mib[j] * nbytes / 2**20, sync.sync_us(m, nbytes))
+
+
 def test_single_device_overhead_by_activation_size(infos, tmp_path):
     """A size curve per memory mode (``single_by_mib``): interpolated in log MiB, flat
     beyond its knots, used where the layer's MiB is given; it decides the memory mode."""

@@ -115,14 +115,25 @@ def gemm_choices(per_impl: int = 2) -> list[dict]:
 
 def split_gemm_params(params: dict) -> tuple[Implementation, dict]:
     """The GEMM implementation named by ``params["gemm"]`` and its own parameters."""
-    from latpred.profiler.kernels import get
-
     if "gemm" not in params:
         raise bad_value("params", params, "needs a 'gemm' entry naming a GEMM implementation")
-    impl = get(params["gemm"])
-    if impl.op != "gemm":
-        raise bad_value("gemm", params["gemm"], "is not a GEMM implementation")
+    name = params["gemm"]
+    if not isinstance(name, str):
+        raise bad_value("gemm", name, "must name a GEMM implementation")
+    impl = _gemm_impl(name)
     return impl, {k: v for k, v in params.items() if k != "gemm"}
+
+
+@functools.lru_cache(maxsize=64)
+def _gemm_impl(name: str) -> Implementation:
+    """The GEMM implementation called ``name`` (memoised: the registry does not change
+    within a process)."""
+    from latpred.profiler.kernels import get
+
+    impl = get(name)
+    if impl.op != "gemm":
+        raise bad_value("gemm", name, "is not a GEMM implementation")
+    return impl
 
 
 def bind_gemm_launches(impl: Implementation, gparams: dict, bind: GemmBinding,
@@ -214,12 +225,12 @@ class GemmConv(Implementation):
         GemmProblem validates every field, so it is memoised for plain layers (a
         ConvLayer of Python ints); for other problems (array-valued: the geometry of many
         layers at once, numpy-typed) the last one's binding is kept (by identity)."""
+        last = self._last_bound  # the same array-valued problem, asked again
+        if last is not None and last[0] is problem:
+            return last[1]
         if type(problem) is ConvLayer and all(
                 type(v) is int or type(v) is str for v in vars(problem).values()):
             return _cached_binding(self, problem)
-        last = self._last_bound
-        if last is not None and last[0] is problem:
-            return last[1]
         bound = self.binding(problem)
         self._last_bound = (problem, bound)
         return bound
