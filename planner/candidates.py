@@ -217,28 +217,41 @@ class FrameBuilder:
     def split_shape_id(self, layer: Layer, width: int) -> int:
         """Shape id of the part of ``layer`` computing ``width`` output features (see
         ``split.sub_layer``), derived arithmetically from the layer's row (cached)."""
-        key = (layer, width)
-        i = self._shape_ids.get(key)
-        if i is None:
-            # the whole layer's table row with the changed columns replaced (its strings
-            # are interned already)
-            values = list(self._shape_rows[self.shape_id(layer)])
-            if isinstance(layer, ConvLayer):
-                n_total = layer.out_channels
-                new = {"out_channels": width}
-                if layer.groups > 1:
-                    og = layer.out_channels // layer.groups
-                    cg = layer.in_channels // layer.groups
-                    new.update(in_channels=(width // og) * cg, groups=width // og)
-            else:
-                n_total = layer.n if layer.pass_ == "forward" else layer.k
-                new = {"n" if layer.pass_ == "forward" else "k": width}
-            new["flops"] = values[_SHAPE_POS["flops"]] // n_total * width
-            for c, v in new.items():
-                values[_SHAPE_POS[c]] = int(v)
-            self._shape_rows.append(tuple(values))
-            i = self._shape_ids[key] = len(self._shape_rows) - 1
-        return i
+        return int(self.split_shape_ids(layer, (width,))[0])
+
+    def split_shape_ids(self, layer: Layer, widths: Sequence[int] | np.ndarray) -> np.ndarray:
+        """``split_shape_id`` of each of ``widths``, int64 (len(widths),): the layer is
+        looked up once (hashing a layer costs more than the rest of a known width)."""
+        base = self.shape_id(layer)
+        ids = self._shape_ids
+        out = np.empty(len(widths), np.int64)
+        for j, width in enumerate(np.asarray(widths, np.int64).tolist()):
+            key = (base, width)
+            i = ids.get(key)
+            if i is None:
+                i = ids[key] = self._add_split_shape(layer, base, width)
+            out[j] = i
+        return out
+
+    def _add_split_shape(self, layer: Layer, base: int, width: int) -> int:
+        """A new shape row: the whole layer's table row (``base``; its strings are interned
+        already) with the columns a split changes replaced."""
+        values = list(self._shape_rows[base])
+        if isinstance(layer, ConvLayer):
+            n_total = layer.out_channels
+            new = {"out_channels": width}
+            if layer.groups > 1:
+                og = layer.out_channels // layer.groups
+                cg = layer.in_channels // layer.groups
+                new.update(in_channels=(width // og) * cg, groups=width // og)
+        else:
+            n_total = layer.n if layer.pass_ == "forward" else layer.k
+            new = {"n" if layer.pass_ == "forward" else "k": width}
+        new["flops"] = values[_SHAPE_POS["flops"]] // n_total * width
+        for c, v in new.items():
+            values[_SHAPE_POS[c]] = int(v)
+        self._shape_rows.append(tuple(values))
+        return len(self._shape_rows) - 1
 
     @property
     def size(self) -> int:

@@ -45,7 +45,7 @@ from latpred.planner.split import (
     layer_extent,
     layer_flops,
     part_problem,
-    split_align,
+    split_aligns,
     split_granule,
     split_points,
 )
@@ -414,17 +414,19 @@ class Planner:
         aligns = self._aligns(layer)
         by_align: dict[int, int] = {}
         grids: list[np.ndarray] = []
-        grid_of_cfg = np.empty(len(cfgs), np.int64)
-        for i, kc in enumerate(cfgs):
-            a = aligns.get((kc.impl, kc.params))
-            if a is None:
-                a = aligns[(kc.impl, kc.params)] = split_align(kc.impl, kc.params,
-                                                               as_problem(layer))
+        keys = [(kc.impl, kc.params) for kc in cfgs]
+        todo = [key for key in dict.fromkeys(keys) if key not in aligns]
+        if todo:
+            aligns.update(zip(todo, split_aligns(todo, as_problem(layer))))
+        grid_of_key: dict[tuple[str, str], int] = {}
+        for key in dict.fromkeys(keys):  # each (implementation, params) once, in order
+            a = aligns[key]
             g = by_align.get(a)
             if g is None:
                 g = by_align[a] = len(grids)
                 grids.append(self._split_grid(n_total, a))
-            grid_of_cfg[i] = g
+            grid_of_key[key] = g
+        grid_of_cfg = np.fromiter(map(grid_of_key.__getitem__, keys), np.int64, len(keys))
         if not cfgs:
             empty = np.zeros(0, np.int64)
             return empty, empty, grid_of_cfg, grids, empty
@@ -467,8 +469,7 @@ class Planner:
         cid = np.array([fb.config_id("gpu", gdev, gplat, kc, None, mode) for kc in cfgs],
                        np.int64)
         uniq, inv = np.unique(split_of, return_inverse=True)
-        shape = np.array([fb.split_shape_id(layer, int(w)) for w in uniq], np.int64)[inv] \
-            if len(uniq) else np.zeros(0, np.int64)
+        shape = fb.split_shape_ids(layer, uniq)[inv.reshape(-1)]
         return rows.add(cid[cfg_of] if len(cfg_of) else cid[:0], shape)
 
     def _prune(self, items: list[tuple[str, int, Layer]], all_cfgs: list[list[KernelConfig]],
@@ -555,7 +556,7 @@ class Planner:
             ccid = np.array([fb.cpu_config_id(self._cpu_dev, kc, t) for kc, t in cfgs],
                             np.int64)
             widths = sorted({max(g, int(round(r * n_total / g)) * g) for r in anchors})
-            sids = [fb.split_shape_id(layer, w) for w in widths]
+            sids = fb.split_shape_ids(layer, widths)
             idx = rows.add(np.tile(ccid, len(widths)), np.repeat(sids, len(cfgs)))
             fac = self.sync.cpu_factor(np.array([tc for _kc, tc in cfgs], np.int64),
                                        layer_flops(layer))
@@ -608,7 +609,7 @@ class Planner:
             # memory-mode rows: reference configuration gpu_cfgs[0] x mode x split
             xcid = np.array([fb.config_id("gpu", gdev, gplat, gpu_cfgs[0], None, m)
                              for m in modes], np.int64)
-            xsid = np.array([fb.split_shape_id(layer, int(w)) for w in xs], np.int64)
+            xsid = fb.split_shape_ids(layer, xs)
             x_rows = rows["gpu"].add(np.repeat(xcid, len(xs)), np.tile(xsid, n_modes))
             x_rows = x_rows.reshape(n_modes, len(xs))
             x_pos = np.tile(np.searchsorted(xs, split_of), n_modes)
@@ -620,8 +621,7 @@ class Planner:
                         np.int64)
         c_cfg = np.tile(np.arange(len(cpu_cfgs)), len(c_splits))
         c_split = np.repeat(c_splits, len(cpu_cfgs))
-        c_sid = np.array([fb.split_shape_id(layer, int(n_total - s)) for s in c_splits],
-                         np.int64)
+        c_sid = fb.split_shape_ids(layer, n_total - c_splits)
         c_rows = rows["cpu"].add(ccid[c_cfg] if len(c_cfg) else ccid[:0],
                                  np.repeat(c_sid, len(cpu_cfgs)))
         return _LayerCands(name, count, layer, n_total, gpu_cfgs, cpu_cfgs, modes, g_cfg,

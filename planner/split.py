@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -161,12 +162,24 @@ def split_align(impl_name: str, params: dict | str, problem: Any) -> int:
     import json
 
     pj = params if isinstance(params, str) else json.dumps(params, sort_keys=True)
-    tm = _tile_multiples(impl_name, pj)
-    if isinstance(problem, ConvLayer):
-        dim = _conv_split_dim(impl_name, problem)
+    return split_aligns([(impl_name, pj)], problem)[0]
+
+
+def split_aligns(keys: Sequence[tuple[str, str]], problem: Any) -> list[int]:
+    """``split_align`` of each (implementation, params JSON) of ``keys`` on one problem
+    (its granule and each implementation's split dimension looked up once)."""
+    if not isinstance(problem, ConvLayer):
+        return [max(1, int(_tile_multiples(impl, pj).get("N", 1))) for impl, pj in keys]
+    granule = split_granule(problem)
+    dims: dict[str, str | None] = {}
+    out = []
+    for impl, pj in keys:
+        tm = _tile_multiples(impl, pj)
+        dim = dims[impl] if impl in dims else dims.setdefault(impl,
+                                                              _conv_split_dim(impl, problem))
         a = int(tm.get(dim, tm.get("O", 1)) if dim else 1)
-        return math.lcm(max(1, a), split_granule(problem))
-    return max(1, int(tm.get("N", 1)))
+        out.append(math.lcm(max(1, a), granule))
+    return out
 
 
 # -- sub-problems ---------------------------------------------------------------------------

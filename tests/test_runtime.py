@@ -19,6 +19,7 @@ from latpred.planner.runtime import (
 from latpred.planner.split import (
     ratio_to_split,
     split_align,
+    split_aligns,
     split_granule,
     split_points,
     sub_problem,
@@ -242,6 +243,14 @@ def test_split_grid_is_aligned_to_tiles():
     assert split_align("conv_depthwise", {"TILE_O": 4, "TILE_W": 1}, dw) == 4
     grouped = ConvLayer(1, 8, 12, 7, 7, 3, 3, groups=4)
     assert split_align("conv_direct", {"TILE_O": 2, "TILE_P": 1}, grouped) == 6  # lcm(2, 3)
+    # many configurations of one layer at once (the planner's path): the same numbers
+    conv = ConvLayer(1, 16, 64, 14, 14, 3, 3, 1, 1)
+    keys = [("conv_im2col", '{"TS": 16, "gemm": "gemm_tiled"}'),
+            ("conv_direct", '{"TILE_O": 4, "TILE_P": 1}'),
+            ("conv_im2col", '{"gemm": "gemm_naive"}'),
+            ("conv_1x1", '{"WPTM": 4, "WPTN": 8, "gemm": "gemm_vec4"}')]
+    assert split_aligns(keys, conv) == [16, 4, 1, 4]
+    assert split_aligns(keys[:2], grouped) == [48, 12]  # lcm with the granule, 3
 
 
 def test_opencl_run_start_wait_and_shared_view(gpu, rng):
