@@ -151,11 +151,15 @@ def test_plan_cold_plans_every_layer_of_a_network_seen_first(tmp_path):
                          capture_output=True, text=True, check=True, cwd=ROOT)
     assert "resnet50_fc, first time seen" in res.stdout and "each of its 1 layers" in res.stdout
     assert "each layer's best of 2" in res.stdout
-    # --breakdown: one line per stage; stub predictors take no booster or feature path
-    stages = {line[:36].strip(): float(line.split()[-2]) for line in res.stdout.splitlines()
-              if line.startswith("  ")}
-    assert len(stages) == 5 and stages["GPU configuration enumeration"] > 0
-    assert stages["booster calls"] == stages["feature pass, geometry included"] == 0
+    # --breakdown: one line per stage, for the batch, then per layer; stub predictors take
+    # no booster or feature path
+    lines = [line for line in res.stdout.splitlines() if line.startswith("  ")]
+    assert len(lines) == 2 * 9 and "the batch once more, timers on" in res.stdout
+    for part in (lines[:9], lines[9:]):
+        stages = {line[:36].strip(): float(line.split()[-2]) for line in part}
+        assert len(stages) == 9 and stages["GPU configuration enumeration"] > 0
+        assert stages["decisions"] > 0 and stages["second-stage rows"] > 0
+        assert stages["booster calls"] == stages["feature pass, geometry included"] == 0
 
 
 def test_diag_blas_spin_dry_run(pocl_device):
