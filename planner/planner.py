@@ -415,11 +415,12 @@ class Planner:
         by_align: dict[int, int] = {}
         grids: list[np.ndarray] = []
         keys = [(kc.impl, kc.params) for kc in cfgs]
-        todo = [key for key in dict.fromkeys(keys) if key not in aligns]
+        uniq = list(dict.fromkeys(keys))  # each (implementation, params) once, in order
+        todo = [key for key in uniq if key not in aligns]
         if todo:
             aligns.update(zip(todo, split_aligns(todo, as_problem(layer))))
         grid_of_key: dict[tuple[str, str], int] = {}
-        for key in dict.fromkeys(keys):  # each (implementation, params) once, in order
+        for key in uniq:
             a = aligns[key]
             g = by_align.get(a)
             if g is None:
