@@ -55,6 +55,10 @@ COLUMNS: dict[str, str] = {
     "timestamp": "string",
 }
 
+#: the string columns that, with the thread count, identify a configuration on a device
+#: (a thread sweep is one shape x these, over threads)
+CONFIG_COLUMNS = ("backend", "device", "platform", "impl", "params", "local_size", "mem_mode")
+
 STATUSES = (
     "ok", "wrong_result", "illegal_work_group", "illegal_shape", "build_error",
     "out_of_resources", "timeout", "unsupported", "error",

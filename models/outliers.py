@@ -23,12 +23,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from latpred.datasets.schema import shape_id
+from latpred.datasets.schema import CONFIG_COLUMNS, shape_id
 
 from latpred.errors import bad_value
 
-#: configuration columns that, with the layer shape, identify one thread sweep
-SWEEP_COLUMNS = ("backend", "device", "platform", "impl", "params", "local_size", "mem_mode")
 #: a row this many times slower than its tightest bound is an outlier (``thread_outliers``)
 DEFAULT_SLACK = 3.0
 
@@ -45,7 +43,8 @@ def thread_outliers(rows: pd.DataFrame, y_us: np.ndarray,
     module docstring).
 
     Args:
-        rows: dataset rows (shape columns, ``threads`` and ``SWEEP_COLUMNS`` where present).
+        rows: dataset rows (shape columns, ``threads`` and ``schema.CONFIG_COLUMNS`` where
+            present).
         y_us: their times, shape (len(rows),), microseconds, finite and > 0.
         slack: the factor (> 1) a row may exceed its tightest bound by.
 
@@ -65,7 +64,7 @@ def thread_outliers(rows: pd.DataFrame, y_us: np.ndarray,
     if not ok.any():
         return out
     key = shape_id(rows)
-    for c in SWEEP_COLUMNS:
+    for c in CONFIG_COLUMNS:  # one sweep: a shape and configuration, over threads
         if c in rows.columns:
             key = key + "#" + rows[c].astype("string").fillna("")
     sweep = pd.factorize(key[ok])[0]

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from latpred.datasets.schema import CONFIG_COLUMNS
 from latpred.models.candidates import (
     CANDIDATE_COLUMNS,
     device_limits,
@@ -35,8 +36,8 @@ from latpred.errors import bad_value
 
 Layer = LinearLayer | ConvLayer
 
-#: configuration columns (string) and the threads column
-CONFIG_STR_COLS = ("backend", "device", "platform", "impl", "params", "local_size", "mem_mode")
+#: configuration columns (string; the threads column apart)
+CONFIG_STR_COLS = CONFIG_COLUMNS
 SHAPE_STR_COLS = ("op", "pass")
 INT_COLS = tuple(c for c in CANDIDATE_COLUMNS
                  if c not in CONFIG_STR_COLS and c not in SHAPE_STR_COLS and c != "threads")
