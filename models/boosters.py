@@ -9,6 +9,7 @@ with a few hundred shallow trees (2 threads) fits; ``max_trees`` bounds the sear
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,8 +29,6 @@ def estimate_predict_ms(model_type: str, params: dict[str, Any], threads: int = 
 
     trees x depth x COST_MS_PER_TREE_LEVEL / threads^0.85 (two threads gave 1.8x).
     """
-    import math
-
     if model_type == "lightgbm":
         depth = math.log2(max(int(params.get("num_leaves", 31)), 2))
     else:
@@ -45,6 +44,37 @@ def default_params(model_type: str) -> dict[str, Any]:
                 "min_child_samples": 5, "subsample": 0.9, "colsample": 0.9, "reg_lambda": 0.1}
     return {"n_estimators": 300, "learning_rate": 0.08, "max_depth": 7, "min_child_weight": 1.0,
             "subsample": 0.9, "colsample": 0.9, "reg_lambda": 0.1}
+
+
+def check_params(model_type: str, params: Any) -> dict[str, Any]:
+    """``params`` checked against ``default_params(model_type)``'s names: a dict with every
+    name, numbers only, nothing else; else a one-line error naming the field."""
+    from latpred.errors import bad_value
+
+    need = default_params(model_type)
+    if not isinstance(params, dict):
+        raise bad_value("params", params, "must be a JSON object of booster parameters")
+    missing = sorted(set(need) - set(params))
+    unknown = sorted(set(params) - set(need))
+    if missing or unknown:
+        raise bad_value("params", params, f"{model_type} needs exactly {', '.join(sorted(need))}"
+                        + (f"; missing {', '.join(missing)}" if missing else "")
+                        + (f"; unknown {', '.join(unknown)}" if unknown else ""))
+    for k, v in params.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise bad_value(f"params.{k}", v, "must be a number")
+        if k in _INT_PARAMS and (v != int(v) or v < 1):
+            raise bad_value(f"params.{k}", v, "must be a whole number >= 1")
+        if not (v >= 0 if k in _ZERO_OK_PARAMS else v > 0):
+            raise bad_value(f"params.{k}", v, "must be >= 0" if k in _ZERO_OK_PARAMS else "must be > 0")
+        if k in ("subsample", "colsample") and v > 1:
+            raise bad_value(f"params.{k}", v, "must be in (0, 1]")
+    return dict(params)
+
+
+#: parameters that are counts, and those that may be 0
+_INT_PARAMS = frozenset({"n_estimators", "max_depth", "num_leaves", "min_child_samples"})
+_ZERO_OK_PARAMS = frozenset({"reg_lambda", "min_child_weight"})
 
 
 def start_params(model_type: str, max_trees: int = 400) -> dict[str, Any]:

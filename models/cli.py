@@ -61,6 +61,10 @@ def add_subcommands(sub: Any) -> None:
                         "model (e.g. to change the features or data and nothing else), a "
                         "predictor of this target or of another target of the same backend "
                         "(the GPU components with gpu_total_us's parameters)")
+    p.add_argument("--params", metavar="JSON",
+                   help="no tuning: booster parameters as a JSON object, over --params-from's "
+                        "(or, without it, over --model's defaults), e.g. "
+                        "'{\"n_estimators\": 300, \"learning_rate\": 0.03}'")
     p.add_argument("--native", metavar="DIR", help="also write the native export (no pickle)")
     p.add_argument("--out", required=True, metavar="MODEL.pkl")
     p.set_defaults(func=cmd_train)
@@ -175,6 +179,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         ref = _fitted_from(args.params_from, args.target)
         model, prior, params = ref.model_type_, ref.prior_, dict(ref.best_params_)
         storage = None
+    if args.params is not None:
+        params = _given_params(args.params, model, params)
+        storage = None
     pred = LatencyPredictor(
         target=args.target, model=model, n_trials=args.n_trials, timeout=args.timeout,
         storage=storage, study_name=args.study_name, cv_splits=args.cv_splits,
@@ -200,6 +207,27 @@ def cmd_train(args: argparse.Namespace) -> int:
               + (f" in {storage}" if storage else ""))
     print(f"saved {out}" + (f" and {args.native}/" if args.native else ""))
     return 0
+
+
+def _given_params(text: str, model: str, base: dict[str, Any] | None) -> dict[str, Any]:
+    """``--params``' JSON object over ``base`` (``--params-from``'s) or ``model``'s defaults,
+    checked (``boosters.check_params``), or a one-line error naming the field."""
+    import json
+
+    from latpred.models import boosters
+
+    try:
+        extra = json.loads(text)
+    except ValueError as err:
+        raise bad_value("params", text, f"not JSON ({err})") from None
+    if not isinstance(extra, dict):
+        raise bad_value("params", text, "must be a JSON object, e.g. '{\"n_estimators\": 300}'")
+    if base is None:
+        if model not in boosters.MODEL_TYPES:
+            raise bad_value("model", model, "--params needs --model lightgbm or xgboost "
+                                            "(or --params-from)")
+        base = boosters.default_params(model)
+    return boosters.check_params(model, {**base, **extra})
 
 
 def _fitted_from(path: str, target: str) -> Any:

@@ -227,6 +227,8 @@ class LatencyPredictor(RegressorMixin, BaseEstimator):
             raise bad_value("coverage", self.coverage, "must be in (0, 1)")
         if self.params is not None and self.model == "auto":
             raise bad_value("model", "auto", "explicit params need model lightgbm or xgboost")
+        if self.params is not None:
+            boosters.check_params(self.model, self.params)
         if self.outlier_slack is not None:
             check_slack(self.outlier_slack)
         if self.n_trials < 0 or self.cv_splits < 2:

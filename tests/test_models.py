@@ -324,6 +324,31 @@ def test_cli_train_evaluate_predict(dataset, tmp_path, capsys):
     lent = joblib.load(tmp_path / "dispatch.pkl")
     assert rc == 0 and lent.target == "gpu_dispatch_us"
     assert lent.best_params_ == first.best_params_ and lent.prior_ == first.prior_
+    # --params over --params-from's: those parameters with the given ones replaced
+    rc = main(["train", "--data", str(data), "--target", "gpu_kernel_us", "--cv-splits", "2",
+               "--params-from", str(model), "--params", '{"n_estimators": 7}',
+               "--out", str(tmp_path / "seven.pkl")])
+    seven = joblib.load(tmp_path / "seven.pkl")
+    assert rc == 0 and seven.booster_.n_trees == 7 and seven.study_ is None
+    assert seven.best_params_ == {**first.best_params_, "n_estimators": 7}
+    # and without it, over --model's defaults
+    rc = main(["train", "--data", str(data), "--target", "gpu_kernel_us", "--cv-splits", "2",
+               "--model", "xgboost", "--prior", "none", "--params", '{"n_estimators": 5}',
+               "--out", str(tmp_path / "five.pkl")])
+    five = joblib.load(tmp_path / "five.pkl")
+    assert rc == 0 and five.booster_.n_trees == 5 and five.best_params_["max_depth"] == 7
+    capsys.readouterr()
+    for params, field in (('{"n_trees": 5}', "params="), ("[5]", "params="), ("{5", "params="),
+                          ('{"max_depth": 2.5}', "params.max_depth="),
+                          ('{"subsample": 1.5}', "params.subsample=")):
+        out = tmp_path / "bad.pkl"
+        assert main(["train", "--data", str(data), "--target", "gpu_kernel_us",
+                     "--params-from", str(model), "--params", params, "--out", str(out)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and field in err[0] and not out.exists(), (params, err)
+    assert main(["train", "--data", str(data), "--target", "gpu_kernel_us", "--params",
+                 '{"n_estimators": 5}', "--out", str(tmp_path / "bad.pkl")]) == 2
+    assert "model='auto'" in capsys.readouterr().err
     # a model fitted before n_features_ existed reads its width from its manifest
     del again.n_features_
     assert again._width() == len(again.manifest_["feature_schema"]["names"])
@@ -349,6 +374,18 @@ def test_cli_train_evaluate_predict(dataset, tmp_path, capsys):
             main(argv)
         err = capsys.readouterr().err.strip().splitlines()
         assert exc.value.code == 2 and len(err) == 1 and "error:" in err[0]
+
+
+def test_explicit_params_are_checked_before_fitting(dataset):
+    from latpred.models import boosters
+
+    xgb_params = boosters.default_params("xgboost")
+    with pytest.raises(LatpredError, match=r"^params=.*lightgbm needs exactly.*unknown max_depth"):
+        LatencyPredictor(target="gpu_kernel_us", model="lightgbm", params=xgb_params).fit(dataset)
+    with pytest.raises(LatpredError, match=r"^params\.learning_rate=-0\.1: must be > 0$"):
+        boosters.check_params("xgboost", {**xgb_params, "learning_rate": -0.1})
+    assert boosters.check_params("xgboost", {**xgb_params, "reg_lambda": 0}) == \
+        {**xgb_params, "reg_lambda": 0}
 
 
 def test_exclude_suite_drops_every_row_of_its_shapes(dataset):
