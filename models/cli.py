@@ -212,8 +212,6 @@ def cmd_train(args: argparse.Namespace) -> int:
 def _given_params(text: str, model: str, base: dict[str, Any] | None) -> dict[str, Any]:
     """``--params``' JSON object over ``base`` (``--params-from``'s) or ``model``'s defaults,
     checked (``boosters.check_params``), or a one-line error naming the field."""
-    import json
-
     from latpred.models import boosters
 
     try:
