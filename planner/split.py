@@ -175,8 +175,9 @@ def split_aligns(keys: Sequence[tuple[str, str]], problem: Any) -> list[int]:
     out = []
     for impl, pj in keys:
         tm = _tile_multiples(impl, pj)
-        dim = dims[impl] if impl in dims else dims.setdefault(impl,
-                                                              _conv_split_dim(impl, problem))
+        if impl not in dims:
+            dims[impl] = _conv_split_dim(impl, problem)
+        dim = dims[impl]
         a = int(tm.get(dim, tm.get("O", 1)) if dim else 1)
         out.append(math.lcm(max(1, a), granule))
     return out

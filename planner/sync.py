@@ -338,16 +338,15 @@ class SyncModel:
         result of their broadcast shape (at least 1-d)."""
         modes, nbytes = np.broadcast_arrays(np.atleast_1d(np.asarray(mode, dtype=object)),
                                             np.atleast_1d(np.asarray(gpu_out_bytes, float)))
-        out = np.full(nbytes.shape, self.default_us, float)
-        for m, (base, slope) in self.modes.items():
-            sel = modes == m
-            out[sel] = base + slope * nbytes[sel] / 2**20
-        return out
+        names, at = np.unique(modes.astype(str), return_inverse=True)
+        base, per_mib = self.sync_line(names.tolist())
+        at = at.reshape(modes.shape)
+        return base[at] + per_mib[at] * nbytes / 2**20
 
     def sync_line(self, modes: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """(base us, us per MiB of GPU output) of split plans in each of ``modes``:
-        ``sync_us(m, b) == base + per_mib * b / 2**20`` (``default_us`` and 0 where not
-        measured)."""
+        """(base us, us per MiB of GPU output) of split plans in each of ``modes``, float64
+        (len(modes),): ``sync_us(m, b) = base + per_mib * b / 2**20`` (``default_us`` and 0
+        where not measured)."""
         base = np.array([self.modes[m][0] if m in self.modes else self.default_us
                          for m in modes], float)
         per_mib = np.array([self.modes[m][1] if m in self.modes else 0.0 for m in modes],

@@ -132,6 +132,9 @@ def test_sync_line_gives_sync_us_per_mode():
     nbytes = np.array([0.0, 1.0, 4096.0, 3 * 2.0**20 + 17])
     for j, m in enumerate(modes):
         assert np.array_equal(base[j] + per_mib[j] * nbytes / 2**20, sync.sync_us(m, nbytes))
+    # modes and sizes as arrays, broadcast: each element by its own mode's line
+    assert sync.sync_us(np.array(["map", "buffer", "svm_fine"], object), 2.0**21).tolist() \
+        == [77.0, 47.0, 12.5]
 
 
 def test_single_device_overhead_by_activation_size(infos, tmp_path):
