@@ -164,6 +164,125 @@ def googlenet() -> list[tuple[str, dict[str, Any]]]:
     return out
 
 
+def squeezenet1_1() -> list[tuple[str, dict[str, Any]]]:
+    """torchvision squeezenet1_1: 3x3 stride-2 stem (unpadded), eight fire modules (1x1
+    squeeze, then 1x1 and 3x3 expands side by side) between ceil-mode 3x3 stride-2 max
+    pools (111 -> 55 -> 27 -> 13), the 1x1 classifier conv."""
+    fires = ((3, 64, 16, 64, 55), (4, 128, 16, 64, 55), (6, 128, 32, 128, 27),
+             (7, 256, 32, 128, 27), (9, 256, 48, 192, 13), (10, 384, 48, 192, 13),
+             (11, 384, 64, 256, 13), (12, 512, 64, 256, 13))
+    out = [_conv("features.0", 3, 64, 224, 3, 2, pad=0)]
+    for i, cin, sq, ex, h in fires:
+        out += [_conv(f"features.{i}.squeeze", cin, sq, h, 1),
+                _conv(f"features.{i}.expand1x1", sq, ex, h, 1),
+                _conv(f"features.{i}.expand3x3", sq, ex, h, 3)]
+    return [*out, _conv("classifier.1", 512, 1000, 13, 1)]
+
+
+def shufflenet_v2_x1_0() -> list[tuple[str, dict[str, Any]]]:
+    """torchvision shufflenet_v2_x1_0 (stage widths 116 / 232 / 464, 4 / 8 / 4 units): per
+    unit 1x1 -> 3x3 depthwise -> 1x1 on half the channels; a stride-2 unit also runs a
+    depthwise stride-2 3x3 -> 1x1 branch on its whole input; the 1x1 conv5 to 1024."""
+    out = [_conv("conv1.0", 3, 24, 224, 3, 2)]
+    h, cin = 56, 24  # after the 3x3 stride-2 max pool
+    for si, (cout, units) in enumerate(((116, 4), (232, 8), (464, 4)), start=2):
+        half = cout // 2
+        for u in range(units):
+            p = f"stage{si}.{u}"
+            if u == 0:
+                out += [_conv(f"{p}.branch1.0", cin, cin, h, 3, 2, cin),
+                        _conv(f"{p}.branch1.2", cin, half, h // 2, 1),
+                        _conv(f"{p}.branch2.0", cin, half, h, 1),
+                        _conv(f"{p}.branch2.3", half, half, h, 3, 2, half)]
+                h //= 2
+            else:
+                out += [_conv(f"{p}.branch2.0", half, half, h, 1),
+                        _conv(f"{p}.branch2.3", half, half, h, 3, 1, half)]
+            out.append(_conv(f"{p}.branch2.5", half, half, h, 1))
+        cin = cout
+    return [*out, _conv("conv5.0", 464, 1024, 7, 1)]
+
+
+def regnet_y_400mf() -> list[tuple[str, dict[str, Any]]]:
+    """torchvision regnet_y_400mf (widths 48 / 104 / 208 / 440, depths 1 / 3 / 6 / 6, group
+    width 8, squeeze-excitation 0.25 of the block's input width): per block 1x1, 3x3 in
+    groups of 8 channels (stride 2 in a stage's first block), SE 1x1s on the pooled map,
+    1x1; a stage's first block has a 1x1 stride-2 projection."""
+    out = [_conv("stem.0", 3, 32, 224, 3, 2)]
+    h, cin = 112, 32
+    for si, (w, depth) in enumerate(((48, 1), (104, 3), (208, 6), (440, 6)), start=1):
+        for b in range(depth):
+            p = f"trunk_output.block{si}.block{si}-{b}"
+            s = 2 if b == 0 else 1
+            se = int(round(0.25 * cin))
+            if b == 0:
+                out.append(_conv(f"{p}.proj.0", cin, w, h, 1, 2))
+            out += [_conv(f"{p}.f.a.0", cin, w, h, 1),
+                    _conv(f"{p}.f.b.0", w, w, h, 3, s, w // 8),
+                    _conv(f"{p}.f.se.fc1", w, se, 1, 1), _conv(f"{p}.f.se.fc2", se, w, 1, 1)]
+            h = (h - 1) // s + 1
+            out.append(_conv(f"{p}.f.c.0", w, w, h, 1))
+            cin = w
+    return out
+
+
+#: mobilenet_v3_large's inverted residual blocks: (in, kernel, expanded, out, SE, stride)
+_MNV3_LARGE = ((16, 3, 16, 16, False, 1), (16, 3, 64, 24, False, 2), (24, 3, 72, 24, False, 1),
+               (24, 5, 72, 40, True, 2), (40, 5, 120, 40, True, 1), (40, 5, 120, 40, True, 1),
+               (40, 3, 240, 80, False, 2), (80, 3, 200, 80, False, 1),
+               (80, 3, 184, 80, False, 1), (80, 3, 184, 80, False, 1),
+               (80, 3, 480, 112, True, 1), (112, 3, 672, 112, True, 1),
+               (112, 5, 672, 160, True, 2), (160, 5, 960, 160, True, 1),
+               (160, 5, 960, 160, True, 1))
+
+
+def _divisible8(v: float) -> int:
+    """torchvision's ``_make_divisible(v, 8)``: nearest multiple of 8, not below 90 % of v."""
+    new = max(8, int(v + 4) // 8 * 8)
+    return new + 8 if new < 0.9 * v else new
+
+
+def mobilenet_v3_large() -> list[tuple[str, dict[str, Any]]]:
+    """torchvision mobilenet_v3_large: 3x3 stride-2 stem, 15 inverted residual blocks
+    (1x1 expand unless the width stays, 3x3 or 5x5 depthwise, SE 1x1s to
+    ``_make_divisible(expanded / 4, 8)`` channels on the pooled map, 1x1 project), the
+    1x1 conv to 960."""
+    out = [_conv("features.0.0", 3, 16, 224, 3, 2)]
+    h = 112
+    for i, (cin, k, exp, cout, se, s) in enumerate(_MNV3_LARGE, start=1):
+        p, j = f"features.{i}.block", 0
+        if exp != cin:
+            out.append(_conv(f"{p}.0.0", cin, exp, h, 1))
+            j = 1
+        out.append(_conv(f"{p}.{j}.0", exp, exp, h, k, s, exp))
+        h = (h - 1) // s + 1
+        if se:
+            sq = _divisible8(exp // 4)
+            j += 1
+            out += [_conv(f"{p}.{j}.fc1", exp, sq, 1, 1), _conv(f"{p}.{j}.fc2", sq, exp, 1, 1)]
+        out.append(_conv(f"{p}.{j + 1}.0", exp, cout, h, 1))
+    return [*out, _conv("features.16.0", 160, 960, 7, 1)]
+
+
+def swin_t() -> list[tuple[str, dict[str, int]]]:
+    """torchvision swin_t's linear layers at 224x224 (patch 4, window 7, C = 96, depths
+    2 / 2 / 6 / 2): per block the attention qkv (C -> 3C) and projection, the MLP (C -> 4C
+    -> C) over all H x W tokens, a patch merging (4C -> 2C at a quarter of the tokens)
+    between stages, the head."""
+    out = []
+    for si, (c, depth, h) in enumerate(((96, 2, 56), (192, 2, 28), (384, 6, 14), (768, 2, 7))):
+        m = h * h
+        for b in range(depth):
+            p = f"features.{2 * si + 1}.{b}"
+            out += [(f"{p}.attn.qkv", {"m": m, "n": 3 * c, "k": c}),
+                    (f"{p}.attn.proj", {"m": m, "n": c, "k": c}),
+                    (f"{p}.mlp.0", {"m": m, "n": 4 * c, "k": c}),
+                    (f"{p}.mlp.3", {"m": m, "n": c, "k": 4 * c})]
+        if si < 3:
+            out.append((f"features.{2 * si + 2}.reduction", {"m": m // 4, "n": 2 * c, "k": 4 * c}))
+    return [*out, ("head", {"m": 1, "n": 1000, "k": 768})]
+
+
 SUITES = {
     "efficientnet_b0": ("conv2d", efficientnet_b0,
                         "torchvision efficientnet_b0 (Tan & Le 2019), every conv layer at "
@@ -186,6 +305,22 @@ SUITES = {
     "googlenet": ("conv2d", googlenet,
                   "torchvision googlenet (Szegedy et al. 2015), every conv layer at 224x224 "
                   "input"),
+    "squeezenet1_1": ("conv2d", squeezenet1_1,
+                      "torchvision squeezenet1_1 (Iandola et al. 2016), every conv layer at "
+                      "224x224 input"),
+    "shufflenet_v2_x1_0": ("conv2d", shufflenet_v2_x1_0,
+                           "torchvision shufflenet_v2_x1_0 (Ma et al. 2018), every conv layer "
+                           "at 224x224 input"),
+    "regnet_y_400mf": ("conv2d", regnet_y_400mf,
+                       "torchvision regnet_y_400mf (Radosavovic et al. 2020), every conv "
+                       "layer at 224x224 input"),
+    "mobilenet_v3_large": ("conv2d", mobilenet_v3_large,
+                           "torchvision mobilenet_v3_large (Howard et al. 2019), every conv "
+                           "layer at 224x224 input"),
+    "swin_t": ("linear", swin_t,
+               "torchvision swin_t (Liu et al. 2021), every linear layer at 224x224 input "
+               "(the blocks' attention projections and MLPs over all tokens, the patch "
+               "mergings, the head)"),
 }
 
 

@@ -38,11 +38,16 @@ from latpred.planner.oracle import load_grid
 DEV = {"gpt2_small_decode", "vgg16_fc", "resnet50_fc", "mobilenetv2_fc", "resnet50",
        "mobilenetv2", "bert_base", "vgg16"}
 SESSION7 = {"efficientnet_b0", "resnext50_32x4d", "vit_b16"}
+#: networks first benched in session 27 (scripts/make_suites.py)
+SESSION27 = {"regnet_y_400mf", "squeezenet1_1", "shufflenet_v2_x1_0", "mobilenet_v3_large",
+             "swin_t"}
 SHAPE = ("op", "m", "n", "k", "in_channels", "out_channels", "height", "width", "kernel_h",
          "stride", "groups")
 
 
 def group(suite: str) -> str:
+    if suite in SESSION27:
+        return "session 27"
     if suite in DEV or suite in SESSION7:
         return "development" if suite in DEV else "session 7"
     return "session 9, googlenet" if suite == "googlenet" else "session 9"

@@ -379,7 +379,21 @@ def test_make_suites_writes_the_committed_suites(tmp_path):
         assert mod.suite(name) == load_suite(name)
     assert {n: sum(x.count for x in suite_layers(n)) for n in mod.SUITES} == {
         "efficientnet_b0": 81, "resnext50_32x4d": 53, "vit_b16": 49, "densenet121": 120,
-        "convnext_tiny": 22, "convnext_tiny_mlp": 37, "googlenet": 57}
+        "convnext_tiny": 22, "convnext_tiny_mlp": 37, "googlenet": 57, "squeezenet1_1": 26,
+        "shufflenet_v2_x1_0": 56, "regnet_y_400mf": 85, "mobilenet_v3_large": 62, "swin_t": 52}
+    rg = {x.name: x.layer for x in suite_layers("regnet_y_400mf")}
+    b = rg["trunk_output.block4.block4-1.f.b.0"]
+    assert (b.groups, b.in_channels, b.height) == (55, 440, 7)  # group width 8
+    assert rg["trunk_output.block4.block4-1.f.se.fc1"].out_channels == 110  # 0.25 x 440
+    mv = {x.name: x.layer for x in suite_layers("mobilenet_v3_large")}
+    assert mv["features.4.block.2.fc1"].out_channels == 24  # _make_divisible(72 / 4, 8)
+    assert (mv["features.13.block.1.0"].kernel_h, mv["features.13.block.1.0"].out_h) == (5, 7)
+    sh = {x.name: x.layer for x in suite_layers("shufflenet_v2_x1_0")}
+    assert (sh["stage3.0.branch1.0"].groups, sh["stage3.0.branch1.0"].out_h) == (116, 14)
+    sq = {x.name: x.layer for x in suite_layers("squeezenet1_1")}
+    assert (sq["features.0"].out_h, sq["features.11.expand3x3"].in_channels) == (111, 64)
+    sw = {x.name: x.layer for x in suite_layers("swin_t")}
+    assert (sw["features.2.reduction"].m, sw["features.2.reduction"].k) == (784, 384)
     gn = {x.name: x.layer for x in suite_layers("googlenet")}
     assert gn["inception5b.branch3.1.conv"].kernel_h == 3  # torchvision's "5x5" branch
     assert (gn["inception4e.branch1.conv"].in_channels, gn["inception4e.branch1.conv"].height) \
