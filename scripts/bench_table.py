@@ -27,6 +27,9 @@ UNSEEN = ["efficientnet_b0", "resnext50_32x4d", "vit_b16"]
 UNSEEN9 = ["densenet121", "convnext_tiny", "convnext_tiny_mlp"]
 #: and later in session 9, to test the BLAS thread-grid features (features v3)
 FRESH9 = ["googlenet"]
+#: and in session 27, benched with the shipped v3gpurel on fresh oracle grids
+UNSEEN27 = ["regnet_y_400mf", "squeezenet1_1", "shufflenet_v2_x1_0", "mobilenet_v3_large",
+            "swin_t"]
 # (predictors, folder under --coexec, suites): one table block each
 GROUPS = [
     ("session 3, all-data predictors", "", ALL),
@@ -80,6 +83,10 @@ GROUPS = [
     ("session 9, session 5's predictors with the GPU-only overheads refitted on the development "
      "suites' confirmation rounds (coexec calibrate --what overheads), over session 7's run-1 "
      "grids", "session9/overheads", UNSEEN),
+    ("session 27, five networks no session had seen, the shipped v3gpurel, run 1 (fresh "
+     "grids)", "session27/run1", UNSEEN27),
+    ("session 27, the same over run 1's grids, run 2", "session27/run2", UNSEEN27),
+    ("session 27, the same, run 3 (three networks)", "session27/run3", UNSEEN27[:3]),
 ]
 
 
@@ -148,7 +155,8 @@ def main() -> None:
         if frames:
             d = pd.concat(frames.values())
             print(line(who, f"**all {len(d)} layers**", d))
-        unseen = [u for u in (UNSEEN, UNSEEN9, FRESH9) if set(frames) == set(u)]
+        unseen = [u for u in (UNSEEN, UNSEEN9, FRESH9, UNSEEN27, UNSEEN27[:3])
+                  if set(frames) == set(u)]
         if unseen:  # the layers whose shapes no training set holds
             seen = trained_shapes(root, tuple(unseen[0]))
             d = pd.concat([f.assign(suite=s) for s, f in frames.items()])
