@@ -25,6 +25,7 @@ fewest threads among the counts predicted within (1 + EPS) x the best.
 from __future__ import annotations
 
 import argparse
+import sys
 import warnings
 from pathlib import Path
 
@@ -35,12 +36,13 @@ from latpred.planner.calibrate import runtime_rows
 from latpred.planner.cli import load_models
 from latpred.planner.oracle import load_grid
 
-DEV = {"gpt2_small_decode", "vgg16_fc", "resnet50_fc", "mobilenetv2_fc", "resnet50",
-       "mobilenetv2", "bert_base", "vgg16"}
-SESSION7 = {"efficientnet_b0", "resnext50_32x4d", "vit_b16"}
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_table import ALL, UNSEEN, UNSEEN27  # noqa: E402
+
+DEV = set(ALL)  # the development suites
+SESSION7 = set(UNSEEN)
 #: networks first benched in session 27 (scripts/make_suites.py)
-SESSION27 = {"regnet_y_400mf", "squeezenet1_1", "shufflenet_v2_x1_0", "mobilenet_v3_large",
-             "swin_t"}
+SESSION27 = set(UNSEEN27)
 SHAPE = ("op", "m", "n", "k", "in_channels", "out_channels", "height", "width", "kernel_h",
          "stride", "groups")
 
