@@ -2,19 +2,22 @@
 
     python scripts/make_suites.py [--out datasets/suites]
 
-efficientnet_b0, resnext50_32x4d (conv2d, 224x224 input) and vit_b16 (linear, 197
-tokens), added in session 7; densenet121, convnext_tiny (conv2d) and convnext_tiny_mlp
+efficientnet_b0, resnext50_32x4d (conv2d, 224x224 input) and vit_b16 (linear, 197 tokens),
+added in session 7; densenet121, convnext_tiny (conv2d) and convnext_tiny_mlp
 (convnext_tiny's linear layers), added in session 9, and googlenet, added later in session 9
-to test the BLAS thread-grid features designed on densenet121's results. Batch 1, deduplicated by shape like the
-other suites (``datasets/suites.py``). These networks were added after the predictors and
-the planner were developed on the other suites: benches on them test networks the code has
-never seen.
+to test the BLAS thread-grid features designed on densenet121's results; regnet_y_400mf,
+squeezenet1_1, shufflenet_v2_x1_0, mobilenet_v3_large (conv2d) and swin_t (linear), added in
+session 27; mnasnet1_0, efficientnet_b2 (288x288), alexnet (conv2d) and vit_l16 (linear),
+added in session 28. Batch 1, deduplicated by shape like the other suites
+(``datasets/suites.py``). These networks were added after the predictors and the planner
+were developed on the other suites: benches on them test networks the code has never seen.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -29,16 +32,22 @@ def _conv(name: str, cin: int, cout: int, h: int, k: int, s: int = 1, g: int = 1
                   "dilation": 1, "groups": g, "batch": 1}
 
 
-def efficientnet_b0() -> list[tuple[str, dict[str, Any]]]:
-    """torchvision efficientnet_b0 (width and depth 1.0): stem, MBConv blocks (expand 1x1,
-    depthwise k x k, squeeze-excitation 1x1 convs on the pooled 1x1 map with
-    max(1, in // 4) channels, project 1x1), head."""
-    # expand ratio, kernel, stride, in, out, blocks (torchvision's bneck_conf table)
-    table = [(1, 3, 1, 32, 16, 1), (6, 3, 2, 16, 24, 2), (6, 5, 2, 24, 40, 2),
-             (6, 3, 2, 40, 80, 3), (6, 5, 1, 80, 112, 3), (6, 5, 2, 112, 192, 4),
-             (6, 3, 1, 192, 320, 1)]
-    out = [_conv("features.0.0", 3, 32, 224, 3, 2)]
-    h = 112
+#: efficientnet's MBConv stages at width and depth 1.0 (torchvision's bneck_conf table):
+#: expand ratio, kernel, stride, in, out, blocks
+_EFFICIENTNET = ((1, 3, 1, 32, 16, 1), (6, 3, 2, 16, 24, 2), (6, 5, 2, 24, 40, 2),
+                 (6, 3, 2, 40, 80, 3), (6, 5, 1, 80, 112, 3), (6, 5, 2, 112, 192, 4),
+                 (6, 3, 1, 192, 320, 1))
+
+
+def _efficientnet(width: float, depth: float, res: int) -> list[tuple[str, dict[str, Any]]]:
+    """torchvision's efficientnet at ``width`` / ``depth`` multipliers and a ``res`` x ``res``
+    input: stem, MBConv blocks (expand 1x1, depthwise k x k, squeeze-excitation 1x1 convs
+    on the pooled 1x1 map with max(1, in // 4) channels, project 1x1), the head 1x1 to 4x
+    the last width. Widths are ``_make_divisible(c * width, 8)``, blocks ceil(n * depth)."""
+    table = [(e, k, s, _divisible8(cin * width), _divisible8(cout * width), math.ceil(n * depth))
+             for e, k, s, cin, cout, n in _EFFICIENTNET]
+    out = [_conv("features.0.0", 3, table[0][3], res, 3, 2)]
+    h = (res - 1) // 2 + 1
     for stage, (e, k, s, cin, cout, n) in enumerate(table, start=1):
         for b in range(n):
             i = cin if b == 0 else cout
@@ -56,8 +65,20 @@ def efficientnet_b0() -> list[tuple[str, dict[str, Any]]]:
             out.append(_conv(f"{p}.{j + 1}.fc2", sq, exp, 1, 1))
             out.append(_conv(f"{p}.{j + 2}.0", exp, cout, h_out, 1))
             h = h_out
-    out.append(_conv("features.8.0", 320, 1280, h, 1))
+    last = table[-1][4]
+    out.append(_conv("features.8.0", last, 4 * last, h, 1))
     return out
+
+
+def efficientnet_b0() -> list[tuple[str, dict[str, Any]]]:
+    """torchvision efficientnet_b0 (width and depth 1.0) at 224x224."""
+    return _efficientnet(1.0, 1.0, 224)
+
+
+def efficientnet_b2() -> list[tuple[str, dict[str, Any]]]:
+    """torchvision efficientnet_b2 (width 1.1, depth 1.2) at 288x288, its weights' input
+    size: widths 32 / 16 / 24 / 48 / 88 / 120 / 208 / 352, head 1408."""
+    return _efficientnet(1.1, 1.2, 288)
 
 
 def resnext50_32x4d() -> list[tuple[str, dict[str, Any]]]:
@@ -283,6 +304,49 @@ def swin_t() -> list[tuple[str, dict[str, int]]]:
     return [*out, ("head", {"m": 1, "n": 1000, "k": 768})]
 
 
+def mnasnet1_0() -> list[tuple[str, dict[str, Any]]]:
+    """torchvision mnasnet1_0: 3x3 stride-2 stem, a depthwise-separable block (3x3
+    depthwise, 1x1 to 16), six stacks of inverted residuals without squeeze-excitation (1x1
+    expand, k x k depthwise, 1x1 project), the 1x1 conv to 1280."""
+    out = [_conv("layers.0", 3, 32, 224, 3, 2), _conv("layers.3", 32, 32, 112, 3, 1, 32),
+           _conv("layers.6", 32, 16, 112, 1)]
+    h, cin = 112, 16
+    # (out, kernel, stride, expansion, repeats) of the stacks layers.8 ... layers.13
+    for li, (cout, k, s, e, n) in enumerate(((24, 3, 2, 3, 3), (40, 5, 2, 3, 3),
+                                             (80, 5, 2, 6, 3), (96, 3, 1, 6, 2),
+                                             (192, 5, 2, 6, 4), (320, 3, 1, 6, 1)), start=8):
+        for b in range(n):
+            i, stride = (cin, s) if b == 0 else (cout, 1)
+            p = f"layers.{li}.{b}.layers"
+            out += [_conv(f"{p}.0", i, i * e, h, 1), _conv(f"{p}.3", i * e, i * e, h, k, stride,
+                                                           i * e)]
+            h = (h + 2 * (k // 2) - k) // stride + 1
+            out.append(_conv(f"{p}.6", i * e, cout, h, 1))
+        cin = cout
+    return [*out, _conv("layers.14", 320, 1280, 7, 1)]
+
+
+def alexnet() -> list[tuple[str, dict[str, Any]]]:
+    """torchvision alexnet's conv layers: 11x11 stride-4 (224 -> 55), 5x5 (27x27 after a 3x3
+    stride-2 max pool), three 3x3 at 13x13."""
+    return [_conv("features.0", 3, 64, 224, 11, 4, pad=2), _conv("features.3", 64, 192, 27, 5),
+            _conv("features.6", 192, 384, 13, 3), _conv("features.8", 384, 256, 13, 3),
+            _conv("features.10", 256, 256, 13, 3)]
+
+
+def vit_l16() -> list[tuple[str, dict[str, int]]]:
+    """torchvision vit_l_16's linear layers at 224x224: 197 tokens, 24 encoder layers
+    (attention in / out projections, MLP 1024 -> 4096 -> 1024), the head."""
+    out = []
+    for i in range(24):
+        p = f"encoder.layers.encoder_layer_{i}"
+        out += [(f"{p}.self_attention.in_proj", {"m": 197, "n": 3072, "k": 1024}),
+                (f"{p}.self_attention.out_proj", {"m": 197, "n": 1024, "k": 1024}),
+                (f"{p}.mlp.0", {"m": 197, "n": 4096, "k": 1024}),
+                (f"{p}.mlp.3", {"m": 197, "n": 1024, "k": 4096})]
+    return [*out, ("heads.head", {"m": 1, "n": 1000, "k": 1024})]
+
+
 SUITES = {
     "efficientnet_b0": ("conv2d", efficientnet_b0,
                         "torchvision efficientnet_b0 (Tan & Le 2019), every conv layer at "
@@ -321,6 +385,18 @@ SUITES = {
                "torchvision swin_t (Liu et al. 2021), every linear layer at 224x224 input "
                "(the blocks' attention projections and MLPs over all tokens, the patch "
                "mergings, the head)"),
+    "mnasnet1_0": ("conv2d", mnasnet1_0,
+                   "torchvision mnasnet1_0 (Tan et al. 2019), every conv layer at 224x224 "
+                   "input"),
+    "efficientnet_b2": ("conv2d", efficientnet_b2,
+                        "torchvision efficientnet_b2 (Tan & Le 2019), every conv layer at "
+                        "288x288 input"),
+    "alexnet": ("conv2d", alexnet,
+                "torchvision alexnet (Krizhevsky et al. 2012), every conv layer at 224x224 "
+                "input"),
+    "vit_l16": ("linear", vit_l16,
+                "torchvision vit_l_16 (Dosovitskiy et al. 2021), every linear layer at "
+                "224x224 input (197 tokens)"),
 }
 
 

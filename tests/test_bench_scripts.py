@@ -380,7 +380,20 @@ def test_make_suites_writes_the_committed_suites(tmp_path):
     assert {n: sum(x.count for x in suite_layers(n)) for n in mod.SUITES} == {
         "efficientnet_b0": 81, "resnext50_32x4d": 53, "vit_b16": 49, "densenet121": 120,
         "convnext_tiny": 22, "convnext_tiny_mlp": 37, "googlenet": 57, "squeezenet1_1": 26,
-        "shufflenet_v2_x1_0": 56, "regnet_y_400mf": 85, "mobilenet_v3_large": 62, "swin_t": 52}
+        "shufflenet_v2_x1_0": 56, "regnet_y_400mf": 85, "mobilenet_v3_large": 62, "swin_t": 52,
+        "mnasnet1_0": 52, "efficientnet_b2": 115, "alexnet": 5, "vit_l16": 97}
+    mn = {x.name: x.layer for x in suite_layers("mnasnet1_0")}
+    assert (mn["layers.12.0.layers.3"].kernel_h, mn["layers.12.0.layers.3"].groups) == (5, 576)
+    assert mn["layers.12.0.layers.3"].out_h == 7 and mn["layers.14"].in_channels == 320
+    b2 = {x.name: x.layer for x in suite_layers("efficientnet_b2")}
+    assert (b2["features.0.0"].height, b2["features.8.0"].out_channels) == (288, 1408)
+    assert b2["features.3.0.block.3.0"].out_channels == 48  # _make_divisible(40 x 1.1, 8)
+    assert b2["features.8.0"].out_h == 9 and "features.7.1.block.3.0" in b2  # depth 1.2: 2
+    ax = {x.name: x.layer for x in suite_layers("alexnet")}
+    assert (ax["features.0"].kernel_h, ax["features.0"].stride, ax["features.0"].out_h) \
+        == (11, 4, 55)
+    vl = {x.name: x.layer for x in suite_layers("vit_l16")}
+    assert (vl["encoder.layers.encoder_layer_0.mlp.3"].k, vl["heads.head"].k) == (4096, 1024)
     rg = {x.name: x.layer for x in suite_layers("regnet_y_400mf")}
     b = rg["trunk_output.block4.block4-1.f.b.0"]
     assert (b.groups, b.in_channels, b.height) == (55, 440, 7)  # group width 8
