@@ -30,6 +30,8 @@ FRESH9 = ["googlenet"]
 #: and in session 27, benched with the shipped v3gpurel on fresh oracle grids
 UNSEEN27 = ["regnet_y_400mf", "squeezenet1_1", "shufflenet_v2_x1_0", "mobilenet_v3_large",
             "swin_t"]
+#: and in session 28, the same way (efficientnet_b2's first complete run is the second call's)
+UNSEEN28 = ["mnasnet1_0", "alexnet", "vit_l16", "efficientnet_b2"]
 # (predictors, folder under --coexec, suites): one table block each
 GROUPS = [
     ("session 3, all-data predictors", "", ALL),
@@ -87,6 +89,10 @@ GROUPS = [
      "grids)", "session27/run1", UNSEEN27),
     ("session 27, the same over run 1's grids, run 2", "session27/run2", UNSEEN27),
     ("session 27, the same, run 3 (three networks)", "session27/run3", UNSEEN27[:3]),
+    ("session 28, four more networks no session had seen, the shipped v3gpurel, run 1 (fresh "
+     "grids)", "session28/run1", UNSEEN28),
+    ("session 28, the same over run 1's grids, run 2", "session28/run2", UNSEEN28),
+    ("session 28, the same, run 3 (three networks)", "session28/run3", UNSEEN28[:3]),
 ]
 
 
@@ -155,7 +161,8 @@ def main() -> None:
         if frames:
             d = pd.concat(frames.values())
             print(line(who, f"**all {len(d)} layers**", d))
-        unseen = [u for u in (UNSEEN, UNSEEN9, FRESH9, UNSEEN27, UNSEEN27[:3])
+        unseen = [u for u in (UNSEEN, UNSEEN9, FRESH9, UNSEEN27, UNSEEN27[:3], UNSEEN28,
+                                  UNSEEN28[:3])
                   if set(frames) == set(u)]
         if unseen:  # the layers whose shapes no training set holds
             seen = trained_shapes(root, tuple(unseen[0]))

@@ -6,7 +6,7 @@
 #
 # The committed bench records (datasets/h100/coexec/session*/) grow with each session, and a
 # call sends the tracked files plus the carried wheels. `lean` is a git sparse checkout that
-# leaves out every session's records but sessions 7 and 9 and session 27's run 1, which hold
+# leaves out every session's records but sessions 7 and 9 and sessions 27 and 28's run 1, which hold
 # the never-seen networks' oracle grids that REUSE_GRID=1 starts from; nothing is untracked
 # or deleted from git, and `full` restores the files. A call that reads the records
 # themselves (`coexec calibrate --grid datasets/h100/coexec`, REFIT_OVERHEADS=1 in
@@ -18,7 +18,7 @@ cd "$(git rev-parse --show-toplevel)"
 case "${1:-}" in
   lean) git sparse-checkout set --no-cone '/*' '!/datasets/h100/coexec/session*/' \
           '/datasets/h100/coexec/session7/' '/datasets/h100/coexec/session9/' \
-          '/datasets/h100/coexec/session27/run1/' ;;
+          '/datasets/h100/coexec/session27/run1/' '/datasets/h100/coexec/session28/run1/' ;;
   full) git sparse-checkout disable ;;
   *) echo "usage: device_tree.sh lean|full" >&2; exit 2 ;;
 esac

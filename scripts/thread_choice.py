@@ -37,12 +37,14 @@ from latpred.planner.cli import load_models
 from latpred.planner.oracle import load_grid
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_table import ALL, UNSEEN, UNSEEN27  # noqa: E402
+from bench_table import ALL, UNSEEN, UNSEEN27, UNSEEN28  # noqa: E402
 
 DEV = set(ALL)  # the development suites
 SESSION7 = set(UNSEEN)
 #: networks first benched in session 27 (scripts/make_suites.py)
 SESSION27 = set(UNSEEN27)
+#: and in session 28
+SESSION28 = set(UNSEEN28)
 SHAPE = ("op", "m", "n", "k", "in_channels", "out_channels", "height", "width", "kernel_h",
          "stride", "groups")
 
@@ -50,6 +52,8 @@ SHAPE = ("op", "m", "n", "k", "in_channels", "out_channels", "height", "width", 
 def group(suite: str) -> str:
     if suite in SESSION27:
         return "session 27"
+    if suite in SESSION28:
+        return "session 28"
     if suite in DEV or suite in SESSION7:
         return "development" if suite in DEV else "session 7"
     return "session 9, googlenet" if suite == "googlenet" else "session 9"
