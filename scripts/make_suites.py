@@ -103,17 +103,28 @@ def resnext50_32x4d() -> list[tuple[str, dict[str, Any]]]:
     return out
 
 
-def vit_b16() -> list[tuple[str, dict[str, int]]]:
-    """torchvision vit_b_16's linear layers at 224x224: 196 patches + the class token,
-    12 encoder layers (attention in / out projections, MLP 768 -> 3072 -> 768), the head."""
+def _vit(layers: int, width: int, mlp: int) -> list[tuple[str, dict[str, int]]]:
+    """torchvision's vision transformer's linear layers at 224x224 with 16x16 patches: 196
+    patches + the class token, ``layers`` encoder layers (attention in / out projections,
+    MLP width -> mlp -> width), the head."""
     out = []
-    for i in range(12):
+    for i in range(layers):
         p = f"encoder.layers.encoder_layer_{i}"
-        out += [(f"{p}.self_attention.in_proj", {"m": 197, "n": 2304, "k": 768}),
-                (f"{p}.self_attention.out_proj", {"m": 197, "n": 768, "k": 768}),
-                (f"{p}.mlp.0", {"m": 197, "n": 3072, "k": 768}),
-                (f"{p}.mlp.3", {"m": 197, "n": 768, "k": 3072})]
-    return [*out, ("heads.head", {"m": 1, "n": 1000, "k": 768})]
+        out += [(f"{p}.self_attention.in_proj", {"m": 197, "n": 3 * width, "k": width}),
+                (f"{p}.self_attention.out_proj", {"m": 197, "n": width, "k": width}),
+                (f"{p}.mlp.0", {"m": 197, "n": mlp, "k": width}),
+                (f"{p}.mlp.3", {"m": 197, "n": width, "k": mlp})]
+    return [*out, ("heads.head", {"m": 1, "n": 1000, "k": width})]
+
+
+def vit_b16() -> list[tuple[str, dict[str, int]]]:
+    """torchvision vit_b_16: 12 layers, width 768, MLP 3072."""
+    return _vit(12, 768, 3072)
+
+
+def vit_l16() -> list[tuple[str, dict[str, int]]]:
+    """torchvision vit_l_16: 24 layers, width 1024, MLP 4096."""
+    return _vit(24, 1024, 4096)
 
 
 def densenet121() -> list[tuple[str, dict[str, Any]]]:
@@ -332,19 +343,6 @@ def alexnet() -> list[tuple[str, dict[str, Any]]]:
     return [_conv("features.0", 3, 64, 224, 11, 4, pad=2), _conv("features.3", 64, 192, 27, 5),
             _conv("features.6", 192, 384, 13, 3), _conv("features.8", 384, 256, 13, 3),
             _conv("features.10", 256, 256, 13, 3)]
-
-
-def vit_l16() -> list[tuple[str, dict[str, int]]]:
-    """torchvision vit_l_16's linear layers at 224x224: 197 tokens, 24 encoder layers
-    (attention in / out projections, MLP 1024 -> 4096 -> 1024), the head."""
-    out = []
-    for i in range(24):
-        p = f"encoder.layers.encoder_layer_{i}"
-        out += [(f"{p}.self_attention.in_proj", {"m": 197, "n": 3072, "k": 1024}),
-                (f"{p}.self_attention.out_proj", {"m": 197, "n": 1024, "k": 1024}),
-                (f"{p}.mlp.0", {"m": 197, "n": 4096, "k": 1024}),
-                (f"{p}.mlp.3", {"m": 197, "n": 1024, "k": 4096})]
-    return [*out, ("heads.head", {"m": 1, "n": 1000, "k": 1024})]
 
 
 SUITES = {
