@@ -40,23 +40,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_table import ALL, UNSEEN, UNSEEN27, UNSEEN28  # noqa: E402
 
 DEV = set(ALL)  # the development suites
-SESSION7 = set(UNSEEN)
-#: networks first benched in session 27 (scripts/make_suites.py)
-SESSION27 = set(UNSEEN27)
-#: and in session 28
-SESSION28 = set(UNSEEN28)
+#: suite group of the networks benched after development (scripts/make_suites.py); the
+#: rest of those, session 9's, are "session 9"
+NEVER_SEEN = {**{s: "session 7" for s in UNSEEN}, "googlenet": "session 9, googlenet",
+              **{s: "session 27" for s in UNSEEN27}, **{s: "session 28" for s in UNSEEN28}}
 SHAPE = ("op", "m", "n", "k", "in_channels", "out_channels", "height", "width", "kernel_h",
          "stride", "groups")
 
 
 def group(suite: str) -> str:
-    if suite in SESSION27:
-        return "session 27"
-    if suite in SESSION28:
-        return "session 28"
-    if suite in DEV or suite in SESSION7:
-        return "development" if suite in DEV else "session 7"
-    return "session 9, googlenet" if suite == "googlenet" else "session 9"
+    return "development" if suite in DEV else NEVER_SEEN.get(suite, "session 9")
 
 
 def shape_keys(frame: pd.DataFrame) -> list[str]:
