@@ -6,10 +6,10 @@
 #
 # The committed bench records (datasets/h100/coexec/session*/) grow with each session, and a
 # call sends the tracked files plus the carried wheels. `lean` is a git sparse checkout that
-# leaves out every session's records but sessions 7 and 9 and sessions 27 and 28's run 1, which hold
-# the never-seen networks' oracle grids that REUSE_GRID=1 starts from; nothing is untracked
-# or deleted from git, and `full` restores the files. A call that reads the records
-# themselves (`coexec calibrate --grid datasets/h100/coexec`, REFIT_OVERHEADS=1 in
+# leaves out every session's records but sessions 7 and 9 and sessions 27 and 28's run 1,
+# which hold the never-seen networks' oracle grids that REUSE_GRID=1 starts from; nothing is
+# untracked or deleted from git, and `full` restores the files. A call that reads the
+# records themselves (`coexec calibrate --grid datasets/h100/coexec`, REFIT_OVERHEADS=1 in
 # device_coexec.sh, the analysis scripts) needs `full`. Prints the size of what would
 # travel, as a tar of the checked-out tracked files and the folders named in CARRY (default
 # ".whl .dev").
