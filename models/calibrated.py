@@ -105,6 +105,10 @@ class RuntimeCalibrated(RegressorMixin, BaseEstimator):
         return self.base.devices_
 
     @property
+    def work_group_limits_(self) -> dict[tuple[str, str], int]:
+        return getattr(self.base, "work_group_limits_", {})
+
+    @property
     def manifest_(self) -> dict[str, Any]:
         return self.base.manifest_
 

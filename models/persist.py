@@ -234,6 +234,8 @@ def export_native(pred: Any, directory: str | os.PathLike) -> Path:
         "booster_file": fname,
         "devices": pred.devices_,
         "default_device": pred.default_device_,
+        "work_group_limits": [[i, p, n] for (i, p), n in
+                              getattr(pred, "work_group_limits_", {}).items()],
         "roofline": pred.roofline_.to_json() if pred.roofline_ is not None else None,
         "interval_log_q": list(pred.interval_log_q_),
         "extra_features": list(pred.extra_features_),
@@ -271,6 +273,8 @@ def load_native(directory: str | os.PathLike) -> Any:
                                         threads)
     pred.devices_ = state["devices"]
     pred.default_device_ = state["default_device"]
+    # exported before the limits were recorded: none known
+    pred.work_group_limits_ = {(i, p): int(n) for i, p, n in state.get("work_group_limits", [])}
     pred.roofline_ = Roofline.from_json(state["roofline"]) if state["roofline"] else None
     pred.interval_log_q_ = tuple(state["interval_log_q"])
     pred.extra_features_ = tuple(state["extra_features"])

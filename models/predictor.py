@@ -40,7 +40,7 @@ from latpred.models.metrics import all_metrics
 from latpred.models.outliers import DEFAULT_SLACK, check_slack, thread_outliers
 from latpred.models.roofline import Labels, Roofline
 from latpred.models.splits import Split, group_kfold, shape_groups
-from latpred.models.targets import get_target, select_device, target_rows
+from latpred.models.targets import get_target, select_device, target_rows, work_group_limits
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
@@ -89,6 +89,12 @@ class LatencyPredictor(RegressorMixin, BaseEstimator):
             an idle 2-core host but are 25x slower when another process holds a core, as in
             co-execution). Read at each prediction: ``set_params(predict_threads=n)`` works
             on a fitted or loaded model.
+
+    Fitted attributes include ``devices_`` (the training rows' device metadata) and
+    ``work_group_limits_``: {(impl, params JSON): work-items per work-group} that the
+    device's compiler allowed those kernels below the device's maximum, read from the
+    training frame's refused rows (``models.targets.work_group_limits``); a planner keeps
+    local sizes within them.
     """
 
     def __init__(
@@ -147,6 +153,7 @@ class LatencyPredictor(RegressorMixin, BaseEstimator):
         t0 = time.perf_counter()
         if not isinstance(X, pd.DataFrame):
             raise bad_value("X", type(X).__name__, "must be a DataFrame of configuration rows")
+        self.work_group_limits_ = work_group_limits(X, self.target, self.device)
         if y is None:
             rows, yy = target_rows(X, self.target, self.device)
         else:

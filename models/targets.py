@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,6 +52,32 @@ def select_device(df: pd.DataFrame, selector: str | None) -> pd.DataFrame:
         known = sorted(set(names.tolist()))
         raise bad_value("device", selector, f"matches no device (known: {', '.join(known)})")
     return df[mask]
+
+
+#: how the OpenCL backend words a local size above a compiled kernel's own limit
+#: (``profiler.backends.opencl``: CL_KERNEL_WORK_GROUP_SIZE, e.g. 256 where the device's
+#: maximum is 1024)
+_KERNEL_LIMIT = re.compile(r"exceeds kernel limit (\d+)")
+
+
+def work_group_limits(df: pd.DataFrame, target: str | Target,
+                      device: str | None = None) -> dict[tuple[str, str], int]:
+    """Work-items per work-group that the device's compiler allowed each implementation x
+    params (JSON text), from the dataset's refused rows: {(impl, params): smallest limit}.
+    Empty for CPU targets and datasets without such rows."""
+    t = target if isinstance(target, Target) else get_target(target)
+    if t.backend != "gpu" or not {"status", "error", "backend", "impl", "params"} <= set(df):
+        return {}
+    df = select_device(df, device)
+    bad = ((df["status"].astype("string") == "illegal_work_group")
+           & (df["backend"].astype("string") == t.backend)).fillna(False).to_numpy(bool)
+    out: dict[tuple[str, str], int] = {}
+    for impl, params, err in zip(df["impl"][bad], df["params"][bad], df["error"][bad]):
+        m = _KERNEL_LIMIT.search(str(err))
+        if m:
+            key = (str(impl), str(params))
+            out[key] = min(out.get(key, 1 << 30), int(m.group(1)))
+    return dict(sorted(out.items()))
 
 
 def target_rows(df: pd.DataFrame, target: str | Target,

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,11 +81,16 @@ class CandidateSpace:
         cpu_threads: CPU thread counts (default 1..cores, or 1..compute units for PoCL).
         max_local_sizes: at most this many local sizes per implementation x params
             (spread evenly, like ``candidate_configs``).
+        work_group_limits: {(impl, params JSON): most work-items per work-group} the GPU's
+            compiler allows those kernels (``Predictors.work_group_limits``); their local
+            sizes above it are dropped after the spread, so the space stays within what a
+            profiler sweep with the same ``max_local_sizes`` timed.
     """
 
     def __init__(self, gpu_info: dict[str, Any], cpu_info: dict[str, Any],
                  mem_modes: Sequence[str] | None = None, impls: Sequence[str] | None = None,
-                 cpu_threads: Sequence[int] | None = None, max_local_sizes: int | None = None):
+                 cpu_threads: Sequence[int] | None = None, max_local_sizes: int | None = None,
+                 work_group_limits: Mapping[tuple[str, str], int] | None = None):
         from latpred.profiler.kernels import implementations
 
         self.gpu_info, self.cpu_info = gpu_info, cpu_info
@@ -98,6 +104,7 @@ class CandidateSpace:
         self.mem_modes = list(mem_modes) if mem_modes else supported
         self.impls = impls
         self.max_local_sizes = max_local_sizes
+        self.work_group_limits = dict(work_group_limits or {})
         self._kernels = {op: [i for i in implementations(op) if impls is None or i.name in impls]
                          for op in ("gemm", "conv2d")}
         if impls is not None and not any(self._kernels.values()):
@@ -116,7 +123,8 @@ class CandidateSpace:
             raise bad_value("threads", list(self.cpu_threads), "must be positive")
         self._gpu_cache: dict[Layer, list[KernelConfig]] = {}
 
-    def _kernel_configs(self, layer: Layer, limits: Any, max_locals: int | None
+    def _kernel_configs(self, layer: Layer, limits: Any, max_locals: int | None,
+                        wg_limits: Mapping[tuple[str, str], int] | None = None
                         ) -> list[KernelConfig]:
         problem = layer_problem(layer)
         op = "conv2d" if isinstance(layer, ConvLayer) else "gemm"
@@ -129,6 +137,9 @@ class CandidateSpace:
                 if max_locals is not None and len(locals_) > max_locals:
                     step = (len(locals_) - 1) / max(max_locals - 1, 1)
                     locals_ = [locals_[round(i * step)] for i in range(max_locals)]
+                cap = wg_limits.get((impl.name, ptxt)) if wg_limits else None
+                if cap is not None:  # None: the driver's choice, always within the limit
+                    locals_ = [lo for lo in locals_ if lo is None or math.prod(lo) <= cap]
                 out += _configs(impl.name, ptxt, tuple(locals_))
         return out
 
@@ -139,8 +150,8 @@ class CandidateSpace:
         if out is None:
             if len(self._gpu_cache) > 1024:
                 self._gpu_cache.clear()
-            out = self._gpu_cache[layer] = self._kernel_configs(layer, self.gpu_limits,
-                                                                self.max_local_sizes)
+            out = self._gpu_cache[layer] = self._kernel_configs(
+                layer, self.gpu_limits, self.max_local_sizes, self.work_group_limits)
         return out
 
     def cpu_configs(self, layer: Layer) -> list[tuple[KernelConfig, int]]:

@@ -388,7 +388,7 @@ class Planner:
         self.options = o = (options or PlannerOptions()).validate()
         self.gpu_mode = predictors.gpu_mode(o.gpu_model)
         self.space = CandidateSpace(gpu_info, cpu_info, o.mem_modes, o.impls, o.cpu_threads,
-                                    o.max_local_sizes)
+                                    o.max_local_sizes, predictors.work_group_limits())
         modes = self.space.mem_modes
         self.ref_mode = "buffer" if "buffer" in modes else modes[0]
         cores = int(cpu_info.get("cpu_cores") or cpu_info.get("compute_units") or 1)

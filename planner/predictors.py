@@ -146,6 +146,17 @@ class Predictors:
             if keys:
                 model.set_params(**{k: n for k in keys})
 
+    def work_group_limits(self) -> dict[tuple[str, str], int]:
+        """{(impl, params JSON): most work-items per work-group} the GPU predictors' training
+        sweeps found the device's compiler allowing (the smallest over the predictors; empty
+        for predictors fitted or exported before these were recorded)."""
+        out: dict[tuple[str, str], int] = {}
+        for target in (GPU_TOTAL, *GPU_COMPONENTS):
+            for key, n in (getattr(self.models.get(target), "work_group_limits_", None)
+                           or {}).items():
+                out[key] = min(out.get(key, n), n)
+        return out
+
     def _model(self, target: str) -> Any:
         try:
             return self.models[target]
