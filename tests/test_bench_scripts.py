@@ -826,3 +826,28 @@ def test_average_seeds_predicts_the_mean_of_its_boosters_in_one_call():
     other["learner"]["objective"]["name"] = "reg:absoluteerror"
     with pytest.raises(ValueError, match="objective"):
         avg.average_boosters([raws[0], other])
+
+
+def test_new_pair_train_step_writes_a_models_directory_a_planner_loads(tmp_path):
+    """new_pair.sh's train step on the committed H200 sweeps: native exports (with the GPU
+    sweep's kernel work-group limits) in models/, pickles apart (a models directory holds
+    one form of each predictor); a data folder the run lacks is left out, not an error."""
+    from latpred.planner.predictors import Predictors
+
+    runs = tmp_path / "pair"
+    runs.mkdir()
+    for name, src in (("linear", "linear"), ("conv", "conv"), ("conv_cpu", "conv_cpu_live")):
+        (runs / name).symlink_to(ROOT / "datasets" / "h200" / src)  # no linear_cpu/
+    env = {**os.environ, "RUNS": str(runs), "STEPS": "train",
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    res = subprocess.run(["bash", str(ROOT / "scripts" / "new_pair.sh")], cwd=ROOT, env=env,
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    log = (runs / "progress.log").read_text()
+    assert log.count("done (0)") == 2, log
+    assert sorted(p.name for p in (runs / "models").iterdir()) == ["cpu_us", "gpu_total_us"]
+    assert sorted(p.name for p in (runs / "pickles").iterdir()) == ["cpu_us.pkl",
+                                                                    "gpu_total_us.pkl"]
+    preds = Predictors.load(runs / "models")
+    assert preds.work_group_limits()[("gemm_naive", "{}")] == 256
+    assert preds.device("GPU")["name"] == "NVIDIA H200"

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Predictors for a CPU-GPU pair nobody has profiled, from nothing, then a bench of their plans:
+#   gpu   GPU sweeps (linear forward, conv2d): random shapes first, then the development
+#         suites' layers; every implementation x params, at most LOCAL_SIZES work-group sizes
+#   cpu   numpy/BLAS at the THREADS counts, with a live GPU context (co-execution conditions)
+#   train the GPU end-to-end and CPU predictors, with PARAMS_FROM's parameters (no tuning)
+#   sync  the sync overhead per memory mode (MODELS/sync.json)
+#   bench `coexec bench` on BENCH suites: predictions alone against an oracle grid measured on
+#         this pair, with the benches' planner options; COMPARE="NAME=DIR ..." also plans every
+#         layer with other models directories, timed in the same rounds
+# Every step is resumable (rerun the script: stored configurations and layers are skipped),
+# and stops at DEADLINE (epoch seconds) or its own cap (GPU_S, CPU_S, BENCH_S seconds).
+# Usage on the machine: GPU=<device substring> RUNS=/tmp/pair bash scripts/new_pair.sh
+# STEPS="gpu cpu train sync bench" (default: all). LIN_SUITES / CONV_SUITES: the suites swept
+# besides the random shapes ("" none). GPU_THREADS=N: the GPU role is a sub-device of N
+# compute units (PoCL) in sync and bench. Output under $RUNS: linear/, conv/ (GPU),
+# linear_cpu/, conv_cpu/, models/ (native exports, sync.json), pickles/, bench/<suite>/,
+# devices.json, progress.log, run.log.
+set -u
+R=${RUNS:-/tmp/pair}; M=${MODELS:-$R/models}; GPU=${GPU:-GPU}
+STEPS=${STEPS:-gpu cpu train sync bench}
+THREADS=${THREADS:-4,8,12,15,16}          # CPU thread counts swept and planned
+LOCAL_SIZES=${LOCAL_SIZES:-2}             # work-group sizes per implementation x params
+GPU_SAMPLES=${GPU_SAMPLES:-200}; CPU_SAMPLES=${CPU_SAMPLES:-300}; SEED=${SEED:-0}
+PARAMS_FROM=${PARAMS_FROM:-datasets/h100/models/v3all}
+BENCH=${BENCH:-mnasnet1_0 squeezenet1_1 swin_t alexnet vit_l16}
+DEADLINE=${DEADLINE:-$(( $(date +%s) + 86400 ))}
+mkdir -p "$R" "$M"
+log() { echo "[$(date +%T)] $*" | tee -a "$R/progress.log"; }
+want() { [[ " $STEPS " == *" $1 "* ]]; }
+run() {  # run CAP_S cmd...: stop at the deadline or after CAP_S seconds, whichever is first
+  local cap=$1; shift
+  local left=$(( DEADLINE - $(date +%s) )); [ "$cap" -lt "$left" ] && left=$cap
+  [ "$left" -gt 10 ] || { log "skipped (deadline): ${*:0:160}"; return; }
+  timeout "$left" "$@" >> "$R/run.log" 2>&1; log "done ($?): ${*:0:160}"
+}
+LIN=""; for s in ${LIN_SUITES-mnist_mlp bert_base gpt2_small gpt2_small_decode resnet50_fc mobilenetv2_fc vgg16_fc}; do LIN="$LIN --suite $s"; done
+CONV=""; for s in ${CONV_SUITES-resnet50 mobilenetv2 vgg16}; do CONV="$CONV --suite $s"; done
+GT=""; [ -z "${GPU_THREADS:-}" ] || GT="--gpu-threads $GPU_THREADS"
+[ -s "$R/devices.json" ] || python3 -m latpred devices --json > "$R/devices.json" 2>> "$R/run.log"
+if want gpu; then  # conv gets two thirds of GPU_S, linear the rest
+  G="--device $GPU --backend gpu --max-local-sizes $LOCAL_SIZES --max-seconds 0.1 --repeats 5:30 --seed $SEED --no-progress"
+  S=${GPU_S:-86400}; t0=$(date +%s)
+  run $(( S * 2 / 3 - 60 )) python3 -m latpred profile --op conv2d $G --samples "$GPU_SAMPLES" --out "$R/conv"
+  [ -z "$CONV" ] || run $(( S * 2 / 3 - ($(date +%s) - t0) )) python3 -m latpred profile --op conv2d $G $CONV --out "$R/conv"
+  run $(( S - 60 - ($(date +%s) - t0) )) python3 -m latpred profile --op linear $G --samples "$GPU_SAMPLES" --passes forward --out "$R/linear"
+  [ -z "$LIN" ] || run $(( S - ($(date +%s) - t0) )) python3 -m latpred profile --op linear $G $LIN --passes forward --out "$R/linear"
+fi
+if want cpu; then  # conv gets 60 % of CPU_S
+  C="--backend cpu --device $GPU --gpu-context --threads $THREADS --pocl-threads none --max-seconds 0.05 --repeats 5:30 --seed $SEED --no-progress"
+  S=${CPU_S:-86400}; t0=$(date +%s)
+  run $(( S * 3 / 5 )) python3 -m latpred profile --op conv2d $C $CONV --samples "$CPU_SAMPLES" --out "$R/conv_cpu"
+  run $(( S - ($(date +%s) - t0) )) python3 -m latpred profile --op linear $C $LIN --samples "$CPU_SAMPLES" --passes forward --out "$R/linear_cpu"
+fi
+if want train; then  # native exports into $M (a models directory holds one form), pickles beside
+  P() { if [ -d "$PARAMS_FROM/$1" ]; then echo "$PARAMS_FROM/$1"; else echo "$PARAMS_FROM/$1.pkl"; fi; }
+  D() { for d in "$@"; do [ -d "$d" ] && printf -- "--data %s " "$d"; done; }
+  mkdir -p "$R/pickles"
+  run 86400 python3 -m latpred train $(D "$R/linear" "$R/conv") --target gpu_total_us \
+    --params-from "$(P gpu_total_us)" --n-jobs "$(nproc)" --native "$M/gpu_total_us" --out "$R/pickles/gpu_total_us.pkl"
+  run 86400 python3 -m latpred train $(D "$R/linear_cpu" "$R/conv_cpu") --target cpu_us \
+    --params-from "$(P cpu_us)" --n-jobs "$(nproc)" --native "$M/cpu_us" --out "$R/pickles/cpu_us.pkl"
+fi
+if want sync && [ ! -s "$M/sync.json" ]; then
+  # the CPU part's threads: one fewer than the most swept (a core for the GPU's host thread)
+  top=$(echo "$THREADS" | tr ',' '\n' | sort -n | tail -1)
+  run 86400 python3 -m latpred coexec sync --device "$GPU" --threads $(( top > 1 ? top - 1 : 1 )) $GT --models "$M"
+fi
+if want bench; then
+  CMP=""; for c in ${COMPARE:-}; do CMP="$CMP --compare $c"; done
+  B="--models $M $CMP --device $GPU $GT --steps 8 --threads $THREADS --top-k 2 --max-local-sizes $LOCAL_SIZES --quick --confirm-seconds 2 --shortlist ${SHORTLIST:-6} --no-progress"
+  S=${BENCH_S:-86400}; t0=$(date +%s)
+  for s in $BENCH; do
+    run $(( S - ($(date +%s) - t0) )) python3 -m latpred coexec bench $B --suite "$s" --out "$R/bench/$s"
+  done
+fi
+log "all done"
