@@ -288,6 +288,9 @@ def _planner_args(p: argparse.ArgumentParser) -> None:
                         "plan --tune)")
     g.add_argument("--sync-us", type=float, default=None,
                    help="assume this co-execution overhead (us) instead of sync.json")
+    g.add_argument("--as-trained", action="store_true",
+                   help="plan a live GPU the predictors were not trained on with their "
+                        "GPU's predictions (default: refuse it)")
     g.add_argument("--predict-threads", type=int, default=1,
                    help="threads of the predictors' boosters (default 1: the cores stay free "
                         "for a co-executing CPU part; more plan faster on an idle host)")
@@ -404,9 +407,19 @@ def gpu_device(args: argparse.Namespace) -> Any:
     return OpenCLDevice(dev, threads=threads)
 
 
-def device_pair(preds: Any, gpu_dev: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(GPU metadata, CPU metadata): the live GPU if given, else the models' manifest; the
-    manifest's numpy CPU, else this host."""
+def device_pair(preds: Any, gpu_dev: Any, as_trained: bool = False
+                ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(GPU metadata, CPU metadata) to plan for: the live GPU if given, else the models'
+    manifest; the manifest's numpy CPU, else this host.
+
+    A live GPU the predictors were not trained on is refused (their features know the
+    devices of their training rows only), unless ``as_trained``: then it is planned with
+    the predictions of the predictors' (first) GPU, under the live GPU's own limits
+    (work-group size, memory modes), i.e. the live metadata under the trained GPU's name.
+
+    Raises:
+        LatpredError: no GPU anywhere, or a live GPU the predictors do not know.
+    """
     import logging
 
     from latpred.profiler.devices import cl_device_info, cpu_info
@@ -415,9 +428,21 @@ def device_pair(preds: Any, gpu_dev: Any) -> tuple[dict[str, Any], dict[str, Any
     manifest_gpu = preds.device("GPU")
     if gpu_dev is not None:
         gpu = cl_device_info(gpu_dev.device)
-        if manifest_gpu and manifest_gpu.get("name") != gpu["name"]:
-            log.warning("planning for %s with predictors trained on %s", gpu["name"],
-                        manifest_gpu.get("name"))
+        if gpu["name"] not in preds.devices and manifest_gpu is not None:
+            trained = manifest_gpu.get("name")
+            if not as_trained:
+                raise bad_value("device", gpu["name"],
+                                f"the predictors in {preds.source} were trained on "
+                                f"{trained!r}: profile this GPU (scripts/new_pair.sh), or "
+                                "pass --as-trained to plan it with their GPU's predictions")
+            log.warning("planning %s with the predictions of %s (--as-trained)",
+                        gpu["name"], trained)
+            gpu = {**gpu, "name": trained}
+        here = cpu_info().get("name")
+        trained_cpu = (preds.device("CPU") or {}).get("name")
+        if trained_cpu and here != trained_cpu:
+            log.warning("this host's CPU is %s; the CPU predictor was trained on %s",
+                        here, trained_cpu)
     elif manifest_gpu is not None:
         gpu = manifest_gpu
     else:
@@ -425,15 +450,15 @@ def device_pair(preds: Any, gpu_dev: Any) -> tuple[dict[str, Any], dict[str, Any
     return gpu, preds.device("CPU") or cpu_info()
 
 
-def load_models(models_dir: str, gpu_dev: Any = None) -> tuple[Any, dict[str, Any],
-                                                              dict[str, Any], Any]:
+def load_models(models_dir: str, gpu_dev: Any = None, as_trained: bool = False
+                ) -> tuple[Any, dict[str, Any], dict[str, Any], Any]:
     """(Predictors, GPU metadata, CPU metadata, SyncModel) of a models directory, for the
     live GPU if given (``device_pair``), else the models' own devices."""
     from latpred.planner.predictors import Predictors
     from latpred.planner.sync import SyncModel
 
     preds = Predictors.load(models_dir)
-    gpu, cpu = device_pair(preds, gpu_dev)
+    gpu, cpu = device_pair(preds, gpu_dev, as_trained)
     return preds, gpu, cpu, SyncModel.load(models_dir, gpu.get("name"), cpu.get("name"))
 
 
@@ -446,7 +471,7 @@ def make_planner(args: argparse.Namespace, gpu_dev: Any = None) -> Any:
     preds.set_predict_threads(getattr(args, "predict_threads", 1))
     if gpu_dev is None and getattr(args, "device", None) is not None:
         gpu_dev = gpu_device(args)
-    gpu, cpu = device_pair(preds, gpu_dev)
+    gpu, cpu = device_pair(preds, gpu_dev, getattr(args, "as_trained", False))
     if args.sync_us is not None and args.sync_us < 0:
         raise bad_value("sync-us", args.sync_us, "must be >= 0")
     if not 0 <= args.margin < 100:
@@ -575,8 +600,15 @@ def cmd_sync(args: argparse.Namespace) -> int:
         raise bad_value("models", args.models, "no such directory")
     if args.threads < 1:
         raise bad_value("threads", args.threads, "must be >= 1")
+    from latpred.profiler.harness import RunTimeout
+
     dev = gpu_device(args)
-    entry = measure_sync(dev, args.threads, _modes(args.mem_modes), _policy(args.quick))
+    policy = _policy(args.quick)
+    try:
+        entry = measure_sync(dev, args.threads, _modes(args.mem_modes), policy)
+    except RunTimeout as err:  # nothing written yet
+        raise bad_value("device", dev.name, f"too slow for the sync probe's layers: {err} "
+                        "(the timing policy's limit); nothing written") from None
     path = save_sync(args.models, entry)
     for mode, v in entry["modes"].items():
         print(f"{mode:11s} base {v['base_us']:8.1f} us  + {v['per_mib_us']:8.1f} us/MiB")

@@ -1,0 +1,90 @@
+"""Which devices the planner plans for (``planner.cli.device_pair``): a live GPU the
+predictors were not trained on is refused with one line, or planned as the trained GPU."""
+
+from __future__ import annotations
+
+import logging
+from types import SimpleNamespace
+
+import pytest
+from latpred.planner.cli import device_pair
+from latpred.planner.predictors import Predictors
+
+from latpred.errors import LatpredError
+
+H100 = {"name": "NVIDIA H100", "type": "GPU", "max_work_group_size": 1024}
+XEON = {"name": "Xeon A", "type": "CPU", "platform": "numpy", "cpu_cores": 16}
+
+
+@pytest.fixture
+def live(monkeypatch: pytest.MonkeyPatch):
+    """Make the 'live' GPU the given metadata and this host's CPU 'Xeon A'."""
+    import latpred.profiler.devices as devices
+
+    def set_live(info: dict) -> SimpleNamespace:
+        monkeypatch.setattr(devices, "cl_device_info", lambda _dev: dict(info))
+        return SimpleNamespace(device=object())
+
+    monkeypatch.setattr(devices, "cpu_info", lambda: dict(XEON))
+    return set_live
+
+
+def _preds() -> Predictors:
+    return Predictors(models={}, devices={H100["name"]: H100, XEON["name"]: XEON},
+                      source="models/x")
+
+
+def test_no_live_gpu_plans_the_manifest_pair() -> None:
+    assert device_pair(_preds(), None) == (H100, XEON)
+
+
+def test_live_gpu_of_the_training_data_is_planned_with_its_own_metadata(live) -> None:
+    dev = live({**H100, "max_work_group_size": 512})
+    gpu, cpu = device_pair(_preds(), dev)
+    assert gpu["max_work_group_size"] == 512 and cpu == XEON
+
+
+def test_unknown_live_gpu_is_refused_in_one_line(live) -> None:
+    dev = live({"name": "NVIDIA H200", "type": "GPU", "max_work_group_size": 1024})
+    with pytest.raises(LatpredError) as err:
+        device_pair(_preds(), dev)
+    msg = str(err.value)
+    assert "\n" not in msg and "device='NVIDIA H200'" in msg and "NVIDIA H100" in msg
+    assert "--as-trained" in msg
+
+
+def test_as_trained_plans_the_live_limits_under_the_trained_name(live, caplog) -> None:
+    dev = live({"name": "NVIDIA H200", "type": "GPU", "max_work_group_size": 256})
+    with caplog.at_level(logging.WARNING):
+        gpu, _cpu = device_pair(_preds(), dev, as_trained=True)
+    assert gpu["name"] == "NVIDIA H100" and gpu["max_work_group_size"] == 256
+    assert "--as-trained" in caplog.text
+
+
+def test_other_cpu_on_a_live_run_warns(live, monkeypatch, caplog) -> None:
+    import latpred.profiler.devices as devices
+
+    dev = live(H100)
+    monkeypatch.setattr(devices, "cpu_info", lambda: {**XEON, "name": "Xeon B"})
+    with caplog.at_level(logging.WARNING):
+        _gpu, cpu = device_pair(_preds(), dev)
+    assert cpu == XEON and "Xeon B" in caplog.text and "Xeon A" in caplog.text
+
+
+def test_sync_too_slow_is_one_line_and_writes_nothing(tmp_path, monkeypatch, capsys) -> None:
+    """`coexec sync` on a device whose probe runs past the timing policy's limit."""
+    import latpred.planner.cli as pcli
+    import latpred.planner.sync as psync
+    from latpred.profiler.harness import RunTimeout
+
+    from latpred.cli import main
+
+    def too_slow(*_a, **_k):
+        raise RunTimeout("one run took 25.0 s > 20.0 s")
+
+    monkeypatch.setattr(pcli, "gpu_device", lambda _args: SimpleNamespace(name="Slow GPU"))
+    monkeypatch.setattr(psync, "measure_sync", too_slow)
+    assert main(["coexec", "sync", "--models", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "device='Slow GPU'" in err and "25.0 s" in err
+    assert list(tmp_path.iterdir()) == []
