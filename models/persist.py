@@ -282,6 +282,35 @@ def load_native(directory: str | os.PathLike) -> Any:
     return pred
 
 
+def set_work_group_limits(directory: str | os.PathLike,
+                          limits: Mapping[tuple[str, str], int]) -> Path:
+    """Replace the work-group limits recorded in a native export (for exports written
+    before they were recorded: ``models.targets.work_group_limits`` of its training data).
+    A ``RuntimeCalibrated`` export keeps them in its base's ``predictor.json``. The file
+    is replaced whole (written beside, then renamed). Returns the file written.
+
+    Args:
+        directory: an ``export_native`` directory.
+        limits: {(impl, params JSON): work-items per work-group}.
+    """
+    d = Path(directory)
+    path = d / NATIVE_JSON
+    try:
+        state = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise bad_value("model", str(d), f"not a native latpred export ({err})") from err
+    if state.get("kind") == "runtime_calibrated":
+        return set_work_group_limits(d / state["base_dir"], limits)
+    for (impl, params), n in limits.items():
+        if int(n) < 1:
+            raise bad_value("work_group_limits", (impl, params, n), "must be >= 1 work-item")
+    state["work_group_limits"] = [[i, p, int(n)] for (i, p), n in sorted(limits.items())]
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(state, indent=1, default=_json_default))
+    os.replace(tmp, path)
+    return path
+
+
 def _load_calibrated(d: Path, state: dict[str, Any]) -> Any:
     """A ``RuntimeCalibrated`` from its native export ``d`` (state: its predictor.json)."""
     from latpred.models.calibrated import RESIDUAL_TYPES, RuntimeCalibrated

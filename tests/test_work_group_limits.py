@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
+from pathlib import Path
 
 import pandas as pd
+import pytest
 from latpred.datasets.store import load
-from latpred.models.persist import load_model
+from latpred.models.persist import load_model, set_work_group_limits
 from latpred.models.targets import work_group_limits
 from latpred.planner.candidates import CandidateSpace
 from latpred.planner.planner import Planner, PlannerOptions
@@ -18,6 +21,9 @@ from latpred.planner.predictors import Predictors
 from latpred.planner.sync import SyncModel
 from latpred.profiler.problems import ConvLayer, LinearLayer
 
+from latpred.errors import LatpredError
+
+H100 = "datasets/h100"
 H200 = "datasets/h200"
 
 
@@ -50,6 +56,30 @@ def test_the_shipped_h200_export_carries_the_limits_its_data_gives():
     assert model.work_group_limits_ == work_group_limits(data, "gpu_total_us")
     assert Predictors.load(f"{H200}/models/newpair").work_group_limits() \
         == model.work_group_limits_
+
+
+@pytest.mark.parametrize("models", ["v3gpurel", "v3all"])
+def test_the_shipped_h100_exports_carry_the_limits_their_data_gives(models):
+    """Added after training (scripts/add_work_group_limits.py): the same limits as the
+    sweeps' refused rows."""
+    data = load([f"{H100}/linear", f"{H100}/conv"])
+    want = work_group_limits(data, "gpu_total_us", "H100")
+    assert want and Predictors.load(f"{H100}/models/{models}").work_group_limits() == want
+
+
+def test_set_limits_writes_a_calibrated_exports_base_and_refuses_bad_ones(tmp_path):
+    src = Path(f"{H100}/models/v3gpurel/gpu_total_us")
+    dst = tmp_path / "gpu_total_us"
+    shutil.copytree(src, dst)
+    path = set_work_group_limits(dst, {("gemm_naive", "{}"): 128})
+    assert path == dst / "base" / "predictor.json"
+    assert load_model(dst).work_group_limits_ == {("gemm_naive", "{}"): 128}
+    before = path.read_bytes()
+    with pytest.raises(LatpredError, match="work_group_limits"):
+        set_work_group_limits(dst, {("gemm_naive", "{}"): 0})
+    assert path.read_bytes() == before  # nothing half-written
+    assert sorted(p.name for p in path.parent.iterdir()) == sorted(
+        p.name for p in (src / "base").iterdir())
 
 
 def test_candidate_space_drops_local_sizes_above_a_kernels_limit():
