@@ -20,7 +20,8 @@
 # memory mode on those suites' grids (coexec calibrate --what overheads; BENCHMARKS.md
 # section 5, sessions 10-12) and benches with them (into $MODELS.overheads).
 # COMPARE="NAME=DIR ..." also plans every layer with each DIR, timed in the same rounds
-# (coexec bench --compare). PARAMS_FROM=DIR trains each predictor with the parameters of
+# (coexec bench --compare); BENCH_ARGS: more `coexec bench` options (scripts/lib.sh holds
+# the benches' options). PARAMS_FROM=DIR trains each predictor with the parameters of
 # DIR's (DIR/<target>.pkl or the native export DIR/<target>/; no tuning), e.g.
 # datasets/h100/models/v3all, whose small boosters plan a network within 100 ms on 2 cores
 # where the accuracy-only tuning's do not (BENCHMARKS.md section 5, session 11). The tuning
@@ -30,22 +31,15 @@ set -u
 R=${RUNS:-/tmp/runs}; M=${MODELS:-models_h100}; GPU=${GPU:-nvidia}
 DEADLINE=${DEADLINE:-$(( $(date +%s) + 86400 ))}
 mkdir -p "$R" "$M"
-log() { echo "[$(date +%T)] $*" | tee -a "$R/progress.log"; }
-left() { echo $(( DEADLINE - $(date +%s) - ${1:-0} )); }
-run() {  # run [reserve_s] cmd...: stop at the deadline minus reserve
-  local reserve=$1; shift
-  [ "$(left "$reserve")" -gt 10 ] || { log "skipped (deadline): $*"; return; }
-  timeout "$(left "$reserve")" "$@" >> "$R/run.log" 2>&1; log "done ($?): ${*:0:160}"
-}
-LIN="--suite mnist_mlp --suite bert_base --suite gpt2_small --suite gpt2_small_decode --suite resnet50_fc --suite mobilenetv2_fc --suite vgg16_fc"
-CONV="--suite resnet50 --suite mobilenetv2 --suite vgg16"
+. "$(dirname "$0")/lib.sh"
+LIN=$(suites $DEV_LIN); CONV=$(suites $DEV_CONV)
 CPU_LIN=datasets/h100/linear_cpu_live; CPU_CONV=datasets/h100/conv_cpu_live
 BENCHED=${SUITES-gpt2_small_decode vgg16_fc resnet50_fc mobilenetv2_fc resnet50 mobilenetv2}
 # 1. numpy/BLAS threads 1..16 in a process holding a live GPU context (co-execution conditions)
 if [ -z "${SKIP_SWEEP:-}" ]; then
   C="--backend cpu --device $GPU --gpu-context --threads 1-16 --pocl-threads none --max-seconds 0.05 --repeats 5:30 --no-progress"
-  run 0 python3 -m latpred profile --op linear $C $LIN --samples 300 --passes forward --out "$R/linear_cpu_live"
-  run 0 python3 -m latpred profile --op conv2d $C $CONV --samples 60 --out "$R/conv_cpu_live"
+  run 86400 python3 -m latpred profile --op linear $C $LIN --samples 300 --passes forward --out "$R/linear_cpu_live"
+  run 86400 python3 -m latpred profile --op conv2d $C $CONV --samples 60 --out "$R/conv_cpu_live"
   CPU_LIN=$R/linear_cpu_live; CPU_CONV=$R/conv_cpu_live
 fi
 # 2. predictors (optuna time-boxed)
@@ -56,26 +50,25 @@ tune() {  # tune TARGET TIMEOUT_S: optuna, or the parameters of $PARAMS_FROM's T
   elif [ -d "$PARAMS_FROM/$1" ]; then echo "--params-from $PARAMS_FROM/$1"
   else echo "--params-from $PARAMS_FROM/$1.pkl"; fi
 }
-[ -n "${SKIP_TRAIN:-}" ] || run 0 python3 -m latpred train --data datasets/h100/linear --data datasets/h100/conv --target gpu_total_us $X $(tune gpu_total_us 70) --n-jobs 16 --out "$M/gpu_total_us.pkl"
-[ -n "${SKIP_TRAIN:-}" ] || run 0 python3 -m latpred train --data "$CPU_LIN" --data "$CPU_CONV" --target cpu_us $X $(tune cpu_us 30) --n-jobs 16 --out "$M/cpu_us.pkl"
+[ -n "${SKIP_TRAIN:-}" ] || run 86400 python3 -m latpred train --data datasets/h100/linear --data datasets/h100/conv --target gpu_total_us $X $(tune gpu_total_us 70) --n-jobs 16 --out "$M/gpu_total_us.pkl"
+[ -n "${SKIP_TRAIN:-}" ] || run 86400 python3 -m latpred train --data "$CPU_LIN" --data "$CPU_CONV" --target cpu_us $X $(tune cpu_us 30) --n-jobs 16 --out "$M/cpu_us.pkl"
 # 3. sync overhead per memory mode
-[ -s "$M/sync.json" ] || run 0 python3 -m latpred coexec sync --device "$GPU" --threads 15 --models "$M"
+[ -s "$M/sync.json" ] || run 86400 python3 -m latpred coexec sync --device "$GPU" --threads 15 --models "$M"
 # 3b. optional: the GPU-only overheads refitted on other suites' confirmation rounds
 BM=$M
 if [ -n "${REFIT_OVERHEADS:-}" ]; then
   BM=$M.overheads; XS=""
   for s in $BENCHED ${EXCLUDE:-} ${HOLD_OUT:-}; do XS="$XS --exclude-suite $s"; done
-  [ -d "$BM" ] || run 0 python3 -m latpred coexec calibrate --models "$M" --grid datasets/h100/coexec --what overheads $XS --out "$BM"
+  [ -d "$BM" ] || run 86400 python3 -m latpred coexec calibrate --models "$M" --grid datasets/h100/coexec --what overheads $XS --out "$BM"
 fi
 # 4. the bench, batch 1, every layer of each suite (resumable)
-CMP=""; for c in ${COMPARE:-}; do CMP="$CMP --compare $c"; done
-B="--models $BM $CMP --device $GPU --steps 8 --threads 4,8,12,15,16 --top-k 2 --max-local-sizes 2 --quick --confirm-seconds 2 --shortlist ${SHORTLIST:-6} --no-progress"
+B="--models $BM --device $GPU $(THREADS=4,8,12,15,16 LOCAL_SIZES=2 bench_opts)"
 for s in $BENCHED; do
   if [ -n "${REUSE_GRID:-}" ] && [ ! -d "$R/bench/$s/grid" ]; then
     g=datasets/h100/coexec/$s/grid
     [ -d "$g" ] || g=$(find datasets/h100/coexec -type d -path "*/$s/grid" | sort | head -1)
     [ -n "$g" ] && mkdir -p "$R/bench/$s" && cp -r "$g" "$R/bench/$s/"
   fi
-  run 0 python3 -m latpred coexec bench $B --suite $s --out "$R/bench/$s"
+  run 86400 python3 -m latpred coexec bench $B --suite $s --out "$R/bench/$s"
 done
 log "all done"

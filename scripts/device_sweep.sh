@@ -12,20 +12,14 @@ mkdir -p "$R"
 DEADLINE=${DEADLINE:-$(( $(date +%s) + 86400 ))}   # epoch seconds; a step is cut there and resumes on the next run
 STEPS=${STEPS:-1 2 3 4 5}
 STEP_S=${STEP_S:-86400}
-log() { echo "[$(date +%T)] $*" >> "$R/progress.log"; }
-left() { local l=$(( DEADLINE - $(date +%s) )); echo $(( l < STEP_S ? l : STEP_S )); }
-want() { [[ " $STEPS " == *" $1 "* ]]; }
-P() {
-  [ "$(left)" -gt 10 ] || { log "skipped (deadline): $*"; return; }
-  timeout "$(left)" python3 -m latpred "$@" --no-progress >> "$R/sweep.log" 2>&1; log "done ($?): $*"
-}
+RUN_LOG=$R/sweep.log; . "$(dirname "$0")/lib.sh"
+P() { run "$STEP_S" python3 -m latpred "$@" --no-progress; }
 H="--max-seconds 0.25 --repeats 5:30"
-LIN_SUITES="--suite mnist_mlp --suite bert_base --suite gpt2_small --suite gpt2_small_decode --suite resnet50_fc --suite mobilenetv2_fc --suite vgg16_fc"
-CONV_SUITES="--suite resnet50 --suite mobilenetv2 --suite vgg16"
+LIN_SUITES=$(suites $DEV_LIN); CONV_SUITES=$(suites $DEV_CONV)
 log "start"
 [ -s "$R/devices.json" ] || python3 -m latpred devices --json > "$R/devices.json" 2>> "$R/sweep.log"
 if want 1 && [ ! -s "$R/gemm_bench.json" ]; then
-  timeout "$(left)" python3 -m latpred.profiler.bench_gemm --device "$GPU" --sizes 1024 4096 --json "$R/gemm_bench.json" > "$R/gemm_bench.txt" 2>> "$R/sweep.log"
+  timeout "$(( DEADLINE - $(date +%s) ))" python3 -m latpred.profiler.bench_gemm --device "$GPU" --sizes 1024 4096 --json "$R/gemm_bench.json" > "$R/gemm_bench.txt" 2>> "$R/sweep.log"
   log "gemm bench done"
 fi
 # 1. GPU: linear forward (suites + random), conv (suites + random)

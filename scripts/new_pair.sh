@@ -7,7 +7,8 @@
 #   sync  the sync overhead per memory mode (MODELS/sync.json)
 #   bench `coexec bench` on BENCH suites: predictions alone against an oracle grid measured on
 #         this pair, with the benches' planner options; COMPARE="NAME=DIR ..." also plans every
-#         layer with other models directories, timed in the same rounds
+#         layer with other models directories, timed in the same rounds; BENCH_ARGS: more
+#         `coexec bench` options (e.g. --as-trained, for models of another GPU in COMPARE)
 # Every step is resumable (rerun the script: stored configurations and layers are skipped),
 # and stops at DEADLINE (epoch seconds) or its own cap (GPU_S, CPU_S, BENCH_S seconds).
 # Usage on the machine: GPU=<device substring> RUNS=/tmp/pair bash scripts/new_pair.sh
@@ -26,16 +27,8 @@ PARAMS_FROM=${PARAMS_FROM:-datasets/h100/models/v3all}
 BENCH=${BENCH:-mnasnet1_0 squeezenet1_1 swin_t alexnet vit_l16}
 DEADLINE=${DEADLINE:-$(( $(date +%s) + 86400 ))}
 mkdir -p "$R" "$M"
-log() { echo "[$(date +%T)] $*" | tee -a "$R/progress.log"; }
-want() { [[ " $STEPS " == *" $1 "* ]]; }
-run() {  # run CAP_S cmd...: stop at the deadline or after CAP_S seconds, whichever is first
-  local cap=$1; shift
-  local left=$(( DEADLINE - $(date +%s) )); [ "$cap" -lt "$left" ] && left=$cap
-  [ "$left" -gt 10 ] || { log "skipped (deadline): ${*:0:160}"; return; }
-  timeout "$left" "$@" >> "$R/run.log" 2>&1; log "done ($?): ${*:0:160}"
-}
-LIN=""; for s in ${LIN_SUITES-mnist_mlp bert_base gpt2_small gpt2_small_decode resnet50_fc mobilenetv2_fc vgg16_fc}; do LIN="$LIN --suite $s"; done
-CONV=""; for s in ${CONV_SUITES-resnet50 mobilenetv2 vgg16}; do CONV="$CONV --suite $s"; done
+. "$(dirname "$0")/lib.sh"
+LIN=$(suites ${LIN_SUITES-$DEV_LIN}); CONV=$(suites ${CONV_SUITES-$DEV_CONV})
 GT=""; [ -z "${GPU_THREADS:-}" ] || GT="--gpu-threads $GPU_THREADS"
 [ -s "$R/devices.json" ] || python3 -m latpred devices --json > "$R/devices.json" 2>> "$R/run.log"
 if want gpu; then  # conv gets two thirds of GPU_S, linear the rest
@@ -67,8 +60,7 @@ if want sync && [ ! -s "$M/sync.json" ]; then
   run 86400 python3 -m latpred coexec sync --device "$GPU" --threads $(( top > 1 ? top - 1 : 1 )) $GT --models "$M"
 fi
 if want bench; then
-  CMP=""; for c in ${COMPARE:-}; do CMP="$CMP --compare $c"; done
-  B="--models $M $CMP --device $GPU $GT --steps 8 --threads $THREADS --top-k 2 --max-local-sizes $LOCAL_SIZES --quick --confirm-seconds 2 --shortlist ${SHORTLIST:-6} --no-progress"
+  B="--models $M --device $GPU $GT $(bench_opts)"
   S=${BENCH_S:-86400}; t0=$(date +%s)
   for s in $BENCH; do
     run $(( S - ($(date +%s) - t0) )) python3 -m latpred coexec bench $B --suite "$s" --out "$R/bench/$s"

@@ -851,3 +851,19 @@ def test_new_pair_train_step_writes_a_models_directory_a_planner_loads(tmp_path)
     preds = Predictors.load(runs / "models")
     assert preds.work_group_limits()[("gemm_naive", "{}")] == 256
     assert preds.device("GPU")["name"] == "NVIDIA H200"
+
+
+def test_the_device_scripts_bench_options_are_coexec_bench_options():
+    """scripts/lib.sh's bench_opts (every device script's `coexec bench` options) parse as
+    `latpred coexec bench` options, COMPARE and BENCH_ARGS included."""
+    from latpred.cli import build_parser
+
+    env = {**os.environ, "COMPARE": "h100=datasets/h100/models/v3gpurel other=/x",
+           "BENCH_ARGS": "--as-trained", "THREADS": "4,16"}
+    res = subprocess.run(["bash", "-c", f'R=/tmp; . "{ROOT}/scripts/lib.sh"; bench_opts'],
+                         env=env, capture_output=True, text=True, check=True)
+    args = build_parser().parse_args(["coexec", "bench", "--models", "m", "--suite", "s",
+                                      "--out", "o", *res.stdout.split()])
+    assert (args.steps, args.threads, args.max_local_sizes, args.shortlist) == (8, "4,16", 2, 6)
+    assert args.compare == ["h100=datasets/h100/models/v3gpurel", "other=/x"]
+    assert args.as_trained and args.quick and args.confirm_seconds == 2
