@@ -428,7 +428,8 @@ def device_pair(preds: Any, gpu_dev: Any, as_trained: bool = False
     manifest_gpu = preds.device("GPU")
     if gpu_dev is not None:
         gpu = cl_device_info(gpu_dev.device)
-        if gpu["name"] not in preds.devices and manifest_gpu is not None:
+        known = {str(info.get("name", key)) for key, info in preds.devices.items()}
+        if gpu["name"] not in known and manifest_gpu is not None:
             trained = manifest_gpu.get("name")
             if not as_trained:
                 raise bad_value("device", gpu["name"],

@@ -44,6 +44,13 @@ def test_live_gpu_of_the_training_data_is_planned_with_its_own_metadata(live) ->
     assert gpu["max_work_group_size"] == 512 and cpu == XEON
 
 
+def test_devices_are_known_by_their_name_not_their_manifest_key(live) -> None:
+    """A manifest.json may label its devices ("gpu", "cpu"); the names inside count."""
+    preds = Predictors(models={}, devices={"gpu": H100, "cpu": XEON}, source="m")
+    gpu, _cpu = device_pair(preds, live(H100))
+    assert gpu["name"] == "NVIDIA H100"
+
+
 def test_unknown_live_gpu_is_refused_in_one_line(live) -> None:
     dev = live({"name": "NVIDIA H200", "type": "GPU", "max_work_group_size": 1024})
     with pytest.raises(LatpredError) as err:
@@ -88,3 +95,18 @@ def test_sync_too_slow_is_one_line_and_writes_nothing(tmp_path, monkeypatch, cap
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "device='Slow GPU'" in err and "25.0 s" in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_committed_models_on_the_h200(live) -> None:
+    """The pooled H200 predictors (trained on both hosts' GPU sweeps) know the H200; the
+    H100's shipped ones refuse it unless --as-trained (BENCHMARKS.md section 5, session 30)."""
+    from latpred.planner.cli import load_models
+
+    dev = live({"name": "NVIDIA H200", "type": "GPU", "max_work_group_size": 1024})
+    preds, gpu, _cpu, sync = load_models("datasets/h200/models/pooled", dev)
+    assert gpu["name"] == "NVIDIA H200" and "NVIDIA H100 80GB HBM3" in preds.devices
+    assert preds.work_group_limits()[("gemm_tiled", '{"TS": 32}')] == 256
+    with pytest.raises(LatpredError, match="--as-trained"):
+        load_models("datasets/h100/models/v3gpurel", dev)
+    _p, gpu, _c, _s = load_models("datasets/h100/models/v3gpurel", dev, as_trained=True)
+    assert gpu["name"] == "NVIDIA H100 80GB HBM3"
