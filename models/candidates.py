@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
-from latpred.profiler.kernels.base import DeviceLimits, local_size_str
+from latpred.profiler.kernels.base import DeviceLimits, local_size_str, spread_local_sizes
 from latpred.profiler.problems import ConvLayer, LinearLayer
 
 from latpred.errors import bad_value
@@ -132,9 +132,7 @@ def candidate_configs(
             if impl.shape_reason(problem, params):
                 continue
             locals_ = impl.local_sizes(problem, params, limits)
-            if max_local_sizes is not None and len(locals_) > max_local_sizes:
-                step = (len(locals_) - 1) / max(max_local_sizes - 1, 1)
-                locals_ = [locals_[round(i * step)] for i in range(max_local_sizes)]
+            locals_ = spread_local_sizes(locals_, max_local_sizes)
             ptxt = json.dumps(params, sort_keys=True)
             configs += [(impl.name, ptxt, local_size_str(lo)) for lo in locals_]
     for t in thread_list:

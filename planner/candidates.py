@@ -30,7 +30,7 @@ from latpred.models.candidates import (
     layer_problem,
     layer_shape_row,
 )
-from latpred.profiler.kernels.base import local_size_str
+from latpred.profiler.kernels.base import local_size_str, spread_local_sizes
 from latpred.profiler.problems import ConvLayer, LinearLayer
 
 from latpred.errors import bad_value
@@ -134,9 +134,7 @@ class CandidateSpace:
                 if impl.shape_reason(problem, params):
                     continue
                 locals_ = impl.local_sizes(problem, params, limits)
-                if max_locals is not None and len(locals_) > max_locals:
-                    step = (len(locals_) - 1) / max(max_locals - 1, 1)
-                    locals_ = [locals_[round(i * step)] for i in range(max_locals)]
+                locals_ = spread_local_sizes(locals_, max_locals)
                 cap = wg_limits.get((impl.name, ptxt)) if wg_limits else None
                 if cap is not None:  # None: the driver's choice, always within the limit
                     locals_ = [lo for lo in locals_ if lo is None or math.prod(lo) <= cap]

@@ -32,7 +32,7 @@ from latpred.profiler.backends.opencl import (
 from latpred.profiler.devices import cl_device_info, cpu_info
 from latpred.profiler.harness import RunTimeout, TimingPolicy, measure
 from latpred.profiler.kernels import implementations
-from latpred.profiler.kernels.base import local_size_str
+from latpred.profiler.kernels.base import local_size_str, spread_local_sizes
 from latpred.profiler.problems import ConvLayer, LinearLayer
 
 from latpred import __version__
@@ -182,9 +182,7 @@ class Sweeper:
                                    "illegal_shape:" + reason, key)
                     continue
                 locals_ = impl.local_sizes(problem, params, dev.limits)
-                if max_locals is not None:
-                    locals_ = _spread(locals_, max_locals)
-                for local in locals_:
+                for local in spread_local_sizes(locals_, max_locals):
                     yield Task(backend, "opencl", impl.name, params, local, threads, mode, key)
 
     # -- running --------------------------------------------------------------------------
@@ -348,14 +346,6 @@ def failure_row(err: Exception) -> dict[str, str]:
 
 def _better(best: tuple[float, Task] | None, total_us: float, task: Task):
     return (total_us, task) if best is None or total_us < best[0] else best
-
-
-def _spread(items: list, k: int) -> list:
-    """At most k items, spread evenly over the list (keeps the first, e.g. "driver")."""
-    if len(items) <= k:
-        return items
-    idx = np.unique(np.linspace(0, len(items) - 1, k).round().astype(int))
-    return [items[i] for i in idx]
 
 
 def _host() -> str:

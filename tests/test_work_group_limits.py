@@ -115,3 +115,19 @@ def test_planner_never_plans_a_local_size_the_device_refused():
         if g is not None and g.local is not None:
             assert math.prod(g.local) <= limits.get((g.impl, json.dumps(g.params,
                                                                        sort_keys=True)), 1024)
+
+
+def test_local_size_spread_is_the_sweeps_rule_everywhere():
+    """One rule picks --max-local-sizes' work-group sizes for the sweep, the candidate
+    frames and the planner: evenly spread, the first (the driver's choice) kept."""
+    import numpy as np
+    from latpred.profiler.kernels.base import spread_local_sizes
+
+    for n in range(1, 30):
+        items = [None, *((i, 1, 1) for i in range(1, n))]
+        assert spread_local_sizes(items, None) == items
+        for k in range(1, 9):
+            got = spread_local_sizes(items, k)
+            want = items if n <= k else [
+                items[i] for i in np.unique(np.linspace(0, n - 1, k).round().astype(int))]
+            assert got == want and got[0] is None and len(got) == min(n, k)

@@ -12,6 +12,7 @@ import functools
 import itertools
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -108,6 +109,16 @@ def parse_local_size(text: str) -> LocalSize:
     if text == "driver":
         return None
     return tuple(int(v) for v in text.split("x"))
+
+
+def spread_local_sizes(local_sizes: Sequence[LocalSize], k: int | None) -> list[LocalSize]:
+    """At most ``k`` of ``local_sizes``, spread evenly over the list (the first, e.g. None,
+    the driver's choice, always kept; None ``k``: all). The profiler's sweep
+    (``--max-local-sizes``) and the planner's candidates take the same ones."""
+    if k is None or len(local_sizes) <= k:
+        return list(local_sizes)
+    step = (len(local_sizes) - 1) / max(k - 1, 1)
+    return [local_sizes[round(i * step)] for i in range(k)]
 
 
 def fits_device(local: LocalSize, limits: DeviceLimits) -> bool:
