@@ -446,6 +446,12 @@ def device_pair(preds: Any, gpu_dev: Any, as_trained: bool = False
                         here, trained_cpu)
     elif manifest_gpu is not None:
         gpu = manifest_gpu
+        gpus = [n for n, info in preds.devices.items()
+                if str(info.get("type", "")).upper() == "GPU"]
+        if len(gpus) > 1 and gpu.get("name") not in preds.named:
+            log.warning("planning for %s, the first of the %d GPUs the predictors know "
+                        "(%s): pass --device, or name one in %s/manifest.json", gpu.get("name"),
+                        len(gpus), ", ".join(gpus), preds.source)
     else:
         raise bad_value("models", preds.source, "the manifest names no GPU: pass --device")
     return gpu, preds.device("CPU") or cpu_info()

@@ -50,11 +50,14 @@ class Predictors:
         models: target -> predictor (``predict(df)`` in us; optional ``predict_interval``).
         devices: device metadata (name -> dict as in a dataset's ``meta["devices"]``).
         source: where they came from (for messages).
+        named: the devices the models directory's ``manifest.json`` names (planned by
+            default when the predictors know several GPUs).
     """
 
     models: dict[str, Any]
     devices: dict[str, dict[str, Any]] = field(default_factory=dict)
     source: str = ""
+    named: tuple[str, ...] = ()
 
     def has(self, target: str) -> bool:
         return target in self.models
@@ -188,6 +191,7 @@ class Predictors:
             except json.JSONDecodeError as err:
                 raise bad_value("models", str(man), f"invalid JSON ({err})") from None
             devices = dict(meta.get("devices") or meta.get("meta", {}).get("devices") or {})
+        manifest_keys = set(devices)
         from latpred.models.persist import NATIVE_JSON, load_model
 
         models: dict[str, Any] = {}
@@ -216,7 +220,9 @@ class Predictors:
                             f"needs {GPU_TOTAL}.pkl or all of "
                             + ", ".join(f"{t}.pkl" for t in GPU_COMPONENTS))
         log.info("loaded predictors %s from %s", sorted(models), path)
-        return cls(models, devices, str(path))
+        named = tuple(str(info.get("name", key)) for key, info in devices.items()
+                      if key in manifest_keys)
+        return cls(models, devices, str(path), named)
 
 
 __all__ = ["CPU_TARGET", "GPU_COMPONENTS", "GPU_TOTAL", "LatpredError", "Predictors", "TARGETS"]

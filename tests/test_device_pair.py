@@ -38,6 +38,19 @@ def test_no_live_gpu_plans_the_manifest_pair() -> None:
     assert device_pair(_preds(), None) == (H100, XEON)
 
 
+def test_several_gpus_and_no_live_one_warns_which_is_planned(caplog) -> None:
+    h200 = {**H100, "name": "NVIDIA H200"}
+    preds = Predictors(models={}, devices={H100["name"]: H100, h200["name"]: h200,
+                                           XEON["name"]: XEON}, source="m")
+    with caplog.at_level(logging.WARNING):
+        gpu, _cpu = device_pair(preds, None)
+    assert gpu == H100 and "first of the 2 GPUs" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        device_pair(_preds(), None)
+    assert caplog.text == ""
+
+
 def test_live_gpu_of_the_training_data_is_planned_with_its_own_metadata(live) -> None:
     dev = live({**H100, "max_work_group_size": 512})
     gpu, cpu = device_pair(_preds(), dev)
@@ -110,3 +123,11 @@ def test_committed_models_on_the_h200(live) -> None:
         load_models("datasets/h100/models/v3gpurel", dev)
     _p, gpu, _c, _s = load_models("datasets/h100/models/v3gpurel", dev, as_trained=True)
     assert gpu["name"] == "NVIDIA H100 80GB HBM3"
+
+
+def test_a_manifest_naming_one_of_several_gpus_plans_it_quietly(caplog) -> None:
+    from latpred.planner.cli import load_models
+
+    with caplog.at_level(logging.WARNING):
+        _p, gpu, _c, _s = load_models("datasets/h200/models/pooled")
+    assert gpu["name"] == "NVIDIA H200" and "first of the" not in caplog.text
