@@ -82,6 +82,13 @@ def test_set_limits_writes_a_calibrated_exports_base_and_refuses_bad_ones(tmp_pa
         p.name for p in (src / "base").iterdir())
 
 
+def test_the_calibrated_h200_directory_keeps_its_bases_limits():
+    """coexec calibrate wraps newpair's GPU export (RuntimeCalibrated): the limits stay."""
+    cal = Predictors.load(f"{H200}/models/calibrated")
+    assert cal.work_group_limits() == Predictors.load(f"{H200}/models/newpair").work_group_limits()
+    assert cal.work_group_limits()
+
+
 def test_candidate_space_drops_local_sizes_above_a_kernels_limit():
     preds = Predictors.load(f"{H200}/models/newpair")
     gpu = preds.device("GPU")
