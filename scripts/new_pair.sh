@@ -9,11 +9,16 @@
 #         this pair, with the benches' planner options; COMPARE="NAME=DIR ..." also plans every
 #         layer with other models directories, timed in the same rounds; BENCH_ARGS: more
 #         `coexec bench` options (e.g. --as-trained, for models of another GPU in COMPARE)
+#   dev, calibrate (not in the default STEPS): `coexec bench` on DEV_SUITES (default: the
+#         eight development suites; cap DEV_S seconds) into $RUNS/dev/, then the models
+#         calibrated on those runtime rounds with v3gpurel's recipe into $MODELS.calibrated
+#         (on the H200 host: 0.35-0.42 % faster plans in two paired runs; BENCHMARKS.md
+#         section 5, session 30); bench it with MODELS=$MODELS.calibrated STEPS=bench
 # Every step is resumable (rerun the script: stored configurations and layers are skipped),
 # and stops at DEADLINE (epoch seconds) or its own cap (GPU_S, CPU_S, BENCH_S seconds).
 # Usage on the machine: GPU=<device substring> RUNS=/tmp/pair bash scripts/new_pair.sh
-# STEPS="gpu cpu train sync bench" (default: all). LIN_SUITES / CONV_SUITES: the suites swept
-# besides the random shapes ("" none). GPU_THREADS=N: the GPU role is a sub-device of N
+# STEPS="gpu cpu train sync bench" (the default; add dev calibrate). LIN_SUITES /
+# CONV_SUITES: the suites swept besides the random shapes ("" none). GPU_THREADS=N: the GPU role is a sub-device of N
 # compute units (PoCL) in sync and bench. Output under $RUNS: linear/, conv/ (GPU),
 # linear_cpu/, conv_cpu/, models/ (native exports, sync.json), pickles/, bench/<suite>/,
 # devices.json, progress.log, run.log.
@@ -58,6 +63,19 @@ if want sync && [ ! -s "$M/sync.json" ]; then
   # the CPU part's threads: one fewer than the most swept (a core for the GPU's host thread)
   top=$(echo "$THREADS" | tr ',' '\n' | sort -n | tail -1)
   run 86400 python3 -m latpred coexec sync --device "$GPU" --threads $(( top > 1 ? top - 1 : 1 )) $GT --models "$M"
+fi
+if want dev; then  # the runtime rounds a calibration fits on: the development suites benched
+  B="--models $M --device $GPU $GT $(COMPARE="" BENCH_ARGS="" bench_opts)"
+  S=${DEV_S:-86400}; t0=$(date +%s)
+  for s in ${DEV_SUITES:-gpt2_small_decode vgg16_fc resnet50_fc mobilenetv2_fc bert_base resnet50 mobilenetv2 vgg16}; do
+    run $(( S - ($(date +%s) - t0) )) python3 -m latpred coexec bench $B --suite "$s" --out "$R/dev/$s"
+  done
+fi
+if want calibrate; then  # the shipped H100 models' recipe (v3gpurel) on those rounds
+  G=""; for d in "$R"/dev/*/; do [ -d "$d" ] && G="$G --grid ${d%/}"; done
+  [ -n "$G" ] && [ ! -e "$M.calibrated" ] && run 86400 python3 -m latpred coexec calibrate \
+    --models "$M" $G --what both --relative --target gpu_total_us --native --trees 100 \
+    --residual-model xgboost --no-check --out "$M.calibrated"
 fi
 if want bench; then
   B="--models $M --device $GPU $GT $(bench_opts)"

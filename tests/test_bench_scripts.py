@@ -867,3 +867,48 @@ def test_the_device_scripts_bench_options_are_coexec_bench_options():
     assert (args.steps, args.threads, args.max_local_sizes, args.shortlist) == (8, "4,16", 2, 6)
     assert args.compare == ["h100=datasets/h100/models/v3gpurel", "other=/x"]
     assert args.as_trained and args.quick and args.confirm_seconds == 2
+
+
+def test_new_pair_calibrate_step_is_the_documented_recipe(tmp_path):
+    """new_pair.sh's calibrate step on the H200's committed development-suite rounds: the
+    same files as `coexec calibrate` with v3gpurel's recipe over those rounds in name order,
+    and close to the committed datasets/h200/models/calibrated, which was fitted with the
+    rounds in another order (the residual subsamples rows by position; BENCHMARKS.md
+    section 5, session 30)."""
+    from latpred.datasets.store import load
+    from latpred.models.persist import load_model
+
+    h200 = ROOT / "datasets" / "h200"
+    runs = tmp_path / "pair"
+    (runs / "dev").mkdir(parents=True)
+    shutil.copytree(h200 / "models" / "newpair", runs / "models")
+    rounds = h200 / "coexec" / "session30"
+    for s in ("bert_base", "gpt2_small_decode", "mobilenetv2_fc", "resnet50", "resnet50_fc",
+              "vgg16_fc"):
+        (runs / "dev" / s).symlink_to(rounds / "dev8" / s)
+    for s in ("mobilenetv2", "vgg16"):
+        (runs / "dev" / s).symlink_to(rounds / "dev8b" / s)
+    env = {**os.environ, "RUNS": str(runs), "STEPS": "calibrate",
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    res = subprocess.run(["bash", str(ROOT / "scripts" / "new_pair.sh")], cwd=ROOT, env=env,
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert "done (0)" in (runs / "progress.log").read_text()
+    out = runs / "models.calibrated"
+    grids = [a for d in sorted((runs / "dev").iterdir()) for a in ("--grid", str(d))]
+    subprocess.run([sys.executable, "-m", "latpred", "coexec", "calibrate", "--models",
+                    str(runs / "models"), *grids, "--what", "both", "--relative", "--target",
+                    "gpu_total_us", "--native", "--trees", "100", "--residual-model", "xgboost",
+                    "--no-check", "--out", str(tmp_path / "direct")], check=True,
+                   capture_output=True)
+    files = sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(tmp_path / "direct")
+                           for p in (tmp_path / "direct").rglob("*") if p.is_file())
+    for f in files:
+        assert (out / f).read_bytes() == (tmp_path / "direct" / f).read_bytes(), f
+    model = load_model(out / "gpu_total_us")
+    assert model.relative
+    rows = load(h200 / "linear")
+    rows = rows[rows["status"] == "ok"].head(200)
+    ref = load_model(h200 / "models" / "calibrated" / "gpu_total_us").predict(rows)
+    np.testing.assert_allclose(model.predict(rows), ref, rtol=0.1)
