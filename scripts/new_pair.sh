@@ -18,8 +18,8 @@
 # and stops at DEADLINE (epoch seconds) or its own cap (GPU_S, CPU_S, BENCH_S seconds).
 # Usage on the machine: GPU=<device substring> RUNS=/tmp/pair bash scripts/new_pair.sh
 # STEPS="gpu cpu train sync bench" (the default; add dev calibrate). LIN_SUITES /
-# CONV_SUITES: the suites swept besides the random shapes ("" none). GPU_THREADS=N: the GPU role is a sub-device of N
-# compute units (PoCL) in sync and bench. Output under $RUNS: linear/, conv/ (GPU),
+# CONV_SUITES: the suites swept besides the random shapes ("" none). GPU_THREADS=N: the
+# GPU role is a sub-device of N compute units (PoCL) in sync and bench. Output under $RUNS: linear/, conv/ (GPU),
 # linear_cpu/, conv_cpu/, models/ (native exports, sync.json), pickles/, bench/<suite>/,
 # devices.json, progress.log, run.log.
 set -u
