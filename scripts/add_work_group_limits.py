@@ -11,7 +11,8 @@ this adds them from the training datasets, without retraining:
     python scripts/add_work_group_limits.py datasets/h100/models/v3gpurel/gpu_total_us \\
         datasets/h100/linear datasets/h100/conv
 
-Only rows of the export's own GPU(s) count; a limit found on several is their smallest.
+The limits are the ones `latpred train` would have recorded: from the rows of the
+predictor's own device selection, the smallest each kernel reported.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import warnings
 
 from latpred.datasets.store import load
 from latpred.models.persist import load_native, set_work_group_limits
-from latpred.models.targets import work_group_limits
+from latpred.models.targets import get_target, work_group_limits
 
 from latpred.errors import LatpredError
 
@@ -35,22 +36,20 @@ def main() -> int:
     warnings.filterwarnings("ignore")  # exports saved with other library versions
     try:
         pred = load_native(args.export)
-        gpus = [n for n, info in pred.devices_.items()
-                if str(info.get("type", "")).upper() == "GPU"]
-        if not gpus:
-            raise LatpredError(f"export={args.export!r}: no GPU among its devices")
-        df = load(args.datasets)
-        limits: dict[tuple[str, str], int] = {}
-        for gpu in gpus:
-            for key, n in work_group_limits(df, pred.target, gpu).items():
-                limits[key] = min(limits.get(key, n), n)
+        if get_target(pred.target).backend != "gpu":
+            raise LatpredError(f"export={args.export!r}: a {pred.target} predictor, not a "
+                               "GPU one")
+        # what `latpred train` records: the rows of the predictor's own device selection
+        # (a RuntimeCalibrated export keeps them in its base predictor)
+        base = getattr(pred, "base", pred)
+        limits = work_group_limits(load(args.datasets), base.target, base.device)
         path = set_work_group_limits(args.export, limits)
     except LatpredError as err:
         print(f"add_work_group_limits: error: {err}", file=sys.stderr)
         return 2
-    for (impl, params), n in sorted(limits.items()):
+    for (impl, params), n in limits.items():
         print(f"{impl:14s} {params:26s} {n:5d} work-items")
-    print(f"wrote {len(limits)} limits ({', '.join(gpus)}) to {path}")
+    print(f"wrote {len(limits)} limits to {path}")
     return 0
 
 

@@ -138,3 +138,24 @@ def test_local_size_spread_is_the_sweeps_rule_everywhere():
             want = items if n <= k else [
                 items[i] for i in np.unique(np.linspace(0, n - 1, k).round().astype(int))]
             assert got == want and got[0] is None and len(got) == min(n, k)
+
+
+def test_the_add_limits_script_rebuilds_the_shipped_h100_export(tmp_path):
+    """scripts/add_work_group_limits.py on v3gpurel's GPU export with the limits taken out
+    writes back the committed file byte for byte; a CPU export is refused in one line."""
+    import subprocess
+    import sys
+
+    src = Path(f"{H100}/models/v3gpurel")
+    shutil.copytree(src, tmp_path / "m")
+    set_work_group_limits(tmp_path / "m" / "gpu_total_us", {})
+    script = [sys.executable, "scripts/add_work_group_limits.py"]
+    res = subprocess.run([*script, str(tmp_path / "m" / "gpu_total_us"), f"{H100}/linear",
+                          f"{H100}/conv"], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    rel = Path("gpu_total_us/base/predictor.json")
+    assert (tmp_path / "m" / rel).read_bytes() == (src / rel).read_bytes()
+    res = subprocess.run([*script, str(tmp_path / "m" / "cpu_us"), f"{H100}/linear"],
+                         capture_output=True, text=True)
+    assert res.returncode == 2 and "cpu_us predictor" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
