@@ -422,10 +422,12 @@ def device_pair(preds: Any, gpu_dev: Any, as_trained: bool = False
     """
     import logging
 
+    from latpred.models.candidates import device_backend
     from latpred.profiler.devices import cl_device_info, cpu_info
 
     log = logging.getLogger(__name__)
     manifest_gpu = preds.device("GPU")
+    here: dict[str, Any] | None = None  # this host's CPU, read once
     if gpu_dev is not None:
         gpu = cl_device_info(gpu_dev.device)
         known = {str(info.get("name", key)) for key, info in preds.devices.items()}
@@ -439,22 +441,21 @@ def device_pair(preds: Any, gpu_dev: Any, as_trained: bool = False
             log.warning("planning %s with the predictions of %s (--as-trained)",
                         gpu["name"], trained)
             gpu = {**gpu, "name": trained}
-        here = cpu_info().get("name")
+        here = cpu_info()
         trained_cpu = (preds.device("CPU") or {}).get("name")
-        if trained_cpu and here != trained_cpu:
+        if trained_cpu and here.get("name") != trained_cpu:
             log.warning("this host's CPU is %s; the CPU predictor was trained on %s",
-                        here, trained_cpu)
+                        here.get("name"), trained_cpu)
     elif manifest_gpu is not None:
         gpu = manifest_gpu
-        gpus = [n for n, info in preds.devices.items()
-                if str(info.get("type", "")).upper() == "GPU"]
+        gpus = [n for n, info in preds.devices.items() if device_backend(info) == "gpu"]
         if len(gpus) > 1 and gpu.get("name") not in preds.named:
             log.warning("planning for %s, the first of the %d GPUs the predictors know "
                         "(%s): pass --device, or name one in %s/manifest.json", gpu.get("name"),
                         len(gpus), ", ".join(gpus), preds.source)
     else:
         raise bad_value("models", preds.source, "the manifest names no GPU: pass --device")
-    return gpu, preds.device("CPU") or cpu_info()
+    return gpu, preds.device("CPU") or here or cpu_info()
 
 
 def load_models(models_dir: str, gpu_dev: Any = None, as_trained: bool = False

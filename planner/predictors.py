@@ -191,7 +191,7 @@ class Predictors:
             except json.JSONDecodeError as err:
                 raise bad_value("models", str(man), f"invalid JSON ({err})") from None
             devices = dict(meta.get("devices") or meta.get("meta", {}).get("devices") or {})
-        manifest_keys = set(devices)
+        named = tuple(str(info.get("name", key)) for key, info in devices.items())
         from latpred.models.persist import NATIVE_JSON, load_model
 
         models: dict[str, Any] = {}
@@ -220,8 +220,6 @@ class Predictors:
                             f"needs {GPU_TOTAL}.pkl or all of "
                             + ", ".join(f"{t}.pkl" for t in GPU_COMPONENTS))
         log.info("loaded predictors %s from %s", sorted(models), path)
-        named = tuple(str(info.get("name", key)) for key, info in devices.items()
-                      if key in manifest_keys)
         return cls(models, devices, str(path), named)
 
 

@@ -14,6 +14,8 @@ suites() { for s in "$@"; do printf -- "--suite %s " "$s"; done; }  # --suite op
 # the development suites the sweeps cover by default
 DEV_LIN="mnist_mlp bert_base gpt2_small gpt2_small_decode resnet50_fc mobilenetv2_fc vgg16_fc"
 DEV_CONV="resnet50 mobilenetv2 vgg16"
+# the development suites the benches time (BENCHMARKS.md section 5; bench_table.py ALL)
+DEV_BENCH="gpt2_small_decode vgg16_fc resnet50_fc mobilenetv2_fc bert_base resnet50 mobilenetv2 vgg16"
 # `coexec bench` options of every bench in BENCHMARKS.md section 5 (CPU threads THREADS,
 # LOCAL_SIZES work-group sizes, SHORTLIST plans measured next to the plan), then
 # COMPARE="NAME=DIR ..." (other models directories planned and timed in the same rounds)

@@ -67,7 +67,7 @@ fi
 if want dev; then  # the runtime rounds a calibration fits on: the development suites benched
   B="--models $M --device $GPU $GT $(COMPARE="" BENCH_ARGS="" bench_opts)"
   S=${DEV_S:-86400}; t0=$(date +%s)
-  for s in ${DEV_SUITES:-gpt2_small_decode vgg16_fc resnet50_fc mobilenetv2_fc bert_base resnet50 mobilenetv2 vgg16}; do
+  for s in ${DEV_SUITES:-$DEV_BENCH}; do
     run $(( S - ($(date +%s) - t0) )) python3 -m latpred coexec bench $B --suite "$s" --out "$R/dev/$s"
   done
 fi
