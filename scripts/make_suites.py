@@ -8,7 +8,10 @@ added in session 7; densenet121, convnext_tiny (conv2d) and convnext_tiny_mlp
 to test the BLAS thread-grid features designed on densenet121's results; regnet_y_400mf,
 squeezenet1_1, shufflenet_v2_x1_0, mobilenet_v3_large (conv2d) and swin_t (linear), added in
 session 27; mnasnet1_0, efficientnet_b2 (288x288), alexnet (conv2d) and vit_l16 (linear),
-added in session 28. Batch 1, deduplicated by shape like the other suites
+added in session 28; inception_v3 (299x299: 1x7, 7x1, 1x3 and 3x1 convs, a kernel
+shape no profiler dataset holds), mobilenet_v3_small, efficientnet_v2_s (384x384,
+Fused-MBConv) (conv2d), tinyllama_decode and tinyllama_prefill (linear, m = 1 and 512),
+added in session 31. Batch 1, deduplicated by shape like the other suites
 (``datasets/suites.py``). These networks were added after the predictors and the planner
 were developed on the other suites: benches on them test networks the code has never seen.
 """
@@ -274,14 +277,15 @@ def _divisible8(v: float) -> int:
     return new + 8 if new < 0.9 * v else new
 
 
-def mobilenet_v3_large() -> list[tuple[str, dict[str, Any]]]:
-    """torchvision mobilenet_v3_large: 3x3 stride-2 stem, 15 inverted residual blocks
-    (1x1 expand unless the width stays, 3x3 or 5x5 depthwise, SE 1x1s to
-    ``_make_divisible(expanded / 4, 8)`` channels on the pooled map, 1x1 project), the
-    1x1 conv to 960."""
+def _mobilenet_v3(table: tuple, last: int) -> list[tuple[str, dict[str, Any]]]:
+    """torchvision's mobilenet_v3 of ``table``'s inverted residual blocks (in, kernel,
+    expanded, out, SE, stride) at 224x224: the 3x3 stride-2 stem to 16, per block a 1x1
+    expand unless the width stays, the k x k depthwise, SE 1x1s to
+    ``_make_divisible(expanded / 4, 8)`` channels on the pooled map, the 1x1 project; then
+    the 1x1 conv to ``last``."""
     out = [_conv("features.0.0", 3, 16, 224, 3, 2)]
     h = 112
-    for i, (cin, k, exp, cout, se, s) in enumerate(_MNV3_LARGE, start=1):
+    for i, (cin, k, exp, cout, se, s) in enumerate(table, start=1):
         p, j = f"features.{i}.block", 0
         if exp != cin:
             out.append(_conv(f"{p}.0.0", cin, exp, h, 1))
@@ -293,7 +297,24 @@ def mobilenet_v3_large() -> list[tuple[str, dict[str, Any]]]:
             j += 1
             out += [_conv(f"{p}.{j}.fc1", exp, sq, 1, 1), _conv(f"{p}.{j}.fc2", sq, exp, 1, 1)]
         out.append(_conv(f"{p}.{j + 1}.0", exp, cout, h, 1))
-    return [*out, _conv("features.16.0", 160, 960, 7, 1)]
+    return [*out, _conv(f"features.{len(table) + 1}.0", table[-1][3], last, h, 1)]
+
+
+def mobilenet_v3_large() -> list[tuple[str, dict[str, Any]]]:
+    """torchvision mobilenet_v3_large: 15 inverted residual blocks, the 1x1 conv to 960."""
+    return _mobilenet_v3(_MNV3_LARGE, 960)
+
+
+#: mobilenet_v3_small's blocks, as _MNV3_LARGE
+_MNV3_SMALL = ((16, 3, 16, 16, True, 2), (16, 3, 72, 24, False, 2), (24, 3, 88, 24, False, 1),
+               (24, 5, 96, 40, True, 2), (40, 5, 240, 40, True, 1), (40, 5, 240, 40, True, 1),
+               (40, 5, 120, 48, True, 1), (48, 5, 144, 48, True, 1),
+               (48, 5, 288, 96, True, 2), (96, 5, 576, 96, True, 1), (96, 5, 576, 96, True, 1))
+
+
+def mobilenet_v3_small() -> list[tuple[str, dict[str, Any]]]:
+    """torchvision mobilenet_v3_small: 11 inverted residual blocks, the 1x1 conv to 576."""
+    return _mobilenet_v3(_MNV3_SMALL, 576)
 
 
 def swin_t() -> list[tuple[str, dict[str, int]]]:
@@ -343,6 +364,144 @@ def alexnet() -> list[tuple[str, dict[str, Any]]]:
     return [_conv("features.0", 3, 64, 224, 11, 4, pad=2), _conv("features.3", 64, 192, 27, 5),
             _conv("features.6", 192, 384, 13, 3), _conv("features.8", 384, 256, 13, 3),
             _conv("features.10", 256, 256, 13, 3)]
+
+
+def _conv_1d(name: str, cin: int, cout: int, h: int, kh: int, kw: int
+             ) -> tuple[str, dict[str, Any]]:
+    """A 1 x k or k x 1 conv padded in its long dimension only (k // 2 on each side, "same"
+    output, batch 1) as latpred's ConvLayer, which pads both dimensions alike, writes it:
+    the same conv, unpadded, over the input padded beforehand in that dimension (the same
+    output, FLOPs and weights; the zeros read as input instead of skipped)."""
+    name, shape = _conv(name, cin, cout, h, 1)
+    shape.update(height=h + kh - 1, width=h + kw - 1, kernel_h=kh, kernel_w=kw)
+    return name, shape
+
+
+def _inception_c(p: str, cin: int, c7: int, h: int) -> list[tuple[str, dict[str, Any]]]:
+    """Inception v3's InceptionC block (17x17): 1x1; 1x1 -> 1x7 -> 7x1; 1x1 -> 7x1 -> 1x7
+    -> 7x1 -> 1x7; pool -> 1x1."""
+    return [_conv(f"{p}.branch1x1.conv", cin, 192, h, 1),
+            _conv(f"{p}.branch7x7_1.conv", cin, c7, h, 1),
+            _conv_1d(f"{p}.branch7x7_2.conv", c7, c7, h, 1, 7),
+            _conv_1d(f"{p}.branch7x7_3.conv", c7, 192, h, 7, 1),
+            _conv(f"{p}.branch7x7dbl_1.conv", cin, c7, h, 1),
+            _conv_1d(f"{p}.branch7x7dbl_2.conv", c7, c7, h, 7, 1),
+            _conv_1d(f"{p}.branch7x7dbl_3.conv", c7, c7, h, 1, 7),
+            _conv_1d(f"{p}.branch7x7dbl_4.conv", c7, c7, h, 7, 1),
+            _conv_1d(f"{p}.branch7x7dbl_5.conv", c7, 192, h, 1, 7),
+            _conv(f"{p}.branch_pool.conv", cin, 192, h, 1)]
+
+
+def _inception_e(p: str, cin: int, h: int) -> list[tuple[str, dict[str, Any]]]:
+    """Inception v3's InceptionE block (8x8): 1x1; 1x1 -> (1x3, 3x1); 1x1 -> 3x3 -> (1x3,
+    3x1); pool -> 1x1."""
+    return [_conv(f"{p}.branch1x1.conv", cin, 320, h, 1),
+            _conv(f"{p}.branch3x3_1.conv", cin, 384, h, 1),
+            _conv_1d(f"{p}.branch3x3_2a.conv", 384, 384, h, 1, 3),
+            _conv_1d(f"{p}.branch3x3_2b.conv", 384, 384, h, 3, 1),
+            _conv(f"{p}.branch3x3dbl_1.conv", cin, 448, h, 1),
+            _conv(f"{p}.branch3x3dbl_2.conv", 448, 384, h, 3),
+            _conv_1d(f"{p}.branch3x3dbl_3a.conv", 384, 384, h, 1, 3),
+            _conv_1d(f"{p}.branch3x3dbl_3b.conv", 384, 384, h, 3, 1),
+            _conv(f"{p}.branch_pool.conv", cin, 192, h, 1)]
+
+
+def inception_v3() -> list[tuple[str, dict[str, Any]]]:
+    """torchvision inception_v3 at 299x299, eval mode (no auxiliary classifier): the
+    unpadded stem (3x3 stride 2, 3x3, padded 3x3, 1x1, 3x3; max pools to 73 and 35), three
+    InceptionA blocks at 35x35 (1x1; 1x1 -> 5x5; 1x1 -> 3x3 -> 3x3; pool -> 1x1), the
+    InceptionB reduction to 17x17, four InceptionC blocks (7x7 factored into 1x7 and 7x1),
+    the InceptionD reduction to 8x8, two InceptionE blocks (1x3 and 3x1 side by side). Its
+    1 x k and k x 1 convs, padded in one dimension only, as ``_conv_1d`` writes them."""
+    out = [_conv("Conv2d_1a_3x3.conv", 3, 32, 299, 3, 2, pad=0),
+           _conv("Conv2d_2a_3x3.conv", 32, 32, 149, 3, pad=0),
+           _conv("Conv2d_2b_3x3.conv", 32, 64, 147, 3),
+           _conv("Conv2d_3b_1x1.conv", 64, 80, 73, 1),
+           _conv("Conv2d_4a_3x3.conv", 80, 192, 73, 3, pad=0)]
+    for name, cin, pool in (("Mixed_5b", 192, 32), ("Mixed_5c", 256, 64), ("Mixed_5d", 288, 64)):
+        out += [_conv(f"{name}.branch1x1.conv", cin, 64, 35, 1),
+                _conv(f"{name}.branch5x5_1.conv", cin, 48, 35, 1),
+                _conv(f"{name}.branch5x5_2.conv", 48, 64, 35, 5),
+                _conv(f"{name}.branch3x3dbl_1.conv", cin, 64, 35, 1),
+                _conv(f"{name}.branch3x3dbl_2.conv", 64, 96, 35, 3),
+                _conv(f"{name}.branch3x3dbl_3.conv", 96, 96, 35, 3),
+                _conv(f"{name}.branch_pool.conv", cin, pool, 35, 1)]
+    out += [_conv("Mixed_6a.branch3x3.conv", 288, 384, 35, 3, 2, pad=0),
+            _conv("Mixed_6a.branch3x3dbl_1.conv", 288, 64, 35, 1),
+            _conv("Mixed_6a.branch3x3dbl_2.conv", 64, 96, 35, 3),
+            _conv("Mixed_6a.branch3x3dbl_3.conv", 96, 96, 35, 3, 2, pad=0)]
+    for name, c7 in (("Mixed_6b", 128), ("Mixed_6c", 160), ("Mixed_6d", 160), ("Mixed_6e", 192)):
+        out += _inception_c(name, 768, c7, 17)
+    out += [_conv("Mixed_7a.branch3x3_1.conv", 768, 192, 17, 1),
+            _conv("Mixed_7a.branch3x3_2.conv", 192, 320, 17, 3, 2, pad=0),
+            _conv("Mixed_7a.branch7x7x3_1.conv", 768, 192, 17, 1),
+            _conv_1d("Mixed_7a.branch7x7x3_2.conv", 192, 192, 17, 1, 7),
+            _conv_1d("Mixed_7a.branch7x7x3_3.conv", 192, 192, 17, 7, 1),
+            _conv("Mixed_7a.branch7x7x3_4.conv", 192, 192, 17, 3, 2, pad=0)]
+    return out + _inception_e("Mixed_7b", 1280, 8) + _inception_e("Mixed_7c", 2048, 8)
+
+
+#: efficientnet_v2_s's stages (torchvision): fused or not, expand ratio, kernel, stride, in,
+#: out, blocks
+_EFFICIENTNET_V2_S = ((True, 1, 3, 1, 24, 24, 2), (True, 4, 3, 2, 24, 48, 4),
+                      (True, 4, 3, 2, 48, 64, 4), (False, 4, 3, 2, 64, 128, 6),
+                      (False, 6, 3, 1, 128, 160, 9), (False, 6, 3, 2, 160, 256, 15))
+
+
+def efficientnet_v2_s() -> list[tuple[str, dict[str, Any]]]:
+    """torchvision efficientnet_v2_s at 384x384, its weights' input size: the 3x3 stride-2
+    stem to 24; Fused-MBConv stages (a k x k conv to the expanded width, then a 1x1
+    project; a single k x k conv where the ratio is 1), MBConv stages (1x1 expand, k x k
+    depthwise, squeeze-excitation 1x1s to max(1, in // 4) channels on the pooled map, 1x1
+    project); the 1x1 head to 1280."""
+    out = [_conv("features.0.0", 3, 24, 384, 3, 2)]
+    h = 192
+    for stage, (fused, e, k, s, cin, cout, n) in enumerate(_EFFICIENTNET_V2_S, start=1):
+        for b in range(n):
+            i, stride = (cin, s) if b == 0 else (cout, 1)
+            exp, p = i * e, f"features.{stage}.{b}.block"
+            h_out = (h - 1) // stride + 1
+            if fused and e == 1:
+                out.append(_conv(f"{p}.0", i, cout, h, k, stride))
+            elif fused:
+                out += [_conv(f"{p}.0", i, exp, h, k, stride), _conv(f"{p}.1", exp, cout, h_out, 1)]
+            else:
+                sq = max(1, i // 4)
+                out += [_conv(f"{p}.0", i, exp, h, 1), _conv(f"{p}.1", exp, exp, h, k, stride, exp),
+                        _conv(f"{p}.2.fc1", exp, sq, 1, 1), _conv(f"{p}.2.fc2", sq, exp, 1, 1),
+                        _conv(f"{p}.3", exp, cout, h_out, 1)]
+            h = h_out
+    return [*out, _conv("features.7.0", 256, 1280, h, 1)]
+
+
+def _llama(tokens: int, layers: int, width: int, mlp: int, kv: int, vocab: int
+           ) -> list[tuple[str, dict[str, int]]]:
+    """A Llama-architecture decoder's linear layers over ``tokens`` tokens: per layer the
+    query, key and value projections (keys and values ``kv`` wide: grouped-query
+    attention), the output projection, the gated MLP (gate, up: width -> mlp; down), and
+    the vocabulary head."""
+    out = []
+    for i in range(layers):
+        p = f"model.layers.{i}"
+        out += [(f"{p}.self_attn.q_proj", {"m": tokens, "n": width, "k": width}),
+                (f"{p}.self_attn.k_proj", {"m": tokens, "n": kv, "k": width}),
+                (f"{p}.self_attn.v_proj", {"m": tokens, "n": kv, "k": width}),
+                (f"{p}.self_attn.o_proj", {"m": tokens, "n": width, "k": width}),
+                (f"{p}.mlp.gate_proj", {"m": tokens, "n": mlp, "k": width}),
+                (f"{p}.mlp.up_proj", {"m": tokens, "n": mlp, "k": width}),
+                (f"{p}.mlp.down_proj", {"m": tokens, "n": width, "k": mlp})]
+    return [*out, ("lm_head", {"m": tokens, "n": vocab, "k": width})]
+
+
+def tinyllama_decode() -> list[tuple[str, dict[str, int]]]:
+    """TinyLlama-1.1B (22 layers, width 2048, MLP 5632, 4 key/value heads of 64, vocabulary
+    32000) generating one token: m = 1."""
+    return _llama(1, 22, 2048, 5632, 256, 32000)
+
+
+def tinyllama_prefill() -> list[tuple[str, dict[str, int]]]:
+    """TinyLlama-1.1B reading a 512-token prompt: m = 512."""
+    return _llama(512, 22, 2048, 5632, 256, 32000)
 
 
 SUITES = {
@@ -395,6 +554,23 @@ SUITES = {
     "vit_l16": ("linear", vit_l16,
                 "torchvision vit_l_16 (Dosovitskiy et al. 2021), every linear layer at "
                 "224x224 input (197 tokens)"),
+    "inception_v3": ("conv2d", inception_v3,
+                     "torchvision inception_v3 (Szegedy et al. 2016), every conv layer at "
+                     "299x299 input in eval mode (its 1x7, 7x1, 1x3 and 3x1 convs, padded in "
+                     "one dimension only, as the same conv unpadded over the input padded in "
+                     "that dimension beforehand)"),
+    "mobilenet_v3_small": ("conv2d", mobilenet_v3_small,
+                           "torchvision mobilenet_v3_small (Howard et al. 2019), every conv "
+                           "layer at 224x224 input"),
+    "efficientnet_v2_s": ("conv2d", efficientnet_v2_s,
+                          "torchvision efficientnet_v2_s (Tan & Le 2021), every conv layer at "
+                          "384x384 input"),
+    "tinyllama_decode": ("linear", tinyllama_decode,
+                         "TinyLlama-1.1B (Zhang et al. 2024, Llama 2 architecture), every "
+                         "linear layer generating one token (m = 1)"),
+    "tinyllama_prefill": ("linear", tinyllama_prefill,
+                          "TinyLlama-1.1B (Zhang et al. 2024, Llama 2 architecture), every "
+                          "linear layer over a 512-token prompt (m = 512)"),
 }
 
 

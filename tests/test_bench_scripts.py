@@ -381,7 +381,27 @@ def test_make_suites_writes_the_committed_suites(tmp_path):
         "efficientnet_b0": 81, "resnext50_32x4d": 53, "vit_b16": 49, "densenet121": 120,
         "convnext_tiny": 22, "convnext_tiny_mlp": 37, "googlenet": 57, "squeezenet1_1": 26,
         "shufflenet_v2_x1_0": 56, "regnet_y_400mf": 85, "mobilenet_v3_large": 62, "swin_t": 52,
-        "mnasnet1_0": 52, "efficientnet_b2": 115, "alexnet": 5, "vit_l16": 97}
+        "mnasnet1_0": 52, "efficientnet_b2": 115, "alexnet": 5, "vit_l16": 97,
+        "inception_v3": 94, "mobilenet_v3_small": 52, "efficientnet_v2_s": 170,
+        "tinyllama_decode": 155, "tinyllama_prefill": 155}
+    iv = {x.name: x.layer for x in suite_layers("inception_v3")}
+    c17 = iv["Mixed_6b.branch7x7_2.conv"]  # 1x7, padded (0, 3): pre-padded to 17 x 23
+    assert (c17.kernel_h, c17.kernel_w, c17.padding, c17.out_h, c17.out_w) == (1, 7, 0, 17, 17)
+    c71 = iv["Mixed_6b.branch7x7_3.conv"]
+    assert (c71.height, c71.width, c71.out_h, c71.out_w, c71.out_channels) == (23, 17, 17, 17, 192)
+    assert (iv["Conv2d_4a_3x3.conv"].out_h, iv["Mixed_7a.branch3x3_2.conv"].out_h) == (71, 8)
+    assert iv["Mixed_7b.branch3x3_2a.conv"].in_channels == 384
+    ev = {x.name: x.layer for x in suite_layers("efficientnet_v2_s")}
+    assert (ev["features.2.0.block.0"].out_channels, ev["features.2.0.block.0"].out_h) == (96, 96)
+    assert ev["features.5.1.block.2.fc1"].out_channels == 40  # max(1, 160 // 4)
+    assert (ev["features.7.0"].height, ev["features.7.0"].in_channels) == (12, 256)
+    ms = {x.name: x.layer for x in suite_layers("mobilenet_v3_small")}
+    assert ms["features.1.block.1.fc1"].out_channels == 8  # _make_divisible(16 / 4, 8)
+    assert (ms["features.9.block.1.0"].stride, ms["features.9.block.1.0"].out_h) == (2, 7)
+    tl = {x.name: (x.count, x.layer) for x in suite_layers("tinyllama_decode")}
+    assert tl["model.layers.0.self_attn.k_proj"][0] == 44  # k and v: one shape
+    assert (tl["lm_head"][1].n, tl["model.layers.0.mlp.down_proj"][1].k) == (32000, 5632)
+    assert {x.layer.m for x in suite_layers("tinyllama_prefill")} == {512}
     mn = {x.name: x.layer for x in suite_layers("mnasnet1_0")}
     assert (mn["layers.12.0.layers.3"].kernel_h, mn["layers.12.0.layers.3"].groups) == (5, 576)
     assert mn["layers.12.0.layers.3"].out_h == 7 and mn["layers.14"].in_channels == 320
