@@ -32,6 +32,10 @@ UNSEEN27 = ["regnet_y_400mf", "squeezenet1_1", "shufflenet_v2_x1_0", "mobilenet_
             "swin_t"]
 #: and in session 28, the same way (efficientnet_b2's first complete run is the second call's)
 UNSEEN28 = ["mnasnet1_0", "alexnet", "vit_l16", "efficientnet_b2"]
+#: and in session 31, the same way (tinyllama_prefill's first complete run is the fourth
+#: call's, run 2; none of these shapes is in a profiler dataset)
+UNSEEN31 = ["tinyllama_decode", "inception_v3", "mobilenet_v3_small", "efficientnet_v2_s",
+            "tinyllama_prefill"]
 # (predictors, folder under --coexec, suites): one table block each
 GROUPS = [
     ("session 3, all-data predictors", "", ALL),
@@ -93,6 +97,10 @@ GROUPS = [
      "grids)", "session28/run1", UNSEEN28),
     ("session 28, the same over run 1's grids, run 2", "session28/run2", UNSEEN28),
     ("session 28, the same, run 3 (three networks)", "session28/run3", UNSEEN28[:3]),
+    ("session 31, five networks no session had seen, the shipped v3gpurel, run 1 (fresh "
+     "grids)", "session31/run1", UNSEEN31),
+    ("session 31, the same over run 1's grids, run 2", "session31/run2", UNSEEN31),
+    ("session 31, the same, run 3", "session31/run3", UNSEEN31),
 ]
 
 
