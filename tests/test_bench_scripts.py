@@ -932,3 +932,33 @@ def test_new_pair_calibrate_step_is_the_documented_recipe(tmp_path):
     rows = rows[rows["status"] == "ok"].head(200)
     ref = load_model(h200 / "models" / "calibrated" / "gpu_total_us").predict(rows)
     np.testing.assert_allclose(model.predict(rows), ref, rtol=0.1)
+
+
+S31_GRID = COEXEC / "session31" / "run1" / "tinyllama_prefill" / "grid"
+
+
+@pytest.mark.skipif(not S31_GRID.is_dir(), reason="no committed session-31 grid")
+def test_grid_vs_predicted_groups_the_whole_layer_gpu_rows():
+    import warnings
+
+    from latpred.datasets.store import load
+    from latpred.models.persist import load_model
+
+    from latpred.errors import LatpredError
+
+    mod = _script("grid_vs_predicted")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = load_model(ROOT / "datasets" / "h100" / "models" / "v3gpurel" / "gpu_total_us")
+    grid = load(S31_GRID)
+    t = mod.table(model, grid, "lm_head")
+    # GPU configurations of the whole head only (no split shares, no CPU rows)
+    whole = grid[(grid.layer == "lm_head") & (grid.impl != "blas")
+                 & grid.params.str.contains('"_split_n": 32000')]
+    assert t.configs.sum() == len(whole) > 0
+    assert ("gemm_regblock", "buffer") in t.index
+    lo, hi = (float(v) for v in t.loc[("gemm_regblock", "buffer"), "total_us"].split("-"))
+    sel = whole[(whole.impl == "gemm_regblock") & (whole.mem_mode == "buffer")].total_us
+    assert (lo, hi) == (round(sel.min()), round(sel.max()))
+    with pytest.raises(LatpredError, match="layer"):
+        mod.table(model, grid, "no_such_layer")
