@@ -6,7 +6,8 @@ its training data's range, the two part ways (BENCHMARKS.md section 5, session 3
 
 MODELS is a models directory (its ``gpu_total_us`` export) and GRID a ``coexec grid`` or
 ``coexec bench`` grid dataset. Prints per (implementation, memory mode) the configurations
-timed, their total and output-copy times (us, min-max) and the predictions (us, min-max).
+timed (refused ones left out), their total and output-copy times (us, min-max) and the
+predictions (us, min-max).
 """
 
 from __future__ import annotations
@@ -15,31 +16,31 @@ import argparse
 import warnings
 
 import pandas as pd
-from latpred.datasets.store import load
 from latpred.models.persist import load_model
+from latpred.planner.oracle import load_grid
 
 from latpred.errors import bad_value
 
 
+def _span(values: pd.api.typing.SeriesGroupBy) -> pd.Series:
+    """Per group "min-max", rounded to whole units."""
+    return (values.min().round().astype(int).astype(str) + "-"
+            + values.max().round().astype(int).astype(str))
+
+
 def table(model, grid: pd.DataFrame, layer: str) -> pd.DataFrame:
-    """The GPU-only rows of ``layer`` (the GPU computing every output) in ``grid``, grouped."""
-    rows = grid[(grid.layer == layer) & (grid.impl != "blas")].copy()
+    """The timed GPU-only rows of ``layer`` (the GPU computing every output) in ``grid``, a
+    ``planner.oracle.load_grid`` frame, grouped by implementation and memory mode."""
+    rows = grid[(grid.layer == layer) & (grid.backend == "gpu") & (grid.status == "ok")
+                & (grid.split_n == grid.n_total)]
     if rows.empty:
-        raise bad_value("layer", layer, "has no GPU rows in the grid")
-    n_total = rows.n.where(rows.op == "linear", rows.out_channels).astype(int)
-    split = rows.params.str.extract(r'"_split_n": (\d+)')[0].astype(float)
-    rows = rows[split.isna() | (split == n_total)]
-    rows["predicted_us"] = model.predict(rows)
+        raise bad_value("layer", layer, "has no timed GPU-only rows in the grid")
+    # predicted as the planner predicts them: the implementation's params, no _split_n
+    rows = rows.assign(predicted_us=model.predict(rows.assign(params=rows.gpu_params)))
     g = rows.groupby(["impl", "mem_mode"])
-    return pd.DataFrame({
-        "configs": g.size(),
-        "total_us": g.total_us.min().round().astype(int).astype(str) + "-"
-        + g.total_us.max().round().astype(int).astype(str),
-        "copy_out_us": g.transfer_out_us.min().round().astype(int).astype(str) + "-"
-        + g.transfer_out_us.max().round().astype(int).astype(str),
-        "predicted_us": g.predicted_us.min().round().astype(int).astype(str) + "-"
-        + g.predicted_us.max().round().astype(int).astype(str),
-    })
+    return pd.DataFrame({"configs": g.size(), "total_us": _span(g.total_us),
+                         "copy_out_us": _span(g.transfer_out_us),
+                         "predicted_us": _span(g.predicted_us)})
 
 
 def main() -> None:
@@ -50,7 +51,7 @@ def main() -> None:
     args = ap.parse_args()
     warnings.filterwarnings("ignore")  # pickles saved with other library versions
     model = load_model(f"{args.models}/gpu_total_us")
-    print(table(model, load(args.grid), args.layer).to_string())
+    print(table(model, load_grid(args.grid), args.layer).to_string())
 
 
 if __name__ == "__main__":

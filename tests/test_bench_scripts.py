@@ -941,8 +941,8 @@ S31_GRID = COEXEC / "session31" / "run1" / "tinyllama_prefill" / "grid"
 def test_grid_vs_predicted_groups_the_whole_layer_gpu_rows():
     import warnings
 
-    from latpred.datasets.store import load
     from latpred.models.persist import load_model
+    from latpred.planner.oracle import load_grid
 
     from latpred.errors import LatpredError
 
@@ -950,12 +950,15 @@ def test_grid_vs_predicted_groups_the_whole_layer_gpu_rows():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = load_model(ROOT / "datasets" / "h100" / "models" / "v3gpurel" / "gpu_total_us")
-    grid = load(S31_GRID)
+    grid = load_grid(S31_GRID)
     t = mod.table(model, grid, "lm_head")
-    # GPU configurations of the whole head only (no split shares, no CPU rows)
-    whole = grid[(grid.layer == "lm_head") & (grid.impl != "blas")
+    # timed GPU configurations of the whole head only (no split shares, no CPU rows, no
+    # configuration the compiler refused)
+    whole = grid[(grid.layer == "lm_head") & (grid.impl != "blas") & (grid.status == "ok")
                  & grid.params.str.contains('"_split_n": 32000')]
     assert t.configs.sum() == len(whole) > 0
+    assert (grid[(grid.layer == "lm_head") & grid.params.str.contains('"_split_n": 32000')]
+            .status != "ok").any()  # the grid does hold refused ones, left out
     assert ("gemm_regblock", "buffer") in t.index
     lo, hi = (float(v) for v in t.loc[("gemm_regblock", "buffer"), "total_us"].split("-"))
     sel = whole[(whole.impl == "gemm_regblock") & (whole.mem_mode == "buffer")].total_us
