@@ -234,8 +234,7 @@ def export_native(pred: Any, directory: str | os.PathLike) -> Path:
         "booster_file": fname,
         "devices": pred.devices_,
         "default_device": pred.default_device_,
-        "work_group_limits": [[i, p, n] for (i, p), n in
-                              getattr(pred, "work_group_limits_", {}).items()],
+        "work_group_limits": _limits_json(getattr(pred, "work_group_limits_", {})),
         "roofline": pred.roofline_.to_json() if pred.roofline_ is not None else None,
         "interval_log_q": list(pred.interval_log_q_),
         "extra_features": list(pred.extra_features_),
@@ -282,6 +281,12 @@ def load_native(directory: str | os.PathLike) -> Any:
     return pred
 
 
+def _limits_json(limits: Mapping[tuple[str, str], int]) -> list[list[Any]]:
+    """Work-group limits as ``predictor.json`` holds them: [[impl, params JSON, work-items],
+    ...], sorted (``load_native`` reads them back)."""
+    return [[i, p, int(n)] for (i, p), n in sorted(limits.items())]
+
+
 def set_work_group_limits(directory: str | os.PathLike,
                           limits: Mapping[tuple[str, str], int]) -> Path:
     """Replace the work-group limits recorded in a native export (for exports written
@@ -304,7 +309,7 @@ def set_work_group_limits(directory: str | os.PathLike,
     for (impl, params), n in limits.items():
         if int(n) < 1:
             raise bad_value("work_group_limits", (impl, params, n), "must be >= 1 work-item")
-    state["work_group_limits"] = [[i, p, int(n)] for (i, p), n in sorted(limits.items())]
+    state["work_group_limits"] = _limits_json(limits)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(state, indent=1, default=_json_default))
     os.replace(tmp, path)
