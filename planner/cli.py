@@ -423,6 +423,7 @@ def device_pair(preds: Any, gpu_dev: Any, as_trained: bool = False
     import logging
 
     from latpred.models.candidates import device_backend
+    from latpred.planner.predictors import device_names
     from latpred.profiler.devices import cl_device_info, cpu_info
 
     log = logging.getLogger(__name__)
@@ -430,8 +431,7 @@ def device_pair(preds: Any, gpu_dev: Any, as_trained: bool = False
     here: dict[str, Any] | None = None  # this host's CPU, read once
     if gpu_dev is not None:
         gpu = cl_device_info(gpu_dev.device)
-        known = {str(info.get("name", key)) for key, info in preds.devices.items()}
-        if gpu["name"] not in known and manifest_gpu is not None:
+        if gpu["name"] not in device_names(preds.devices) and manifest_gpu is not None:
             trained = manifest_gpu.get("name")
             if not as_trained:
                 raise bad_value("device", gpu["name"],

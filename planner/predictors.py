@@ -191,7 +191,7 @@ class Predictors:
             except json.JSONDecodeError as err:
                 raise bad_value("models", str(man), f"invalid JSON ({err})") from None
             devices = dict(meta.get("devices") or meta.get("meta", {}).get("devices") or {})
-        named = tuple(str(info.get("name", key)) for key, info in devices.items())
+        named = device_names(devices)
         from latpred.models.persist import NATIVE_JSON, load_model
 
         models: dict[str, Any] = {}
@@ -223,4 +223,10 @@ class Predictors:
         return cls(models, devices, str(path), named)
 
 
-__all__ = ["CPU_TARGET", "GPU_COMPONENTS", "GPU_TOTAL", "LatpredError", "Predictors", "TARGETS"]
+def device_names(devices: Mapping[str, Mapping[str, Any]]) -> tuple[str, ...]:
+    """The device names of device metadata (name -> dict; its "name" field, else its key)."""
+    return tuple(str(info.get("name", key)) for key, info in devices.items())
+
+
+__all__ = ["CPU_TARGET", "GPU_COMPONENTS", "GPU_TOTAL", "LatpredError", "Predictors", "TARGETS",
+           "device_names"]
