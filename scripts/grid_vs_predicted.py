@@ -6,8 +6,8 @@ its training data's range, the two part ways (BENCHMARKS.md section 5, session 3
 
 MODELS is a models directory (its ``gpu_total_us`` export) and GRID a ``coexec grid`` or
 ``coexec bench`` grid dataset. Prints per (implementation, memory mode) the configurations
-timed (refused ones left out), their total and output-copy times (us, min-max) and the
-predictions (us, min-max).
+timed (refused ones left out), their total and output-copy times (us, min-max), the
+predictions and the roofline prior the predictor's booster corrects (us, min-max).
 """
 
 from __future__ import annotations
@@ -15,8 +15,11 @@ from __future__ import annotations
 import argparse
 import warnings
 
+import numpy as np
 import pandas as pd
+from latpred.features import feature_matrix_and_labels
 from latpred.models.persist import load_model
+from latpred.models.targets import get_target
 from latpred.planner.oracle import load_grid
 
 from latpred.errors import bad_value
@@ -28,6 +31,17 @@ def _span(values: pd.api.typing.SeriesGroupBy) -> pd.Series:
             + values.max().round().astype(int).astype(str))
 
 
+def prior_us(model, rows: pd.DataFrame) -> np.ndarray:
+    """The roofline prior's time (us), shape (len(rows),), that the model's booster corrects
+    (a ``RuntimeCalibrated``: its base's); NaN for a model without one."""
+    base = getattr(model, "base", model)
+    if getattr(base, "roofline_", None) is None:
+        return np.full(len(rows), np.nan)
+    F, labels = feature_matrix_and_labels(rows, base.devices_, base.default_device_)
+    by = labels[get_target(base.target).prior_by]
+    return np.exp(base._log_prior(F, labels["device"], by))
+
+
 def table(model, grid: pd.DataFrame, layer: str) -> pd.DataFrame:
     """The timed GPU-only rows of ``layer`` (the GPU computing every output) in ``grid``, a
     ``planner.oracle.load_grid`` frame, grouped by implementation and memory mode."""
@@ -36,11 +50,12 @@ def table(model, grid: pd.DataFrame, layer: str) -> pd.DataFrame:
     if rows.empty:
         raise bad_value("layer", layer, "has no timed GPU-only rows in the grid")
     # predicted as the planner predicts them: the implementation's params, no _split_n
-    rows = rows.assign(predicted_us=model.predict(rows.assign(params=rows.gpu_params)))
+    planned = rows.assign(params=rows.gpu_params)
+    rows = rows.assign(predicted_us=model.predict(planned), prior_us=prior_us(model, planned))
     g = rows.groupby(["impl", "mem_mode"])
     return pd.DataFrame({"configs": g.size(), "total_us": _span(g.total_us),
                          "copy_out_us": _span(g.transfer_out_us),
-                         "predicted_us": _span(g.predicted_us)})
+                         "predicted_us": _span(g.predicted_us), "prior_us": _span(g.prior_us)})
 
 
 def main() -> None:

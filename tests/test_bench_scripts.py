@@ -963,5 +963,8 @@ def test_grid_vs_predicted_groups_the_whole_layer_gpu_rows():
     lo, hi = (float(v) for v in t.loc[("gemm_regblock", "buffer"), "total_us"].split("-"))
     sel = whole[(whole.impl == "gemm_regblock") & (whole.mem_mode == "buffer")].total_us
     assert (lo, hi) == (round(sel.min()), round(sel.max()))
+    # the roofline prior the booster corrects: one value per configuration, positive
+    plo, phi = (float(v) for v in t.loc[("gemm_regblock", "buffer"), "prior_us"].split("-"))
+    assert 0 < plo <= phi
     with pytest.raises(LatpredError, match="layer"):
         mod.table(model, grid, "no_such_layer")
