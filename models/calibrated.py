@@ -20,6 +20,12 @@ time: every GPU row a planner scores pays for every tree (BENCHMARKS.md, session
 the residual is taken minus its mean over the layer's rows, so the base predictor keeps the
 level (CPU against GPU) and the correction reorders, e.g., a layer's BLAS thread counts as
 the runtime's interleaved rounds time them (``latpred coexec cpu-rounds``).
+
+The runtime rows come from a few networks' benches, so the correction knows a narrower range
+of layer sizes than the base predictor. Beyond its training rows' largest FLOPs and bytes
+moved it fades out over ``fade_doublings`` doublings (``models.extrapolation``), leaving the
+base predictor, fitted on the profiler's wider sweeps, to answer: a correction learned on
+layers of at most a few MiB must not reorder the memory modes of a 100 MiB one.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from latpred.features import FEATURE_NAMES, column_codes, feature_matrix_and_labels
+from latpred.models.extrapolation import check_fade, correction_weight, size_max
 from latpred.models.predictor import LatencyPredictor
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
@@ -60,6 +67,10 @@ class RuntimeCalibrated(RegressorMixin, BaseEstimator):
             ``min_child_weight`` is ``min_child_samples``: a row's hessian is 1).
         max_depth: depth of the XGBoost residual's trees (4: up to 16 leaves, the size of
             the default 15-leaf LightGBM trees); unused by LightGBM.
+        fade_doublings: beyond the training rows' largest sizes (per device), the
+            correction fades linearly to none over this many doublings; None: it applies
+            at every size. Read at each prediction; corrections fitted before the option
+            recorded no sizes and never fade.
 
     The residual predicts with as many threads as the base's booster (its
     ``predict_threads``, 1 by default), not LightGBM's default of every core.
@@ -69,13 +80,14 @@ class RuntimeCalibrated(RegressorMixin, BaseEstimator):
             for XGBoost a ``models.boosters.Booster``.
         n_rows_: training rows.
         log_ratio_median_: median log(measured / base) of the training rows.
+        size_max_: the training rows' largest sizes (``models.extrapolation.size_max``).
     """
 
     def __init__(self, base: Any = None, n_estimators: int = 300, learning_rate: float = 0.03,
                  num_leaves: int = 15, min_child_samples: int = 30, subsample: float = 0.8,
                  colsample_bytree: float = 0.8, reg_lambda: float = 5.0,
                  random_state: int = 0, relative: bool = False, model_type: str = "lightgbm",
-                 max_depth: int = 4):
+                 max_depth: int = 4, fade_doublings: float | None = 1.0):
         self.base = base
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
@@ -88,11 +100,13 @@ class RuntimeCalibrated(RegressorMixin, BaseEstimator):
         self.relative = relative
         self.model_type = model_type
         self.max_depth = max_depth
+        self.fade_doublings = fade_doublings
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         # pickles from before the XGBoost residual: a LightGBM one
         state.setdefault("model_type", "lightgbm")
         state.setdefault("max_depth", 4)
+        state.setdefault("fade_doublings", None)  # and no size_max_: no fade
         super().__setstate__(state)
 
     # -- the base predictor's interface (the planner's fast path uses these) ---------------
@@ -133,7 +147,9 @@ class RuntimeCalibrated(RegressorMixin, BaseEstimator):
         lp = self.base._log_predict_features(F, labels)
         if not len(lp):
             return lp
-        return lp + self._residual(F, lp)
+        keep = correction_weight(F, labels["device"], self.__dict__.get("size_max_"),
+                                 self.fade_doublings)
+        return lp + keep * self._residual(F, lp)
 
     def _residual(self, F: np.ndarray, lp: np.ndarray) -> np.ndarray:
         """The residual model's log ratio (n,) at features F and base log predictions lp,
@@ -162,6 +178,7 @@ class RuntimeCalibrated(RegressorMixin, BaseEstimator):
         if self.model_type == "xgboost" and (not isinstance(self.max_depth, int)
                                              or self.max_depth < 1):
             raise bad_value("max_depth", self.max_depth, "must be an integer >= 1")
+        check_fade(self.fade_doublings)
         if self.base is None or "booster_" not in getattr(self.base, "__dict__", {}):
             raise bad_value("base", type(self.base).__name__, "must be a fitted LatencyPredictor")
         y = np.asarray(y, dtype=np.float64)
@@ -184,6 +201,7 @@ class RuntimeCalibrated(RegressorMixin, BaseEstimator):
                 raise bad_value("groups", len(groups), f"needs one group per row ({len(y)})")
             r = r - pd.Series(r).groupby(groups).transform("mean").to_numpy()
         self.booster_ = self._fit_residual(_design(F, lp), r)
+        self.size_max_ = size_max(F, labels["device"])
         self.n_rows_ = len(y)
         self.log_ratio_median_ = ratio_median
         log.info("calibrated %s on %d runtime rows (median log ratio %.3f%s)", self.target,

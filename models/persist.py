@@ -223,7 +223,8 @@ def export_native(pred: Any, directory: str | os.PathLike) -> Path:
         params = {k: v for k, v in pred.get_params(deep=False).items() if k != "base"}
         state = {"kind": "runtime_calibrated", "init_params": params,
                  "base_dir": CALIBRATED_BASE, "residual_file": residual,
-                 "n_rows": pred.n_rows_, "log_ratio_median": pred.log_ratio_median_}
+                 "n_rows": pred.n_rows_, "log_ratio_median": pred.log_ratio_median_,
+                 "size_max": pred.__dict__.get("size_max_")}
         (d / NATIVE_JSON).write_text(json.dumps(state, indent=1, default=_json_default))
         return d
     fname, data = pred.booster_.to_native()
@@ -321,7 +322,9 @@ def _load_calibrated(d: Path, state: dict[str, Any]) -> Any:
     from latpred.models.calibrated import RESIDUAL_TYPES, RuntimeCalibrated
 
     try:
-        model = RuntimeCalibrated(load_native(d / state["base_dir"]), **state["init_params"])
+        # exported before fade_doublings: no sizes recorded, no fade
+        model = RuntimeCalibrated(load_native(d / state["base_dir"]),
+                                  **{"fade_doublings": None, **state["init_params"]})
         if model.model_type not in RESIDUAL_TYPES:
             raise bad_value("model_type", model.model_type,
                             f"{d}: must be one of {', '.join(RESIDUAL_TYPES)}")
@@ -336,6 +339,8 @@ def _load_calibrated(d: Path, state: dict[str, Any]) -> Any:
             model.booster_ = lgb.Booster(model_str=path.read_text())
         model.n_rows_ = int(state["n_rows"])
         model.log_ratio_median_ = float(state["log_ratio_median"])
+        if state.get("size_max"):
+            model.size_max_ = {k: [float(x) for x in v] for k, v in state["size_max"].items()}
     except LatpredError:
         raise
     except Exception as err:  # a missing file or key, a broken model text

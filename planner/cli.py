@@ -155,6 +155,10 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--seed", type=int, default=None, metavar="N",
                    help="correction, cpu-ranking: seed of the residual's row and column "
                         "subsampling (default 0)")
+    q.add_argument("--fade-doublings", type=float, default=None, metavar="D",
+                   help="correction, cpu-ranking: beyond the runtime rows' largest FLOPs and "
+                        "bytes moved the correction fades to none over D doublings (default "
+                        "1; 0: it applies at every size)")
     q.add_argument("--learning-rate", type=float, default=None, metavar="LR",
                    help="correction, cpu-ranking: the residual's learning rate (default 0.03 "
                         "x 300 / --trees: the same shrinkage in all)")
@@ -804,7 +808,8 @@ def _residual_params(args: argparse.Namespace) -> dict[str, Any]:
     --seed ({} for the defaults); one-line errors for values out of range or a --what that
     fits no residual."""
     given = {"trees": args.trees, "learning-rate": args.learning_rate,
-             "residual-model": args.residual_model, "seed": args.seed}
+             "residual-model": args.residual_model, "seed": args.seed,
+             "fade-doublings": args.fade_doublings}
     given = {k: v for k, v in given.items() if v is not None}
     if not given:
         return {}
@@ -819,6 +824,10 @@ def _residual_params(args: argparse.Namespace) -> dict[str, Any]:
         if args.seed < 0:
             raise bad_value("seed", args.seed, "must be >= 0")
         out["random_state"] = args.seed
+    if args.fade_doublings is not None:
+        if args.fade_doublings < 0:
+            raise bad_value("fade-doublings", args.fade_doublings, "must be >= 0 (0: no fade)")
+        out["fade_doublings"] = args.fade_doublings or None
     if args.trees is None and args.learning_rate is None:
         return out
     from latpred.models.calibrated import RuntimeCalibrated

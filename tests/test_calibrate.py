@@ -278,6 +278,54 @@ def test_xgboost_residual_learns_the_ranking_and_round_trips(base_predictors, tm
         RuntimeCalibrated(base, model_type="xgboost", max_depth=0).fit(X, y)
 
 
+def test_calibrated_correction_fades_beyond_its_training_sizes(base_predictors, tmp_path):
+    """A correction learnt on small layers (the runtime 2x the profiler) applies in full
+    within its training rows' largest FLOPs and bytes moved, fades over fade_doublings
+    beyond them, and is gone past that: the base predictor answers. The sizes persist in
+    the native export; an export from before the option (no sizes) never fades."""
+    from latpred.features import FEATURE_NAMES, feature_matrix
+    from latpred.models.extrapolation import SIZE_DRIVERS, correction_weight
+    from latpred.models.persist import export_native, load_model
+
+    data, models = base_predictors
+    base = models["gpu_total_us"]
+    X = data[data["backend"] == "gpu"].reset_index(drop=True)
+    F = feature_matrix(X, base.devices_, base.default_device_)
+    flops = F[:, FEATURE_NAMES.index("log2_flops")]
+    small = flops <= np.quantile(flops, 0.5)
+    cal = RuntimeCalibrated(base, min_child_samples=5, model_type="xgboost",
+                            n_estimators=60, learning_rate=0.1)
+    cal.fit(X[small].reset_index(drop=True), 2.0 * base.predict(X[small]))
+    assert cal.fade_doublings == 1.0 and set(cal.size_max_) == {"*", GPU_INFO["name"]}
+    assert cal.size_max_["*"][0] == pytest.approx(flops[small].max())
+    ratio = cal.predict(X) / base.predict(X)
+    beyond = (F[:, [FEATURE_NAMES.index(c) for c in SIZE_DRIVERS]]
+              - np.asarray(cal.size_max_["*"])).max(axis=1)
+    assert np.median(ratio[beyond <= 0]) == pytest.approx(2.0, rel=0.05)
+    far = beyond >= 1.0
+    assert far.any() and np.allclose(ratio[far], 1.0)
+    cal.set_params(fade_doublings=None)  # read at each prediction: never faded
+    full = cal.predict(X) / base.predict(X)
+    assert np.median(full[far]) > 1.5
+    cal.set_params(fade_doublings=1.0)
+    # in log time, each row keeps its weight's share of the correction (partly in between)
+    w = correction_weight(F, (np.zeros(len(F), int), [GPU_INFO["name"]]), cal.size_max_, 1.0)
+    np.testing.assert_allclose(np.log(ratio), w * np.log(full), atol=1e-9)
+    assert ((w > 0.1) & (w < 0.9)).any()
+    export_native(cal, tmp_path / "cal")
+    got = load_model(tmp_path / "cal")
+    assert got.size_max_ == cal.size_max_
+    np.testing.assert_array_equal(got.predict(X), cal.predict(X))
+    state = json.loads((tmp_path / "cal" / "predictor.json").read_text())
+    del state["size_max"], state["init_params"]["fade_doublings"]
+    (tmp_path / "cal" / "predictor.json").write_text(json.dumps(state))
+    old = load_model(tmp_path / "cal")
+    assert old.fade_doublings is None and "size_max_" not in old.__dict__
+    assert np.median(old.predict(X)[far] / base.predict(X)[far]) > 1.5
+    with pytest.raises(LatpredError, match="fade_doublings=-1"):
+        RuntimeCalibrated(base, fade_doublings=-1).fit(X, base.predict(X))
+
+
 def test_calibrated_refuses_bad_input(base_predictors):
     data, models = base_predictors
     X = data[data["backend"] == "gpu"].reset_index(drop=True).iloc[:10]
@@ -362,14 +410,16 @@ def test_coexec_calibrate_cli_writes_a_complete_models_dir(base_predictors, tmp_
     assert cli_main(["coexec", "calibrate", "--models", str(m), "--grid", str(tmp_path / "bench"),
                      "--relative", "--target", "gpu_total_us", "--no-check", "--native",
                      "--trees", "40", "--residual-model", "xgboost", "--seed", "3",
-                     "--out", str(xgbdir)]) == 0
+                     "--fade-doublings", "0", "--out", str(xgbdir)]) == 0
     capsys.readouterr()
     assert (xgbdir / "gpu_total_us" / "residual.xgboost.json").exists()
     fitted = Predictors.load(xgbdir).models["gpu_total_us"]
     assert fitted.model_type == "xgboost" and fitted.booster_.n_trees == 40
-    assert fitted.random_state == 3
+    assert fitted.random_state == 3 and fitted.fade_doublings is None  # 0: no fade
+    assert Predictors.load(small).models["gpu_total_us"].fade_doublings == 1.0  # the default
     for extra, field in ((["--residual-model", "xgboost", "--what", "overheads"], "what="),
                          (["--seed", "-1"], "seed="),
+                         (["--fade-doublings", "-1"], "fade-doublings="),
                          (["--target", "kernel_us"], "target="),
                          (["--relative", "--what", "overheads"], "what="),
                          (["--trees", "0"], "trees="),
