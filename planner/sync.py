@@ -57,6 +57,9 @@ SINGLE_LAYERS = SYNC_LAYERS[:2]
 INTERFERENCE_LAYER = LinearLayer(2048, 2048, 256)
 #: overhead assumed when no measurement exists for a mode (us)
 DEFAULT_SYNC_US = 50.0
+#: doublings of activations beyond the last knot of a GPU-only overhead curve over which it
+#: fades to the memory mode's constant (``SyncModel.single_by_mib``)
+CURVE_FADE_DOUBLINGS = 1.0
 
 
 def pair_key(gpu_name: str, cpu_name: str) -> str:
@@ -273,9 +276,14 @@ class SyncModel:
     #: memory mode -> (GPU part, CPU part) slowdown when co-executed (1.0 where not measured)
     interference: dict[str, tuple[float, float]] = field(default_factory=dict)
     #: memory mode -> (MiB knots, us): the GPU-only overhead as a function of the
-    #: activations moved (``split.activation_mib``), interpolated in log MiB, flat beyond
-    #: the ends; refitted on runtime rows (``calibrate.mode_overheads``). Overrides
-    #: ``single`` for that mode where the layer's MiB is known.
+    #: activations moved (``split.activation_mib``), interpolated in log MiB, flat below
+    #: the first knot; refitted on runtime rows (``calibrate.mode_overheads``). Overrides
+    #: ``single`` for that mode where the layer's MiB is known. Beyond the last knot it
+    #: fades to the mode's constant (``single``) over ``CURVE_FADE_DOUBLINGS``: the curve
+    #: corrects the GPU predictor on the layers it was fitted on, and its last knot (one
+    #: layer's gap, e.g. +3.5 ms at 24.5 MiB in buffer mode on the H100 host, where map's
+    #: curve ends at 12.25 MiB with +0.5 ms) would otherwise decide the memory mode of
+    #: every larger layer.
     single_by_mib: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = field(
         default_factory=dict)
     #: BLAS threads -> (FLOP knots, factors): the runtime's time of a CPU-only plan over
@@ -313,7 +321,11 @@ class SyncModel:
             size = np.broadcast_to(np.asarray(mib, float), sides.shape)
             for k, (knots, us) in self.single_by_mib.items():
                 sel = (sides == k) & (size > 0)
-                out[sel] = np.interp(np.log2(size[sel]), np.log2(knots), us)
+                lx = np.log2(size[sel])
+                curve = np.interp(lx, np.log2(knots), us)
+                keep = np.clip(1.0 - (lx - np.log2(knots[-1])) / CURVE_FADE_DOUBLINGS, 0, 1)
+                base = self.single.get(k, 0.0)
+                out[sel] = base + keep * (curve - base)
         return out
 
     def cpu_factor(self, threads: np.ndarray, flops: float) -> np.ndarray:

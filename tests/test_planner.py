@@ -20,7 +20,7 @@ from latpred.planner.planner import Planner, PlannerOptions
 from latpred.planner.predictors import Predictors
 from latpred.planner.runtime import CoexecRun, plan_from_row
 from latpred.planner.split import split_align
-from latpred.planner.sync import SyncModel, measure_sync, save_sync
+from latpred.planner.sync import CURVE_FADE_DOUBLINGS, SyncModel, measure_sync, save_sync
 from latpred.profiler.backends.opencl import OpenCLDevice
 from latpred.profiler.devices import cl_device_info, cpu_info
 from latpred.profiler.problems import ConvLayer, LinearLayer
@@ -139,7 +139,8 @@ def test_sync_line_gives_sync_us_per_mode():
 
 def test_single_device_overhead_by_activation_size(infos, tmp_path):
     """A size curve per memory mode (``single_by_mib``): interpolated in log MiB, flat
-    beyond its knots, used where the layer's MiB is given; it decides the memory mode."""
+    below its first knot, fading to the mode's constant over CURVE_FADE_DOUBLINGS beyond
+    its last, used where the layer's MiB is given; it decides the memory mode."""
     from latpred.planner.split import activation_mib
 
     sync = SyncModel(single={"buffer": 5.0, "map": 7.0},
@@ -147,7 +148,13 @@ def test_single_device_overhead_by_activation_size(infos, tmp_path):
     modes = np.array(["buffer", "map"], object)
     assert list(sync.single_us(modes)) == [5.0, 7.0]  # no size: the constants
     assert list(sync.single_us(modes, 2.0)) == [pytest.approx(20.0), 7.0]  # log midpoint
-    assert sync.single_us("buffer", 0.1)[0] == 10.0 and sync.single_us("buffer", 64)[0] == 30.0
+    assert sync.single_us("buffer", 0.1)[0] == 10.0 and sync.single_us("buffer", 4.0)[0] == 30.0
+    # beyond the last knot (4 MiB): half a doubling keeps half the curve over the constant,
+    # a whole doubling and more only the constant (a curve is not extrapolated)
+    assert CURVE_FADE_DOUBLINGS == 1.0
+    assert sync.single_us("buffer", 4.0 * 2**0.5)[0] == pytest.approx(17.5)
+    assert list(sync.single_us(np.array(["buffer", "buffer", "map"], object),
+                               np.array([8.0, 64.0, 64.0]))) == [5.0, 5.0, 7.0]
     assert activation_mib(LAYER) == pytest.approx(
         4 * LAYER.gemm().M * (LAYER.gemm().K + LAYER.gemm().N) / 2**20)
     # GPU only either way: the mode whose curve is cheaper at this layer's size wins
