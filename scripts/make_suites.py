@@ -11,9 +11,15 @@ session 27; mnasnet1_0, efficientnet_b2 (288x288), alexnet (conv2d) and vit_l16 
 added in session 28; inception_v3 (299x299: 1x7, 7x1, 1x3 and 3x1 convs, a kernel
 shape no profiler dataset holds), mobilenet_v3_small, efficientnet_v2_s (384x384,
 Fused-MBConv) (conv2d), tinyllama_decode and tinyllama_prefill (linear, m = 1 and 512),
-added in session 31. Batch 1, deduplicated by shape like the other suites
-(``datasets/suites.py``). These networks were added after the predictors and the planner
-were developed on the other suites: benches on them test networks the code has never seen.
+added in session 31; qwen25_05b_prefill (linear, a 128-token prompt: a vocabulary head of
+74 MiB output), added in session 32. Batch 1, deduplicated by
+shape like the other suites (``datasets/suites.py``). These networks were added after the
+predictors and the planner were developed on the other suites: benches on them test
+networks the code has never seen.
+
+``linear_large`` is not a network: a seeded sample of linear shapes with 12-256 MiB
+outputs (prompt-sized LLM layers), a profiling probe of the GPU's transfers at sizes the
+random shapes of the sweeps (``datasets/suites.py``: at most 20 GFLOP) leave out.
 """
 
 from __future__ import annotations
@@ -504,6 +510,35 @@ def tinyllama_prefill() -> list[tuple[str, dict[str, int]]]:
     return _llama(512, 22, 2048, 5632, 256, 32000)
 
 
+def qwen25_05b_prefill() -> list[tuple[str, dict[str, int]]]:
+    """Qwen2.5-0.5B (24 layers, width 896, MLP 4864, 2 key/value heads of 64, vocabulary
+    151936) reading a 128-token prompt."""
+    return _llama(128, 24, 896, 4864, 128, 151936)
+
+
+#: linear_large: log-uniform ranges of m, n, k, the output range (MiB) and the largest FLOPs
+_LARGE = {"m": (128, 4096), "n": (4096, 131072), "k": (256, 4096)}
+_LARGE_OUT_MIB = (12.0, 256.0)
+_LARGE_MAX_FLOPS = 1.2e11
+
+
+def linear_large(n_shapes: int = 20, seed: int = 0) -> list[tuple[str, dict[str, int]]]:
+    """``n_shapes`` linear shapes drawn log-uniformly from ``_LARGE`` (seeded), kept if the
+    output (m x n floats) is within ``_LARGE_OUT_MIB`` and the FLOPs (2 m n k) at most
+    ``_LARGE_MAX_FLOPS``; named by shape."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    out: list[tuple[str, dict[str, int]]] = []
+    while len(out) < n_shapes:
+        m, n, k = (int(round(math.exp(rng.uniform(math.log(lo), math.log(hi)))))
+                   for lo, hi in _LARGE.values())
+        mib = m * n * 4 / 2**20
+        if _LARGE_OUT_MIB[0] <= mib <= _LARGE_OUT_MIB[1] and 2 * m * n * k <= _LARGE_MAX_FLOPS:
+            out.append((f"m{m}_n{n}_k{k}", {"m": m, "n": n, "k": k}))
+    return out
+
+
 SUITES = {
     "efficientnet_b0": ("conv2d", efficientnet_b0,
                         "torchvision efficientnet_b0 (Tan & Le 2019), every conv layer at "
@@ -571,6 +606,13 @@ SUITES = {
     "tinyllama_prefill": ("linear", tinyllama_prefill,
                           "TinyLlama-1.1B (Zhang et al. 2024, Llama 2 architecture), every "
                           "linear layer over a 512-token prompt (m = 512)"),
+    "qwen25_05b_prefill": ("linear", qwen25_05b_prefill,
+                           "Qwen2.5-0.5B (Qwen team 2024), every linear layer over a "
+                           "128-token prompt (m = 128)"),
+    "linear_large": ("linear", linear_large,
+                     "not a network: a profiling probe, 20 linear shapes drawn log-uniformly "
+                     "(seed 0) with m in [128, 4096], n in [4096, 131072], k in [256, 4096], "
+                     "kept if the output is 12-256 MiB and the FLOPs at most 1.2e11"),
 }
 
 
