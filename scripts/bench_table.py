@@ -113,6 +113,8 @@ GROUPS = [
     ("session 32, the same, run 3", "session32/run3", RUN3_32),
     ("session 32, the same on sessions 27-28's networks", "session32/conv",
      UNSEEN27 + UNSEEN28),
+    ("session 32, the shipped v3gpurel with both fades, run 4 (the prompts)", "session32/run4",
+     ["qwen25_05b_prefill", "tinyllama_prefill"]),
 ]
 
 
