@@ -7,7 +7,9 @@ its training data's range, the two part ways (BENCHMARKS.md section 5, session 3
 MODELS is a models directory (its ``gpu_total_us`` export) and GRID a ``coexec grid`` or
 ``coexec bench`` grid dataset. Prints per (implementation, memory mode) the configurations
 timed (refused ones left out), their total and output-copy times (us, min-max), the
-predictions and the roofline prior the predictor's booster corrects (us, min-max).
+predictions and the roofline prior the predictor's booster corrects (us, min-max), and the
+GPU-only overhead the planner adds to a prediction in that memory mode at the layer's size
+(``sync.json``: the mode's constant or its curve over the activations moved; us).
 """
 
 from __future__ import annotations
@@ -20,7 +22,10 @@ import pandas as pd
 from latpred.features import feature_matrix_and_labels
 from latpred.models.persist import load_model
 from latpred.models.targets import get_target
+from latpred.planner.calibrate import layer_of_row
 from latpred.planner.oracle import load_grid
+from latpred.planner.split import activation_mib
+from latpred.planner.sync import SyncModel
 
 from latpred.errors import bad_value
 
@@ -42,9 +47,11 @@ def prior_us(model, rows: pd.DataFrame) -> np.ndarray:
     return np.exp(base._log_prior(F, labels["device"], by))
 
 
-def table(model, grid: pd.DataFrame, layer: str) -> pd.DataFrame:
+def table(model, grid: pd.DataFrame, layer: str, sync: SyncModel | None = None
+          ) -> pd.DataFrame:
     """The timed GPU-only rows of ``layer`` (the GPU computing every output) in ``grid``, a
-    ``planner.oracle.load_grid`` frame, grouped by implementation and memory mode."""
+    ``planner.oracle.load_grid`` frame, grouped by implementation and memory mode; with
+    ``sync``, the planner's GPU-only overhead per memory mode at the layer's size too."""
     rows = grid[(grid.layer == layer) & (grid.backend == "gpu") & (grid.status == "ok")
                 & (grid.split_n == grid.n_total)]
     if rows.empty:
@@ -53,9 +60,14 @@ def table(model, grid: pd.DataFrame, layer: str) -> pd.DataFrame:
     planned = rows.assign(params=rows.gpu_params)
     rows = rows.assign(predicted_us=model.predict(planned), prior_us=prior_us(model, planned))
     g = rows.groupby(["impl", "mem_mode"])
-    return pd.DataFrame({"configs": g.size(), "total_us": _span(g.total_us),
-                         "copy_out_us": _span(g.transfer_out_us),
-                         "predicted_us": _span(g.predicted_us), "prior_us": _span(g.prior_us)})
+    out = pd.DataFrame({"configs": g.size(), "total_us": _span(g.total_us),
+                        "copy_out_us": _span(g.transfer_out_us),
+                        "predicted_us": _span(g.predicted_us), "prior_us": _span(g.prior_us)})
+    if sync is not None:
+        mib = activation_mib(layer_of_row(rows.iloc[0].to_dict()))
+        modes = out.index.get_level_values("mem_mode").to_numpy(object)
+        out["overhead_us"] = sync.single_us(modes, mib).round().astype(int)
+    return out
 
 
 def main() -> None:
@@ -66,7 +78,8 @@ def main() -> None:
     args = ap.parse_args()
     warnings.filterwarnings("ignore")  # pickles saved with other library versions
     model = load_model(f"{args.models}/gpu_total_us")
-    print(table(model, load_grid(args.grid), args.layer).to_string())
+    sync = SyncModel.load(args.models, next(iter(model.devices_)))
+    print(table(model, load_grid(args.grid), args.layer, sync).to_string())
 
 
 if __name__ == "__main__":

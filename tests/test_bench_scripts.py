@@ -970,6 +970,16 @@ def test_grid_vs_predicted_groups_the_whole_layer_gpu_rows():
     # the roofline prior the booster corrects: one value per configuration, positive
     plo, phi = (float(v) for v in t.loc[("gemm_regblock", "buffer"), "prior_us"].split("-"))
     assert 0 < plo <= phi
+    assert "overhead_us" not in t
+    # with the planner's overheads: each memory mode's at the head's activations (66.5 MiB:
+    # 4 MiB in, 62.5 out), a curve faded to its constant a doubling past its last knot
+    from latpred.planner.sync import SyncModel
+
+    sync = SyncModel(single={"buffer": 25.0, "map": 28.0, "svm_coarse": 26.0},
+                     single_by_mib={"map": ((1.0, 12.0), (20.0, 500.0))})
+    t = mod.table(model, grid, "lm_head", sync)
+    assert t.overhead_us.xs("buffer", level="mem_mode").unique().tolist() == [25]
+    assert t.loc[("gemm_regblock", "map"), "overhead_us"] == 28
     with pytest.raises(LatpredError, match="layer"):
         mod.table(model, grid, "no_such_layer")
 
