@@ -6,9 +6,10 @@
 #
 # The committed bench records (datasets/<host>/coexec/session*/) grow with each session, and
 # a call sends the tracked files plus the carried wheels. `lean` is a git sparse checkout that
-# leaves out every session's records but the H100's sessions 7 and 9 and sessions 27 and 28's
-# run 1, and the H200's session 29 run 1, which hold the never-seen networks' oracle grids
-# that the benches start from (REUSE_GRID=1 in device_coexec.sh); nothing is
+# leaves out every session's records but the H100's sessions 7 and 9 and sessions 27, 28 and
+# 32's run 1, and the H200's session 29 run 1, which hold the never-seen networks' oracle grids
+# that the benches start from (REUSE_GRID=1 in device_coexec.sh; session 31's run 1, 5.7 MiB,
+# would leave too little room: `git sparse-checkout add` it when needed); nothing is
 # untracked or deleted from git, and `full` restores the files. A call that reads the
 # records themselves (`coexec calibrate --grid datasets/h100/coexec`, REFIT_OVERHEADS=1 in
 # device_coexec.sh, the analysis scripts) needs `full`. Prints the size of what would
@@ -20,6 +21,7 @@ case "${1:-}" in
   lean) git sparse-checkout set --no-cone '/*' '!/datasets/*/coexec/session*/' \
           '/datasets/h100/coexec/session7/' '/datasets/h100/coexec/session9/' \
           '/datasets/h100/coexec/session27/run1/' '/datasets/h100/coexec/session28/run1/' \
+          '/datasets/h100/coexec/session32/run1/' \
           '/datasets/h200/coexec/session29/run1/' ;;
   full) git sparse-checkout disable ;;
   *) echo "usage: device_tree.sh lean|full" >&2; exit 2 ;;
