@@ -12,7 +12,8 @@ added in session 28; inception_v3 (299x299: 1x7, 7x1, 1x3 and 3x1 convs, a kerne
 shape no profiler dataset holds), mobilenet_v3_small, efficientnet_v2_s (384x384,
 Fused-MBConv) (conv2d), tinyllama_decode and tinyllama_prefill (linear, m = 1 and 512),
 added in session 31; qwen25_05b_prefill (linear, a 128-token prompt: a vocabulary head of
-74 MiB output), added in session 32. Batch 1, deduplicated by
+74 MiB output) and llama32_1b_prefill (linear, a 64-token prompt: 31 MiB), added in
+session 32. Batch 1, deduplicated by
 shape like the other suites (``datasets/suites.py``). These networks were added after the
 predictors and the planner were developed on the other suites: benches on them test
 networks the code has never seen.
@@ -516,6 +517,12 @@ def qwen25_05b_prefill() -> list[tuple[str, dict[str, int]]]:
     return _llama(128, 24, 896, 4864, 128, 151936)
 
 
+def llama32_1b_prefill() -> list[tuple[str, dict[str, int]]]:
+    """Llama-3.2-1B (16 layers, width 2048, MLP 8192, 8 key/value heads of 64, vocabulary
+    128256) reading a 64-token prompt."""
+    return _llama(64, 16, 2048, 8192, 512, 128256)
+
+
 #: linear_large: log-uniform ranges of m, n, k, the output range (MiB) and the largest FLOPs
 _LARGE = {"m": (128, 4096), "n": (4096, 131072), "k": (256, 4096)}
 _LARGE_OUT_MIB = (12.0, 256.0)
@@ -609,6 +616,9 @@ SUITES = {
     "qwen25_05b_prefill": ("linear", qwen25_05b_prefill,
                            "Qwen2.5-0.5B (Qwen team 2024), every linear layer over a "
                            "128-token prompt (m = 128)"),
+    "llama32_1b_prefill": ("linear", llama32_1b_prefill,
+                           "Llama-3.2-1B (Meta 2024), every linear layer over a 64-token "
+                           "prompt (m = 64)"),
     "linear_large": ("linear", linear_large,
                      "not a network: a profiling probe, 20 linear shapes drawn log-uniformly "
                      "(seed 0) with m in [128, 4096], n in [4096, 131072], k in [256, 4096], "

@@ -383,11 +383,14 @@ def test_make_suites_writes_the_committed_suites(tmp_path):
         "shufflenet_v2_x1_0": 56, "regnet_y_400mf": 85, "mobilenet_v3_large": 62, "swin_t": 52,
         "mnasnet1_0": 52, "efficientnet_b2": 115, "alexnet": 5, "vit_l16": 97,
         "inception_v3": 94, "mobilenet_v3_small": 52, "efficientnet_v2_s": 170,
-        "tinyllama_decode": 155, "tinyllama_prefill": 155, "qwen25_05b_prefill": 169, "linear_large": 20}
+        "tinyllama_decode": 155, "tinyllama_prefill": 155, "qwen25_05b_prefill": 169,
+        "llama32_1b_prefill": 113, "linear_large": 20}
     big = [x.layer for x in suite_layers("linear_large")]
     assert all(12 * 2**20 <= 4 * b.m * b.n <= 256 * 2**20 and b.flops <= 1.2e11 for b in big)
     head = {x.name: x.layer for x in suite_layers("qwen25_05b_prefill")}["lm_head"]
     assert (head.m, head.n, head.k) == (128, 151936, 896)
+    head = {x.name: x.layer for x in suite_layers("llama32_1b_prefill")}["lm_head"]
+    assert (head.m, head.n, head.k) == (64, 128256, 2048)
     iv = {x.name: x.layer for x in suite_layers("inception_v3")}
     c17 = iv["Mixed_6b.branch7x7_2.conv"]  # 1x7, padded (0, 3): pre-padded to 17 x 23
     assert (c17.kernel_h, c17.kernel_w, c17.padding, c17.out_h, c17.out_w) == (1, 7, 0, 17, 17)
