@@ -36,8 +36,9 @@ UNSEEN28 = ["mnasnet1_0", "alexnet", "vit_l16", "efficientnet_b2"]
 #: call's, run 2; none of these shapes is in a profiler dataset)
 UNSEEN31 = ["tinyllama_decode", "inception_v3", "mobilenet_v3_small", "efficientnet_v2_s",
             "tinyllama_prefill"]
-#: and in session 32 (the first complete bench is the second call's, data_only)
-UNSEEN32 = ["qwen25_05b_prefill"]
+#: and in session 32 (Qwen's first complete bench is the second call's, data_only;
+#: Llama's the eighth call's, run5, on a fresh grid)
+UNSEEN32 = ["qwen25_05b_prefill", "llama32_1b_prefill"]
 #: session 32's third paired run: the prompts and the networks the retrained GPU base moved
 RUN3_32 = ["qwen25_05b_prefill", "tinyllama_prefill", "shufflenet_v2_x1_0",
            "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_v2_s", "inception_v3"]
@@ -107,14 +108,16 @@ GROUPS = [
     ("session 31, the same over run 1's grids, run 2", "session31/run2", UNSEEN31),
     ("session 31, the same, run 3", "session31/run3", UNSEEN31),
     ("session 32, Qwen2.5-0.5B prefill and session 31's networks, the shipped v3gpurel "
-     "before the fades, run 1", "session32/run1", UNSEEN32 + UNSEEN31),
+     "before the fades, run 1", "session32/run1", UNSEEN32[:1] + UNSEEN31),
     ("session 32, the same with the overhead curves faded, run 2", "session32/run2",
-     UNSEEN32 + UNSEEN31),
+     UNSEEN32[:1] + UNSEEN31),
     ("session 32, the same, run 3", "session32/run3", RUN3_32),
     ("session 32, the same on sessions 27-28's networks", "session32/conv",
      UNSEEN27 + UNSEEN28),
     ("session 32, the shipped v3gpurel with both fades, run 4 (the prompts)", "session32/run4",
      ["qwen25_05b_prefill", "tinyllama_prefill"]),
+    ("session 32, the shipped v3gpurel with both fades, Llama-3.2-1B prefill (fresh grid)",
+     "session32/run5", ["llama32_1b_prefill"]),
 ]
 
 
