@@ -52,6 +52,12 @@ def check_fade(fade_doublings: float | None) -> None:
         raise bad_value("fade_doublings", fade_doublings, "must be > 0 (doublings) or None")
 
 
+def fade_share(excess: np.ndarray, fade_doublings: float) -> np.ndarray:
+    """The share of a correction kept at ``excess`` doublings beyond its fitted range
+    (any shape; <= 0: inside it): 1 inside, falling linearly to 0 at ``fade_doublings``."""
+    return np.clip(1.0 - np.asarray(excess, float) / fade_doublings, 0.0, 1.0)
+
+
 def correction_weight(F: np.ndarray, device: tuple[np.ndarray, list[str]],
                       maxima: SizeMax | None, fade_doublings: float | None) -> np.ndarray:
     """The share of a correction each row keeps, shape (n,), in [0, 1]: 1 within the
@@ -63,4 +69,4 @@ def correction_weight(F: np.ndarray, device: tuple[np.ndarray, list[str]],
     codes, names = device
     table = np.array([maxima.get(str(d), maxima["*"]) for d in names], float)
     excess = (F[:, _COLS] - table.reshape(len(names), len(_COLS))[codes]).max(axis=1)
-    return np.clip(1.0 - excess / fade_doublings, 0.0, 1.0)
+    return fade_share(excess, fade_doublings)

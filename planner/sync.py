@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from latpred.models.extrapolation import fade_share
 from latpred.planner.measure import TimingPolicy, measure_run
 from latpred.planner.runtime import CoexecRun, CpuConfig, GpuConfig, Plan
 from latpred.planner.split import sub_problem
@@ -279,7 +280,7 @@ class SyncModel:
     #: activations moved (``split.activation_mib``), interpolated in log MiB, flat below
     #: the first knot; refitted on runtime rows (``calibrate.mode_overheads``). Overrides
     #: ``single`` for that mode where the layer's MiB is known. Beyond the last knot it
-    #: fades to the mode's constant (``single``) over ``CURVE_FADE_DOUBLINGS``: the curve
+    #: fades to the mode's constant (``single``) over ``curve_fade_doublings``: the curve
     #: corrects the GPU predictor on the layers it was fitted on, and its last knot (one
     #: layer's gap, e.g. +3.5 ms at 24.5 MiB in buffer mode on the H100 host, where map's
     #: curve ends at 12.25 MiB with +0.5 ms) would otherwise decide the memory mode of
@@ -297,6 +298,9 @@ class SyncModel:
     #: (``max(GPU part, CPU part) + sync``), refitted on measured split plans
     #: (``calibrate.split_factors``); 1.0 where not fitted (``split_scale``)
     split_factor: dict[str, float] = field(default_factory=dict)
+    #: doublings past a ``single_by_mib`` curve's last knot over which it fades to the
+    #: mode's constant (``inf``: held flat, as before session 32)
+    curve_fade_doublings: float = CURVE_FADE_DOUBLINGS
 
     def slowdown(self, mode: str | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(GPU part, CPU part) factors of split plans in memory mode ``mode`` (scalar or
@@ -323,7 +327,7 @@ class SyncModel:
                 sel = (sides == k) & (size > 0)
                 lx = np.log2(size[sel])
                 curve = np.interp(lx, np.log2(knots), us)
-                keep = np.clip(1.0 - (lx - np.log2(knots[-1])) / CURVE_FADE_DOUBLINGS, 0, 1)
+                keep = fade_share(lx - np.log2(knots[-1]), self.curve_fade_doublings)
                 base = self.single.get(k, 0.0)
                 out[sel] = base + keep * (curve - base)
         return out

@@ -991,16 +991,10 @@ def test_grid_vs_predicted_groups_the_whole_layer_gpu_rows():
 
 def test_fade_diff_reports_the_plans_the_fades_move(monkeypatch, capsys):
     """fade_diff.py: the same models before and after, on a suite whose activations stay
-    within the overhead curves' knots, move nothing; a curve fade restored afterwards."""
-    import latpred.planner.sync as sync_module
-
+    within the overhead curves' knots, move nothing."""
     mod = _script("fade_diff")
     monkeypatch.setattr(mod, "list_suites", lambda: ["mnist_mlp", "linear_large"])
     models = str(ROOT / "datasets" / "h100" / "models" / "v3gpurel")
     monkeypatch.setattr("sys.argv", ["fade_diff.py", "--before", models, "--after", models])
-    faded = sync_module.CURVE_FADE_DOUBLINGS
-    try:
-        mod.main()
-    finally:
-        sync_module.CURVE_FADE_DOUBLINGS = faded
+    mod.main()
     assert capsys.readouterr().out.startswith("0 of 3 layers planned differently")

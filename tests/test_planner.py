@@ -155,6 +155,9 @@ def test_single_device_overhead_by_activation_size(infos, tmp_path):
     assert sync.single_us("buffer", 4.0 * 2**0.5)[0] == pytest.approx(17.5)
     assert list(sync.single_us(np.array(["buffer", "buffer", "map"], object),
                                np.array([8.0, 64.0, 64.0]))) == [5.0, 5.0, 7.0]
+    flat = SyncModel(single={"buffer": 5.0}, single_by_mib={"buffer": ((1.0, 4.0), (10.0, 30.0))},
+                     curve_fade_doublings=float("inf"))  # the planner before session 32
+    assert flat.single_us("buffer", 64.0)[0] == 30.0
     assert activation_mib(LAYER) == pytest.approx(
         4 * LAYER.gemm().M * (LAYER.gemm().K + LAYER.gemm().N) / 2**20)
     # GPU only either way: the mode whose curve is cheaper at this layer's size wins
