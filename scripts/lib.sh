@@ -11,6 +11,13 @@ run() {  # run CAP_S cmd...: stop at DEADLINE or after CAP_S seconds, whichever 
   timeout "$left" "$@" >> "${RUN_LOG:-$R/run.log}" 2>&1; log "done ($?): ${*:0:160}"
 }
 suites() { for s in "$@"; do printf -- "--suite %s " "$s"; done; }  # --suite options
+bench_suites() {  # bench_suites CAP_S OUT "OPTIONS" SUITE...: `coexec bench OPTIONS` of each
+  # suite into OUT/<suite>, CAP_S seconds for all of them (and DEADLINE, as run does)
+  local cap=$1 out=$2 opts=$3 t0; t0=$(date +%s); shift 3
+  for s in "$@"; do
+    run $(( cap - ($(date +%s) - t0) )) python3 -m latpred coexec bench $opts --suite "$s" --out "$out/$s"
+  done
+}
 # the development suites the sweeps cover by default
 DEV_LIN="mnist_mlp bert_base gpt2_small gpt2_small_decode resnet50_fc mobilenetv2_fc vgg16_fc"
 DEV_CONV="resnet50 mobilenetv2 vgg16"

@@ -65,11 +65,8 @@ if want sync && [ ! -s "$M/sync.json" ]; then
   run 86400 python3 -m latpred coexec sync --device "$GPU" --threads $(( top > 1 ? top - 1 : 1 )) $GT --models "$M"
 fi
 if want dev; then  # the runtime rounds a calibration fits on: the development suites benched
-  B="--models $M --device $GPU $GT $(COMPARE="" BENCH_ARGS="" bench_opts)"
-  S=${DEV_S:-86400}; t0=$(date +%s)
-  for s in ${DEV_SUITES:-$DEV_BENCH}; do
-    run $(( S - ($(date +%s) - t0) )) python3 -m latpred coexec bench $B --suite "$s" --out "$R/dev/$s"
-  done
+  bench_suites "${DEV_S:-86400}" "$R/dev" "--models $M --device $GPU $GT $(COMPARE="" BENCH_ARGS="" bench_opts)" \
+    ${DEV_SUITES:-$DEV_BENCH}
 fi
 if want calibrate; then  # the shipped H100 models' recipe (v3gpurel) on those rounds
   G=""; for d in "$R"/dev/*/; do [ -d "$d" ] && G="$G --grid ${d%/}"; done
@@ -78,10 +75,6 @@ if want calibrate; then  # the shipped H100 models' recipe (v3gpurel) on those r
     --residual-model xgboost --no-check --out "$M.calibrated"
 fi
 if want bench; then
-  B="--models $M --device $GPU $GT $(bench_opts)"
-  S=${BENCH_S:-86400}; t0=$(date +%s)
-  for s in $BENCH; do
-    run $(( S - ($(date +%s) - t0) )) python3 -m latpred coexec bench $B --suite "$s" --out "$R/bench/$s"
-  done
+  bench_suites "${BENCH_S:-86400}" "$R/bench" "--models $M --device $GPU $GT $(bench_opts)" $BENCH
 fi
 log "all done"

@@ -998,3 +998,18 @@ def test_fade_diff_reports_the_plans_the_fades_move(monkeypatch, capsys):
     monkeypatch.setattr("sys.argv", ["fade_diff.py", "--before", models, "--after", models])
     mod.main()
     assert capsys.readouterr().out.startswith("0 of 3 layers planned differently")
+
+
+def test_lib_bench_suites_benches_each_suite_within_one_cap(tmp_path):
+    """lib.sh's bench_suites (new_pair.sh's dev and bench steps): one `coexec bench` per
+    suite with the options as given, into OUT/<suite>, the cap shared by all of them."""
+    script = (f'R={tmp_path}; . scripts/lib.sh; run() {{ echo "$1|${{*:2}}"; }}; '
+              'bench_suites 100 /o "--models M --device g" s1 s2')
+    out = subprocess.run(["bash", "-c", script], cwd=ROOT, capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    assert len(out) == 2
+    for line, suite in zip(out, ("s1", "s2")):
+        cap, cmd = line.split("|")
+        assert 98 <= int(cap) <= 100
+        assert cmd == (f"python3 -m latpred coexec bench --models M --device g --suite {suite} "
+                       f"--out /o/{suite}")
