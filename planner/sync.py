@@ -328,7 +328,7 @@ class SyncModel:
                 lx = np.log2(size[sel])
                 curve = np.interp(lx, np.log2(knots), us)
                 keep = fade_share(lx - np.log2(knots[-1]), self.curve_fade_doublings)
-                base = self.single.get(k, 0.0)
+                base = out[sel]  # the mode's constant, as _per_mode filled it
                 out[sel] = base + keep * (curve - base)
         return out
 
