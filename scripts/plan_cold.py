@@ -4,7 +4,7 @@ kernel geometry, feature rows). ``latpred.planner.benchmark`` times re-planning 
 
     python scripts/plan_cold.py --models DIR [--warm-suite mobilenetv2] [--suite resnet50]
         [--breakdown] [--steps 16] [--threads 4,8,12,15,16] [--max-local-sizes 2] [--repeat 5]
-        [--predict-threads 1]
+        [--predict-threads 1] [--geometry-memoised]
 
 The planner options default to ``PlannerOptions()``'s (16 split steps, every thread count,
 every work-group size); ``--steps 8 --threads 4,8,12,15,16 --max-local-sizes 2`` are the
@@ -16,6 +16,11 @@ path, the candidate enumeration, and the planner's own steps: the first stage's 
 building the second stage's, deciding), from timers wrapped around those functions: the
 batch's in ms, the single-layer calls' in ms per layer. Stages nest (the predict path
 holds the feature pass, which holds the geometry), so they do not add up.
+
+``--geometry-memoised``: each layer alone once more, by a new planner that has seen only
+the warm-up network, while the process's launch geometry memo (``features.geometry``)
+already holds the layer's rows: what a first-seen layer would cost if its geometry were
+free (the candidates, feature rows, booster calls and decisions still first seen).
 """
 
 from __future__ import annotations
@@ -96,6 +101,9 @@ def main() -> None:
     add_option_args(ap)
     ap.add_argument("--predict-threads", type=int, default=1,
                     help="threads of the predictors' boosters (default 1, as `latpred plan`)")
+    ap.add_argument("--geometry-memoised", action="store_true",
+                    help="also time each layer alone with its launch geometry already "
+                         "memoised (the rest of the path first seen)")
     ap.add_argument("--repeat", type=int, default=1,
                     help="plan the network and its layers this many times, each time first "
                          "seen, and report the fastest batch and each layer's fastest call "
@@ -148,6 +156,19 @@ def main() -> None:
           f"each of its {len(items)} layers by its own plan_layer call: median "
           f"{np.median(best):.1f} ms, max {np.max(best):.1f} ms"
           + (f" (each layer's best of {args.repeat})" if args.repeat > 1 else ""))
+    if args.geometry_memoised:
+        geo = np.full((args.repeat, len(items)), np.inf)
+        for r in range(args.repeat):
+            first_seen().plan_layers(items)  # the geometry memo now holds these layers
+            planner = Planner(preds, gpu, cpu, sync, opts)  # no candidate / row memo
+            planner.plan_layers(warm)
+            for i, (name, count, layer) in enumerate(items):
+                t = time.perf_counter()
+                planner.plan_layer(layer, name, count)
+                geo[r, i] = (time.perf_counter() - t) * 1e3
+        best_geo = geo.min(axis=0)
+        print(f"each layer by its own plan_layer call, its launch geometry already memoised: "
+              f"median {np.median(best_geo):.1f} ms, max {np.max(best_geo):.1f} ms")
     if args.breakdown:
         print(f"the batch once more, timers on: {timed_batch_ms:.1f} ms; of which")
         for _m, _c, _f, label in STAGES:

@@ -147,10 +147,13 @@ def _stub_models(tmp_path: Path) -> Path:
 def test_plan_cold_plans_every_layer_of_a_network_seen_first(tmp_path):
     res = subprocess.run([sys.executable, str(ROOT / "scripts" / "plan_cold.py"), "--models",
                           str(_stub_models(tmp_path)), "--suite", "resnet50_fc",
-                          "--warm-suite", "mobilenetv2_fc", "--breakdown", "--repeat", "2"],
+                          "--warm-suite", "mobilenetv2_fc", "--breakdown", "--repeat", "2",
+                          "--geometry-memoised"],
                          capture_output=True, text=True, check=True, cwd=ROOT)
     assert "resnet50_fc, first time seen" in res.stdout and "each of its 1 layers" in res.stdout
     assert "each layer's best of 2" in res.stdout
+    geo = [line for line in res.stdout.splitlines() if "geometry already memoised" in line]
+    assert len(geo) == 1 and float(geo[0].split("median ")[1].split(" ms")[0]) > 0
     # --breakdown: one line per stage, for the batch, then per layer; stub predictors take
     # no booster or feature path
     lines = [line for line in res.stdout.splitlines() if line.startswith("  ")]
