@@ -10,6 +10,11 @@ A suite file is plain data::
 with op ``conv2d`` (ConvLayer fields) or ``linear`` (layers ``{"name", "count", "m", "n",
 "k"}``, LinearLayer). Layers are deduplicated by shape: ``count`` is how many times the
 shape occurs in the network and ``name`` its first occurrence.
+
+Wherever a suite is named (``latpred plan --suite``, ``coexec bench``, ``profile``), a path to
+such a file works too (``--suite runs/mynet.json``): ``latpred suite from-onnx`` writes one
+from an ONNX model (``datasets.onnx_suite``). Its rows are labelled with the file's
+``name``.
 """
 
 from __future__ import annotations
@@ -17,6 +22,9 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
+import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -34,6 +42,11 @@ CONV_FIELDS = ("batch", "in_channels", "out_channels", "height", "width", "kerne
 LINEAR_FIELDS = ("m", "n", "k")
 #: conv fields a suite layer may leave out
 CONV_DEFAULTS = {"batch": 1, "stride": 1, "padding": 0, "dilation": 1, "groups": 1}
+
+#: a suite file's ``name``: it becomes a directory name in bench outputs
+_LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+#: the largest suite file read (a network has at most thousands of layers)
+MAX_SUITE_FILE_BYTES = 16 * 2**20
 
 #: rejection limits of the random samplers
 MAX_FLOPS = 2e10
@@ -53,26 +66,54 @@ def list_suites() -> list[str]:
     return sorted(p.stem for p in SUITES_DIR.glob("*.json"))
 
 
-def _load(name: str) -> str:
-    path = SUITES_DIR / f"{name}.json"
+def is_suite_path(ref: str) -> bool:
+    """Whether ``ref`` names a suite file (``*.json`` or a path) rather than a shipped suite."""
+    return ref.endswith(".json") or os.sep in ref or "/" in ref
+
+
+def _load(ref: str) -> str:
+    if is_suite_path(ref):
+        path = Path(ref)
+        if not path.is_file():
+            raise bad_value("suite", ref, "no such suite file")
+        if path.stat().st_size > MAX_SUITE_FILE_BYTES:
+            raise bad_value("suite", ref, f"larger than {MAX_SUITE_FILE_BYTES // 2**20} MiB")
+        return path.read_text()
+    path = SUITES_DIR / f"{ref}.json"
     if not path.is_file():
-        raise bad_value("suite", name, f"unknown suite (known: {', '.join(list_suites())})")
+        raise bad_value("suite", ref, f"unknown suite (known: {', '.join(list_suites())}; "
+                                      "or give a suite file's path)")
     return path.read_text()
 
 
-def load_suite(name: str) -> dict[str, Any]:
-    """The suite's JSON as a dict (validated: every layer builds a valid layer object)."""
+def load_suite(ref: str) -> dict[str, Any]:
+    """The suite's JSON as a dict (validated: every layer builds a valid layer object).
+
+    Args:
+        ref: a shipped suite's name (``list_suites``) or a suite file's path."""
     try:
-        data = json.loads(_load(name))
+        data = json.loads(_load(ref))
     except json.JSONDecodeError as err:
-        raise bad_value("suite", name, f"invalid JSON ({err})") from None
-    _validate(name, data)
+        raise bad_value("suite", ref, f"invalid JSON ({err})") from None
+    except UnicodeDecodeError:
+        raise bad_value("suite", ref, "not a UTF-8 text file") from None
+    _validate(ref, data)
     return data
+
+
+def suite_label(ref: str) -> str:
+    """The name a suite's rows carry (the ``suite`` column of datasets and bench tables):
+    a shipped suite's name, a file's ``name`` field."""
+    return str(load_suite(ref)["name"]) if is_suite_path(ref) else ref
 
 
 def _validate(name: str, data: Any) -> None:
     if not isinstance(data, dict) or not isinstance(data.get("layers"), list):
         raise bad_value("suite", name, "must be an object with a 'layers' list")
+    label = data.get("name")
+    if is_suite_path(name) and not (isinstance(label, str) and _LABEL.fullmatch(label)):
+        raise bad_value("suite", name, f"name={label!r}: needs a 'name' of letters, digits, "
+                                       "'.', '_' or '-' (it labels the suite's rows)")
     if data.get("op") not in OPS:
         raise bad_value("suite", name, f"op={data.get('op')!r}: must be one of {', '.join(OPS)}")
     if not data["layers"]:
@@ -117,6 +158,37 @@ def suite_layers(name: str) -> list[SuiteLayer]:
 def suite_op(name: str) -> str:
     """The suite's op: ``conv2d`` or ``linear``."""
     return load_suite(name)["op"]
+
+
+def merge_layers(named: Iterable[tuple[str, Mapping[str, int]]]) -> list[dict[str, Any]]:
+    """Suite layers of (name, shape fields) pairs in network order: one per distinct shape,
+    named after its first occurrence, ``count`` its occurrences."""
+    merged: dict[tuple, dict[str, Any]] = {}
+    for name, shape in named:
+        key = tuple(sorted(shape.items()))
+        if key in merged:
+            merged[key]["count"] += 1
+        else:
+            merged[key] = {"name": name, "count": 1, **shape}
+    return list(merged.values())
+
+
+def suite_text(data: Mapping[str, Any]) -> str:
+    """A suite object as the shipped files write it: the header indented, a layer a line."""
+    head = json.dumps({k: v for k, v in data.items() if k != "layers"}, indent=2)[:-2]
+    rows = ",\n".join("    " + json.dumps(r) for r in data["layers"])
+    return f'{head},\n  "layers": [\n{rows}\n  ]\n}}\n'
+
+
+def write_suite(path: str | Path, data: Mapping[str, Any]) -> Path:
+    """Validate ``data`` as a suite and write it to ``path`` (whole or not at all: a
+    temporary file renamed into place). Returns the path."""
+    path = Path(path)
+    _validate(str(path), data)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(suite_text(data))
+    os.replace(tmp, path)
+    return path
 
 
 # -- random samplers -----------------------------------------------------------------------

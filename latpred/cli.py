@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     from latpred.profiler import cli as profiler_cli
 
     profiler_cli.add_subcommands(sub)
-    for module in ("latpred.models.cli", "latpred.planner.cli"):
+    for module in ("latpred.datasets.cli", "latpred.models.cli", "latpred.planner.cli"):
         try:
             mod = __import__(module, fromlist=["add_subcommands"])
         except ImportError as err:  # a stage not installed in this build

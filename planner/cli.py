@@ -93,7 +93,8 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
                     "T_single/T_oracle and efficiency T_oracle/T_plan (geometric means), "
                     "writes bench.csv, bench.parquet, summary.json, bench.png. " + GRID_HELP)
     q.add_argument("--models", required=True, help="models directory (see `latpred plan`)")
-    q.add_argument("--suite", required=True, help="layer suite")
+    q.add_argument("--suite", required=True,
+                   help="a shipped suite's name or a suite file (see `latpred suite`)")
     q.add_argument("--limit-layers", type=int, default=None, help="only the first N layers")
     q.add_argument("--layer", action="append", default=None, help="only these layer names")
     q.add_argument("--pass", dest="pass_", default="forward",
@@ -195,7 +196,8 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--max-best-us", type=float, default=None,
                    help="with --from: only shapes whose fastest CPU row took at most this")
     q.add_argument("--suite", action="append", default=[], metavar="NAME",
-                   help="the layers of this suite (repeatable)")
+                   help="the layers of this suite: a shipped name or a suite file "
+                        "(repeatable)")
     q.add_argument("--threads", default=None, help="BLAS thread counts (default 1..cores)")
     _device_args(q)
     q.add_argument("--models", default=None,
@@ -233,7 +235,9 @@ def _no_sub(p: argparse.ArgumentParser) -> int:
 # -- shared arguments -------------------------------------------------------------------------
 def _layer_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("layer (one of --op ... or --suite)")
-    g.add_argument("--suite", default=None, help="a layer suite (e.g. resnet50)")
+    g.add_argument("--suite", default=None,
+                   help="a layer suite: a shipped name (e.g. resnet50) or a suite file "
+                        "(`latpred suite from-onnx` writes one)")
     g.add_argument("--layer", action="append", default=None, help="only these suite layers")
     g.add_argument("--limit-layers", type=int, default=None, help="only the first N layers")
     g.add_argument("--op", default=None, help="linear or conv2d")
@@ -324,16 +328,17 @@ def layer_items(args: argparse.Namespace) -> list[Any]:
         raise bad_value("op", args.op, "give --op with its shape or --suite, not both")
     if suite:
         items = []
+        label = suites.suite_label(suite)  # a suite file's rows carry its name
         for name, count, layer in suites.suite_layers(suite):
             if isinstance(layer, LinearLayer) and pass_ != "forward":
                 layer = LinearLayer(layer.m, layer.n, layer.k, pass_)
-            items.append(LayerItem(suite, name, layer, count))
+            items.append(LayerItem(label, name, layer, count))
         wanted = getattr(args, "layer", None)
         if wanted:
             known = {it.name for it in items}
             for w in wanted:
                 if w not in known:
-                    raise bad_value("layer", w, f"not in suite {suite}")
+                    raise bad_value("layer", w, f"not in suite {label}")
             items = [it for it in items if it.name in wanted]
         limit = getattr(args, "limit_layers", None)
         if limit is not None:
@@ -681,7 +686,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
                                progress=not args.no_progress, confirm_top=args.confirm_top,
                                confirm_policy=policy, compare=compare)
     paths = write_outputs(table, summary, args.out,
-                          f"{args.suite}: {dev.name} + {planner.cpu_info.get('name')}")
+                          f"{items[0].suite}: {dev.name} + {planner.cpu_info.get('name')}")
     print(format_table(table, summary))
     print("wrote " + ", ".join(str(p) for p in paths))
     return 0
@@ -1001,17 +1006,15 @@ def cmd_cpu_rounds(args: argparse.Namespace) -> int:
         if v is not None and v <= 0:
             raise bad_value(name, v, "must be positive")
     threads = _int_list("threads", args.threads) or list(range(1, (os.cpu_count() or 1) + 1))
-    known = suites.list_suites()
     for name in args.suite:
-        if name not in known:
-            raise bad_value("suite", name, f"unknown suite (known: {', '.join(known)})")
+        suites.load_suite(name)  # a shipped name or a suite file, valid: else one line
     for path in args.from_:
         if not Path(path).is_dir():
             raise bad_value("from", path, "is not a dataset directory")
     check_writable(args.out)
     items = layers_of_datasets(args.from_, args.max_best_us) if args.from_ else []
     for name in args.suite:
-        items += [LayerItem(name, lname, layer, count)
+        items += [LayerItem(suites.suite_label(name), lname, layer, count)
                   for lname, count, layer in suites.suite_layers(name)]
     gpu = gpu_device(args) if args.device is not None else None
     pick = None

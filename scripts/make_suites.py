@@ -26,11 +26,11 @@ random shapes of the sweeps (``datasets/suites.py``: at most 20 GFLOP) leave out
 from __future__ import annotations
 
 import argparse
-import json
 import math
-from collections import OrderedDict
 from pathlib import Path
 from typing import Any
+
+from latpred.datasets.suites import merge_layers, suite_text
 
 
 def _conv(name: str, cin: int, cout: int, h: int, k: int, s: int = 1, g: int = 1,
@@ -630,18 +630,11 @@ def suite(name: str) -> dict[str, Any]:
     """The suite's JSON object: layers deduplicated by shape, first name, counts."""
     op, build, what = SUITES[name]
     layers = build()
-    merged: OrderedDict[tuple, dict[str, Any]] = OrderedDict()
-    for lname, shape in layers:
-        key = tuple(sorted(shape.items()))
-        if key in merged:
-            merged[key]["count"] += 1
-        else:
-            merged[key] = {"name": lname, "count": 1, **shape}
     return {"name": name, "op": op,
             "source": f"{what}, batch 1, deduplicated by shape ({len(layers)} layers); name "
                       f"= first occurrence, count = occurrences; written by "
                       f"scripts/make_suites.py from the architecture's table",
-            "layers": list(merged.values())}
+            "layers": merge_layers(layers)}
 
 
 def main() -> None:
@@ -651,9 +644,7 @@ def main() -> None:
     out = Path(ap.parse_args().out)
     for name in SUITES:
         data = suite(name)
-        text = json.dumps({k: v for k, v in data.items() if k != "layers"}, indent=2)[:-2]
-        rows = ",\n".join("    " + json.dumps(r) for r in data["layers"])
-        (out / f"{name}.json").write_text(f'{text},\n  "layers": [\n{rows}\n  ]\n}}\n')
+        (out / f"{name}.json").write_text(suite_text(data))
         print(f"{name}: {len(data['layers'])} shapes")
 
 
