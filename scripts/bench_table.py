@@ -39,6 +39,10 @@ UNSEEN31 = ["tinyllama_decode", "inception_v3", "mobilenet_v3_small", "efficient
 #: and in session 32 (Qwen's first complete bench is the second call's, data_only;
 #: Llama's the eighth call's, run5, on a fresh grid)
 UNSEEN32 = ["qwen25_05b_prefill", "llama32_1b_prefill"]
+#: and in session 35: five ONNX model-zoo networks (``latpred suite from-onnx``), each with its
+#: classifier (7 of their 119 shapes are in a profiler dataset)
+UNSEEN35 = [f"onnx_{n}{fc}" for n in ("shufflenet", "zfnet512", "bvlc_alexnet", "inception_v2",
+                                      "inception_v1") for fc in ("", "_fc")]
 #: session 32's third paired run: the prompts and the networks the retrained GPU base moved
 RUN3_32 = ["qwen25_05b_prefill", "tinyllama_prefill", "shufflenet_v2_x1_0",
            "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_v2_s", "inception_v3"]
@@ -118,6 +122,10 @@ GROUPS = [
      ["qwen25_05b_prefill", "tinyllama_prefill"]),
     ("session 32, the shipped v3gpurel with both fades, Llama-3.2-1B prefill (fresh grid)",
      "session32/run5", ["llama32_1b_prefill"]),
+    ("session 35, five ONNX model-zoo networks no session had seen, the shipped v3gpurel, "
+     "run 1 (fresh grids)", "session35/run1", UNSEEN35),
+    ("session 35, the same over run 1's grids, run 2", "session35/run2", UNSEEN35),
+    ("session 35, the same, run 3", "session35/run3", UNSEEN35),
 ]
 
 
