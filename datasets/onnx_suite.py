@@ -62,6 +62,8 @@ class OnnxImport:
 def _onnx() -> Any:
     try:
         import onnx
+        import onnx.inliner  # a submodule `import onnx` leaves out
+        import onnx.shape_inference
     except ImportError:
         raise LatpredError("reading ONNX models needs the onnx package: "
                            "pip install 'latpred[onnx]'") from None

@@ -280,3 +280,22 @@ def test_a_real_network_matches_the_shipped_suites() -> None:
 
     for op, shipped in (("conv2d", "resnet50"), ("linear", "resnet50_fc")):
         assert shapes(imp.suites[op]["layers"]) == shapes(suites.load_suite(shipped)["layers"])
+
+
+def test_layers_inside_local_functions_are_found() -> None:
+    """Exporters (torch.onnx's dynamo path) wrap modules in model-local functions: they are
+    inlined before the search, so a Linear inside one is still a layer."""
+    fn = helper.make_function(
+        "pkg", "Proj", ["inp", "w"], ["out"],
+        [helper.make_node("MatMul", ["inp", "w"], ["out"], name="proj_mm")],
+        opset_imports=[helper.make_opsetid("", 17)])
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [3, 32])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [3, 48])
+    graph = helper.make_graph([helper.make_node("Proj", ["x", "w"], ["y"], domain="pkg")],
+                              "g", [x], [y], [_init("w", 32, 48)])
+    model = helper.make_model(graph, functions=[fn], opset_imports=[
+        helper.make_opsetid("", 17), helper.make_opsetid("pkg", 1)])
+    onnx.checker.check_model(model)
+    imp = onnx_suites(model)
+    assert [_fields(lay) for lay in imp.suites["linear"]["layers"]] == [{"m": 3, "n": 48,
+                                                                         "k": 32}]
