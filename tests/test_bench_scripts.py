@@ -1016,3 +1016,25 @@ def test_lib_bench_suites_benches_each_suite_within_one_cap(tmp_path):
         assert 98 <= int(cap) <= 100
         assert cmd == (f"python3 -m latpred coexec bench --models M --device g --suite {suite} "
                        f"--out /o/{suite}")
+
+
+def test_family_bias_relative_errors_are_per_shape_and_by_parity():
+    """The relative error subtracts each shape's mean (so a shape's errors sum to 0) and
+    families split by the GEMM a conv_winograd / conv_im2col row names; parity is the
+    output width's."""
+    fb = _script("family_bias")
+    rows = pd.DataFrame({
+        "op": "conv2d", "in_channels": 8, "out_channels": 8, "height": [13, 13, 14, 14],
+        "width": [13, 13, 14, 14], "kernel_h": 3, "kernel_w": 3, "stride": 1,
+        "padding": 1, "dilation": 1, "groups": 1, "m": np.nan, "n": np.nan, "k": np.nan,
+        "impl": ["conv_winograd", "conv_direct", "conv_winograd", "conv_direct"],
+        "params": ['{"gemm": "gemm_regblock"}', "{}", '{"gemm": "gemm_tiled"}', "{}"]})
+    out = fb.relative_errors(rows, np.array([1.0, 2.0, 4.0, 4.0]), np.full(4, 2.0))
+    assert out["family"].tolist() == ["conv_winograd gemm_regblock", "conv_direct",
+                                      "conv_winograd gemm_tiled", "conv_direct"]
+    assert out["odd"].tolist() == [True, True, False, False]
+    assert out["rel"].to_numpy() == pytest.approx([-np.log(2) / 2, np.log(2) / 2, 0, 0])
+    assert fb.convs(rows.assign(backend="gpu"), 3, 1).all()
+    assert not fb.convs(rows.assign(backend="gpu"), 3, 2).any()
+    text = fb.table([("a", out)])
+    assert "| conv_winograd gemm_regblock | odd | -0.347 (" in text
