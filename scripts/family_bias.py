@@ -2,7 +2,7 @@
 family and output-map parity, on the profiler's sweep rows and on the runtime's rows.
 
     python scripts/family_bias.py --models DIR [--data datasets/h100/conv] [--grid PATH ...]
-        [--kernel 3] [--stride 1]
+        [--kernel 3] [--stride 1] [--logo]
 
 Rows: GPU conv rows of kernel ``--kernel`` x ``--kernel``, stride ``--stride``, not grouped.
 Per row, e = log(predicted / measured) minus the mean of e over its layer shape's rows
@@ -14,6 +14,13 @@ relative to the shape's other configurations), its spread and the rows. Sweep ro
 committed grids' and confirmation rounds' GPU-only rows (``planner.calibrate.runtime_rows``,
 as ``gpu_choice.py``; default every one under datasets/h100/coexec), split into the
 development suites and the networks added later. A development guide, not a bench result.
+
+``--logo``: whether the lean is a correction that carries. Per suite group left out (the
+groups of ``thread_choice.py``), every GPU-only runtime row's prediction is divided by
+exp(offset), the offset its cell's (family, parity, kernel size; linear rows one cell) mean
+relative error on the other groups' rows, shrunk toward 0 by n / (n + 50) for a cell of n
+rows; each group is scored as ``gpu_choice.py`` scores it (the pick with the planner's
+memory-mode overheads over the measured best), against the predictor as it is.
 """
 
 from __future__ import annotations
@@ -28,7 +35,8 @@ import pandas as pd
 from latpred.datasets.store import load
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from thread_choice import DEV, add_runtime_args, runtime_inputs, shape_keys  # noqa: E402
+from gpu_choice import score  # noqa: E402
+from thread_choice import DEV, add_runtime_args, group, runtime_inputs, shape_keys  # noqa: E402
 
 GEMM = r'"gemm": "(\w+)"'
 
@@ -78,6 +86,33 @@ def table(parts: list[tuple[str, pd.DataFrame]]) -> str:
     return "\n".join(lines)
 
 
+def cell_keys(rows: pd.DataFrame, rel: pd.DataFrame) -> np.ndarray:
+    """Each row's offset cell: family | parity | kernel size for convs, "linear" else."""
+    conv = (rows["op"].astype(str) == "conv2d").to_numpy()
+    k = pd.to_numeric(rows["kernel_h"], errors="coerce").fillna(0).astype(int).astype(str)
+    return np.where(conv, rel["family"] + np.where(rel["odd"], " odd k", " even k") + k.to_numpy(),
+                    "linear")
+
+
+def logo_offsets(df: pd.DataFrame, predicted: np.ndarray, overhead: np.ndarray,
+                 shrink_rows: float = 50.0) -> pd.DataFrame:
+    """Per suite group but the development suites: ``gpu_choice.score`` of the predictions
+    as they are and divided by the offsets learnt on the other groups (columns of ``df``:
+    suite, shape, wall_us, cell, rel)."""
+    df = df.assign(grp=[group(s) for s in df["suite"]], base=predicted + overhead)
+    out = []
+    for g in sorted(set(df["grp"]) - {"development"}):
+        cells = df[df["grp"] != g].groupby("cell")["rel"].agg(["mean", "size"])
+        off = (cells["mean"] * cells["size"] / (cells["size"] + shrink_rows))
+        o = off.reindex(df["cell"]).fillna(0.0).to_numpy()
+        test = df.assign(corr=predicted * np.exp(-o) + overhead)[df["grp"] == g]
+        a, b = score(test, "base", 5), score(test, "corr", 5)
+        if len(a):
+            out.append((g, int(a["shapes"].iloc[0]), float(a["loss"].iloc[0]),
+                        float(b["loss"].iloc[0])))
+    return pd.DataFrame(out, columns=["group", "shapes", "as is", "offsets"])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_runtime_args(ap)
@@ -85,6 +120,8 @@ def main() -> None:
                     help="profiler datasets (default datasets/h100/conv)")
     ap.add_argument("--kernel", type=int, default=3)
     ap.add_argument("--stride", type=int, default=1)
+    ap.add_argument("--logo", action="store_true",
+                    help="also score per-cell offsets learnt leave-one-group-out")
     args = ap.parse_args()
     warnings.filterwarnings("ignore")  # pickles saved with other library versions
     loaded, _paths, rows, _frames = runtime_inputs(args.models[:1], args.grid, "gpu_total_us")
@@ -103,6 +140,26 @@ def main() -> None:
     print(f"{args.kernel}x{args.kernel} stride-{args.stride} convs, {args.models[0]}: "
           f"{len(parts[0][1])} sweep rows, {int(dev.sum())} + {int((~dev).sum())} runtime rows")
     print(table(parts))
+    if args.logo:
+        from latpred.planner.calibrate import layer_sizes
+        from latpred.planner.split import activation_mib
+
+        X = rows.X.reset_index(drop=True)
+        pred = model.predict(X)
+        full = X.assign(**{c: X[c].fillna(v) for c, v in (
+            ("width", 1), ("padding", 0), ("dilation", 1), ("kernel_w", 1), ("stride", 1))})
+        rel = relative_errors(full, pred, np.asarray(rows.y_us))
+        df = pd.DataFrame({"suite": np.asarray(rows.suite), "wall_us": rows.wall("mean"),
+                           "shape": shape_keys(X), "cell": cell_keys(X, rel),
+                           "rel": rel["rel"].to_numpy()})
+        sync = loaded[args.models[0]][3]
+        over = sync.single_us(X["mem_mode"].astype(str).to_numpy(),
+                              layer_sizes(X, activation_mib))
+        res = logo_offsets(df, pred, over)
+        print("\n| suite group left out | shapes | pick / best: as is | with offsets |")
+        print("|---|---:|---:|---:|")
+        for r in res.itertuples():
+            print(f"| {r.group} | {r.shapes} | {r._3:.4f} | {r.offsets:.4f} |")
 
 
 if __name__ == "__main__":

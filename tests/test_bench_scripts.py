@@ -1038,3 +1038,19 @@ def test_family_bias_relative_errors_are_per_shape_and_by_parity():
     assert not fb.convs(rows.assign(backend="gpu"), 3, 2).any()
     text = fb.table([("a", out)])
     assert "| conv_winograd gemm_regblock | odd | -0.347 (" in text
+
+
+def test_family_bias_logo_offsets_learn_on_the_other_groups_only():
+    """Group A's pick changes only by what group B's rows say of a cell: B says cell x runs
+    e times slower than predicted, so A's fastest-predicted x row loses its pick."""
+    fb = _script("family_bias")
+    a = pd.DataFrame({"suite": "squeezenet1_1", "shape": "a", "cell": ["x", "y", "y", "y", "y"],
+                      "wall_us": [10.0, 5, 6, 7, 8], "rel": 0.0})
+    b = pd.DataFrame({"suite": "alexnet", "shape": "b", "cell": ["x", "y", "y", "y", "y"],
+                      "wall_us": [1.0, 2, 3, 4, 5], "rel": [-1.0, 0, 0, 0, 0]})
+    df = pd.concat([a, b], ignore_index=True)
+    pred = np.array([1.0, 2, 3, 4, 5, 1, 2, 3, 4, 5])
+    res = fb.logo_offsets(df, pred, np.zeros(10), shrink_rows=0.0).set_index("group")
+    assert res.loc["session 27", "as is"] == pytest.approx(2.0)
+    assert res.loc["session 27", "offsets"] == pytest.approx(1.0)
+    assert res.loc["session 28", "as is"] == res.loc["session 28", "offsets"] == 1.0
