@@ -43,7 +43,7 @@ LINEAR_FIELDS = ("m", "n", "k")
 #: conv fields a suite layer may leave out
 CONV_DEFAULTS = {"batch": 1, "stride": 1, "padding": 0, "dilation": 1, "groups": 1}
 
-#: a suite file's ``name``: it becomes a directory name in bench outputs
+#: a suite file's ``name``: it labels the rows (the ``suite`` column of datasets and benches)
 _LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 #: the largest suite file read (a network has at most thousands of layers)
 MAX_SUITE_FILE_BYTES = 16 * 2**20
