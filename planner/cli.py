@@ -1014,7 +1014,8 @@ def cmd_cpu_rounds(args: argparse.Namespace) -> int:
     check_writable(args.out)
     items = layers_of_datasets(args.from_, args.max_best_us) if args.from_ else []
     for name in args.suite:
-        items += [LayerItem(suites.suite_label(name), lname, layer, count)
+        label = suites.suite_label(name)  # a suite file's rows carry its name
+        items += [LayerItem(label, lname, layer, count)
                   for lname, count, layer in suites.suite_layers(name)]
     gpu = gpu_device(args) if args.device is not None else None
     pick = None

@@ -169,8 +169,9 @@ def build_sweep(args: argparse.Namespace) -> Any:
     check_writable(args.out)
     known = suites.list_suites()
     for name in args.suite:  # a shipped name or a suite file, valid: else one line
-        if suites.load_suite(name)["op"] != args.op:
-            raise bad_value("suite", name, f"is a {suites.load_suite(name)['op']} suite, not {args.op}")
+        op = suites.load_suite(name)["op"]
+        if op != args.op:
+            raise bad_value("suite", name, f"is a {op} suite, not {args.op}")
     if args.impl:
         for name in args.impl:
             if name not in registry():
@@ -234,9 +235,9 @@ def build_sweep(args: argparse.Namespace) -> Any:
         names = ["mnist_mlp"] if (args.quick and args.op == "linear") else (
             [] if args.quick else [s for s in known if suites.load_suite(s)["op"] == args.op])
     for name in names:
+        label = suites.suite_label(name)  # a suite file's rows carry its name
         for lname, _count, layer in suites.suite_layers(name):
-            layers += _with_passes(LayerItem(suites.suite_label(name), lname, layer), passes,
-                                   LinearLayer)
+            layers += _with_passes(LayerItem(label, lname, layer), passes, LinearLayer)
     n_samples = args.samples if args.samples is not None else (
         4 if args.quick and not args.suite else 0)
     if n_samples:

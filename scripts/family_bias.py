@@ -131,24 +131,24 @@ def main() -> None:
     sweep = sweep.reset_index(drop=True)
     parts = [("sweep rows", relative_errors(sweep, model.predict(sweep),
                                             sweep["total_us"].to_numpy(np.float64)))]
-    X = rows.X.assign(op=rows.X["op"], backend="gpu").reset_index(drop=True)
-    at = convs(X, args.kernel, args.stride)
-    rt = relative_errors(X[at], model.predict(X[at]), np.asarray(rows.y_us)[at])
-    dev = np.isin(np.asarray(rows.suite)[at], list(DEV))
-    parts += [("runtime, development suites", rt[dev]), ("runtime, networks added later",
-                                                         rt[~dev])]
+    X = rows.X.reset_index(drop=True)
+    pred = model.predict(X)  # every GPU-only runtime row, once
+    # linear rows lack the conv columns: filled so that their (unused) map width is defined
+    full = X.assign(**{c: X[c].fillna(v) for c, v in (
+        ("width", 1), ("padding", 0), ("dilation", 1), ("kernel_w", 1), ("stride", 1))})
+    rel = relative_errors(full, pred, np.asarray(rows.y_us))  # per shape: convs stay whole
+    at = convs(X.assign(backend="gpu"), args.kernel, args.stride)
+    dev = np.isin(np.asarray(rows.suite), list(DEV))
+    parts += [("runtime, development suites", rel[at & dev]),
+              ("runtime, networks added later", rel[at & ~dev])]
     print(f"{args.kernel}x{args.kernel} stride-{args.stride} convs, {args.models[0]}: "
-          f"{len(parts[0][1])} sweep rows, {int(dev.sum())} + {int((~dev).sum())} runtime rows")
+          f"{len(parts[0][1])} sweep rows, {int((at & dev).sum())} + {int((at & ~dev).sum())} "
+          "runtime rows")
     print(table(parts))
     if args.logo:
         from latpred.planner.calibrate import layer_sizes
         from latpred.planner.split import activation_mib
 
-        X = rows.X.reset_index(drop=True)
-        pred = model.predict(X)
-        full = X.assign(**{c: X[c].fillna(v) for c, v in (
-            ("width", 1), ("padding", 0), ("dilation", 1), ("kernel_w", 1), ("stride", 1))})
-        rel = relative_errors(full, pred, np.asarray(rows.y_us))
         df = pd.DataFrame({"suite": np.asarray(rows.suite), "wall_us": rows.wall("mean"),
                            "shape": shape_keys(X), "cell": cell_keys(X, rel),
                            "rel": rel["rel"].to_numpy()})
