@@ -261,6 +261,8 @@ def test_opencl_run_start_wait_and_shared_view(gpu, rng):
     try:
         with pytest.raises(RuntimeError):
             run.wait()
+        with pytest.raises(RuntimeError):
+            run.event_timings({})
         run.start()
         res = run.wait()
         assert res["total_us"] > 0
@@ -295,3 +297,36 @@ def test_part_problem_matches_the_bound_part(rng):
         assert (part.problem.lda, part.problem.ldb, part.problem.ldc) == (
             problem.lda, problem.N if pass_ == "backward_weight" else part.problem.ldb,
             problem.N if in_place else 4)
+
+
+@pytest.mark.parametrize("impl_name", ["conv_im2col", "conv_winograd"])
+def test_wall_time_leaves_out_reading_profiling_counters(gpu, rng, monkeypatch, impl_name):
+    """Reading the launches' profiling counters (host time per launch) happens after the
+    runtime's clock stops: a clock that jumps 1000 s while they are read leaves the plan's
+    wall times alone, and the event timings are still reported."""
+    import time
+
+    import latpred.profiler.backends.opencl as ocl
+
+    jump = [0.0]
+    real_clock, real_events = time.perf_counter, ocl._event_times
+
+    def slow_events(*a, **k):
+        jump[0] += 1000.0
+        return real_events(*a, **k)
+
+    monkeypatch.setattr(time, "perf_counter", lambda: real_clock() + jump[0])
+    monkeypatch.setattr(ocl, "_event_times", slow_events)
+    layer = ConvLayer(1, 4, 8, 6, 6, 3, 3, padding=1)
+    impl = get(impl_name)
+    params = impl.params_space()[0]
+    for s in (8, 4):  # GPU only; split with the CPU
+        local = impl.local_sizes(sub_problem(layer, 0, s), params, gpu.limits)[0]
+        plan = Plan(s, 8, GpuConfig(impl_name, params, local, "buffer"), CpuConfig(1))
+        out, ref, info = _run(layer, plan, gpu, rng)
+        np.testing.assert_allclose(out, ref, atol=info["tol"])
+        res = info["res"]
+        assert res["total_us"] < 1e8 and res["gpu_total_us"] < 1e8 and res["sync_us"] < 1e8
+        assert res["n_kernels"] == len(impl.launches(sub_problem(layer, 0, s), params, local))
+        assert res["kernel_us"] > 0
+    assert jump[0] >= 2000.0  # the counters were read, once per run

@@ -164,6 +164,7 @@ class OpenCLRun:
     _allocs: dict[str, _Alloc] = field(init=False, default_factory=dict)
     _kernels: list[Any] = field(init=False, default_factory=list)
     _pending: tuple | None = field(init=False, default=None)
+    _finished: tuple | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         cl = _cl()
@@ -274,9 +275,18 @@ class OpenCLRun:
         self._pending = (t0, t_in, t_launched, enqueue_s, in_events, events, out_events, outs)
 
     def wait(self) -> dict[str, Any]:
-        """Second half of ``run_once``: wait for the device, transfer out (mapped and SVM
-        modes) and return the timings of the run ``start`` began (us; ``total_us`` from
-        ``start``'s first transfer to the result in the host array)."""
+        """Second half of ``run_once``: ``finish`` then ``event_timings``; returns the
+        timings of the run ``start`` began (us; ``total_us`` from ``start``'s first transfer
+        to the result in the host array)."""
+        return self.event_timings(self.finish())
+
+    def finish(self) -> dict[str, Any]:
+        """Wait for the device and transfer out (mapped and SVM modes); returns the run's
+        host-side timings (us): ``total_us``, ``host_launch_us`` and, in the mapped and SVM
+        modes, ``transfer_in_us`` / ``transfer_out_us``. The rest (``event_timings``) comes
+        from the launches' profiling counters, whose reading costs host time per launch
+        (several us on NVIDIA's driver): a caller timing the run around ``finish`` reads
+        them after its clock stops, as a deployment, which reads none, would not pay them."""
         if self._pending is None:
             raise RuntimeError("OpenCLRun.wait() without start()")
         t0, t_in, t_launched, enqueue_s, in_events, events, out_events, outs = self._pending
@@ -287,16 +297,30 @@ class OpenCLRun:
             for a in outs:
                 self._shared_to_host(a)
         t_end = time.perf_counter()
+        res: dict[str, Any] = {}
+        if self.mem_mode != "buffer":
+            res["transfer_in_us"] = (t_in - t0) * 1e6
+            res["transfer_out_us"] = (t_end - t_out_start) * 1e6
+        res["total_us"] = (t_end - t0) * 1e6
+        res["host_launch_us"] = (t_launched - t_in) * 1e6
+        self._finished = (enqueue_s, in_events, events, out_events)
+        return res
+
+    def event_timings(self, host: dict[str, Any]) -> dict[str, Any]:
+        """``host`` (``finish``'s timings of the last finished run) completed with its
+        launches' profiling counters: ``kernel_us``, ``dispatch_us`` (plus the host's
+        enqueue calls), ``queued_submit_us``, ``submit_start_us``, ``n_kernels``,
+        ``kernel_breakdown_us`` and, in ``buffer`` mode, the copy events' transfer times."""
+        if self._finished is None:
+            raise RuntimeError("OpenCLRun.event_timings() without finish()")
+        enqueue_s, in_events, events, out_events = self._finished
+        self._finished = None
         res = _event_times(events, after=in_events)
         res["dispatch_us"] += enqueue_s * 1e6
         if self.mem_mode == "buffer":
             res["transfer_in_us"] = sum(_dur_us(e) for e in in_events)
             res["transfer_out_us"] = sum(_dur_us(e) for e in out_events)
-        else:
-            res["transfer_in_us"] = (t_in - t0) * 1e6
-            res["transfer_out_us"] = (t_end - t_out_start) * 1e6
-        res["total_us"] = (t_end - t0) * 1e6
-        res["host_launch_us"] = (t_launched - t_in) * 1e6
+        res.update(host)
         return res
 
     def shared_view(self, name: str) -> np.ndarray:
