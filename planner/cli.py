@@ -163,7 +163,8 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--learning-rate", type=float, default=None, metavar="LR",
                    help="correction, cpu-ranking: the residual's learning rate (default 0.03 "
                         "x 300 / --trees: the same shrinkage in all)")
-    q.add_argument("--what", choices=["correction", "overheads", "both", "cpu-ranking"],
+    q.add_argument("--what", choices=["correction", "overheads", "gpu-overheads", "both",
+                                      "cpu-ranking"],
                    default="correction",
                    help="correction: the predictors' LightGBM correction; overheads: the "
                         "runtime's overhead around GPU-only plans per memory mode (a constant "
@@ -171,7 +172,10 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
                         "plans per thread count (a curve over the layer's FLOPs), refitted "
                         "on the confirmation rounds, and a factor on split plans per memory "
                         "mode, on the split plans of every dataset (sync.json; predictors "
-                        "copied); both; cpu-ranking: a relative correction of the CPU "
+                        "copied); gpu-overheads: only the GPU-only overheads per memory mode "
+                        "and their curves (the CPU factors and split factors kept: after a "
+                        "change of the runtime that moves only GPU plans); both; "
+                        "cpu-ranking: a relative correction of the CPU "
                         "predictor (how a layer's thread counts rank, its level kept) fitted "
                         "on --cpu-rounds datasets (thread counts timed as the runtime times "
                         "plans); it replaces sync.json's CPU-only thread factors, which the "
@@ -771,7 +775,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     if args.what != "correction" and not confirm:
         raise bad_value("grid", args.grid[0], "holds no confirmation round (confirm/) "
                         "to refit the overheads from")
-    used = confirm if args.what == "overheads" else list(grids.values())
+    only_overheads = args.what in ("overheads", "gpu-overheads")
+    used = confirm if only_overheads else list(grids.values())
     rows = runtime_rows(used, gpu, cpu, args.exclude_suite)
     n = {t: len(r) for t, r in rows.items()}
     print(f"{len(used)} datasets: " + ", ".join(
@@ -780,7 +785,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         raise bad_value("grid", args.grid[0], "holds no ok CPU-only or GPU-only row "
                         "(outside the excluded suites)")
     fitted: dict[str, Any] = {}
-    if args.what != "overheads":
+    if not only_overheads:
         targets = set(args.target or rows)
         corrected = {t: r for t, r in rows.items() if t in targets}
         params = {**residual, **({"relative": True} if args.relative else {})} or None
@@ -794,9 +799,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     if args.what != "correction":
         sync_entry = _refit_overheads(Path(args.models), Predictors(
             {**preds.models, **fitted}, preds.devices, preds.source),
-            rows if args.what == "overheads" else
+            rows if only_overheads else
             runtime_rows(confirm, gpu, cpu, args.exclude_suite), gpu, cpu, args.rounds,
-            list(grids.values()), args.exclude_suite or ())
+            list(grids.values()), args.exclude_suite or (), gpu_only=args.what == "gpu-overheads")
     _write_models_dir(Path(args.models), out, fitted, args.native,
                       None if sync_entry is None else
                       lambda d: save_sync(d, sync_entry))  # this pair's entry replaced
@@ -818,7 +823,7 @@ def _residual_params(args: argparse.Namespace) -> dict[str, Any]:
     given = {k: v for k, v in given.items() if v is not None}
     if not given:
         return {}
-    if args.what == "overheads":
+    if args.what in ("overheads", "gpu-overheads"):
         name = next(iter(given))
         raise bad_value("what", args.what, f"fits no residual model: --{name} shapes a "
                         "correction (correction, both, cpu-ranking)")
@@ -931,12 +936,13 @@ def _calibrate_cpu_ranking(args: argparse.Namespace, preds: Any, cpu: dict[str, 
 
 def _refit_overheads(models: Path, preds: Any, rows: dict[str, Any],
                      gpu: dict[str, Any], cpu: dict[str, Any], rounds: str = "mean",
-                     grids: Sequence[Any] = (), exclude_suites: Sequence[str] = ()
-                     ) -> dict[str, Any]:
+                     grids: Sequence[Any] = (), exclude_suites: Sequence[str] = (),
+                     gpu_only: bool = False) -> dict[str, Any]:
     """The pair's entry of ``models``' sync.json with its single-device overheads per memory
     mode refitted on the GPU-only runtime rows (``calibrate.mode_overheads``), its CPU-only
     factors per thread count (``cpu_thread_factors``) and its split plans' factors per
-    memory mode on the split plans of ``grids`` (``split_factors``); prints old -> new."""
+    memory mode on the split plans of ``grids`` (``split_factors``); prints old -> new.
+    ``gpu_only``: the GPU-only overheads alone, the rest of the entry kept."""
     from latpred.planner.calibrate import cpu_thread_factors, mode_overheads, split_factors
     from latpred.planner.predictors import CPU_TARGET, GPU_TOTAL
     from latpred.planner.sync import SYNC_FILE, SyncModel, pair_key
@@ -959,15 +965,17 @@ def _refit_overheads(models: Path, preds: Any, rows: dict[str, Any],
     entry["single_by_mib"] = {m: v.pop("by_mib") for m, v in fit.items() if "by_mib" in v}
     entry["single_refit"] = fit
     entry["refit_rounds"] = rounds  # how the rounds' wall times were taken (for the record)
-    cpu_fit = cpu_thread_factors(preds, rows[CPU_TARGET], rounds=rounds)
-    entry["cpu_by_threads"] = {str(t): {"flops": v["flops"], "factor": v["factor"]}
-                               for t, v in cpu_fit.items()}
     print("GPU-only overhead per memory mode (us), measured on tiny layers -> refitted on "
           "runtime rows: " + ", ".join(f"{m} {v['measured_us']:.1f} -> {v['us']:.1f} "
                                        f"({v['rows']} rows)" for m, v in fit.items()))
     for m, v in entry["single_by_mib"].items():
         print(f"  {m} by activation MiB: " + ", ".join(
             f"{k:g} MiB {u:.0f} us" for k, u in zip(v["mib"], v["us"])))
+    if gpu_only:
+        return entry
+    cpu_fit = cpu_thread_factors(preds, rows[CPU_TARGET], rounds=rounds)
+    entry["cpu_by_threads"] = {str(t): {"flops": v["flops"], "factor": v["factor"]}
+                               for t, v in cpu_fit.items()}
     for t, v in cpu_fit.items():
         print(f"  CPU only, {t} threads, runtime / predicted by layer MFLOP ({v['rows']} rows): "
               + ", ".join(f"{k / 1e6:.3g} {f:.2f}" for k, f in zip(v["flops"], v["factor"])))

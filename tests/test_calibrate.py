@@ -638,6 +638,17 @@ def test_coexec_calibrate_refits_overheads_from_confirmation_rounds(base_predict
     assert SyncModel.load(out, GPU_INFO["name"], CPU_INFO["name"]).single_by_mib.keys() \
         == entry["single_by_mib"].keys()
     assert not isinstance(Predictors.load(out).models["gpu_total_us"], RuntimeCalibrated)
+    # gpu-overheads: the GPU-only overheads refitted, the CPU and split factors kept as they were
+    kept = {"cpu_by_threads": {"8": {"flops": [1e6, 1e8], "factor": [1.1, 0.9]}},
+            "split_factor": {"buffer": {"factor": 1.2, "rows": 9}}}
+    data = json.loads((m / "sync.json").read_text())
+    data["pairs"][key].update(kept)
+    (m / "sync.json").write_text(json.dumps(data))
+    assert cli_main(["coexec", "calibrate", "--models", str(m), "--grid", str(tmp_path / "bench"),
+                     "--what", "gpu-overheads", "--out", str(tmp_path / "gov")]) == 0
+    gentry = json.loads((tmp_path / "gov" / "sync.json").read_text())["pairs"][key]
+    assert gentry["single"] == entry["single"] and gentry["single_refit"] == entry["single_refit"]
+    assert {k: gentry[k] for k in kept} == kept
     # refused: no confirmation round; a models directory without the pair's sync entry
     assert cli_main(["coexec", "calibrate", "--models", str(m), "--grid",
                      str(tmp_path / "bench" / "s" / "grid"), "--what", "overheads",
