@@ -126,6 +126,15 @@ GROUPS = [
      "run 1 (fresh grids)", "session35/run1", UNSEEN35),
     ("session 35, the same over run 1's grids, run 2", "session35/run2", UNSEEN35),
     ("session 35, the same, run 3", "session35/run3", UNSEEN35),
+    # from session 36 on, the runtime's wall times leave out reading the profiling counters
+    ("session 36, the runtime without the counters' reads: the development suites, the "
+     "shipped v3gpurel as it was (its overheads fitted with them)", "session36/dev", ALL),
+    ("session 36, session 35's networks, v3gpurel with its GPU-only overheads refitted on "
+     "session 36's development rounds (shipped now), run 1", "session36/onnx_run1", UNSEEN35),
+    ("session 36, the same, run 2", "session36/onnx_run2", UNSEEN35),
+    ("session 36, the same on session 27's networks", "session36/session27_nets", UNSEEN27),
+    ("session 36, the same on session 28's networks", "session36/session28_nets", UNSEEN28),
+    ("session 36, the same on session 31's networks", "session36/session31_nets", UNSEEN31),
 ]
 
 
