@@ -261,8 +261,8 @@ class CoexecRun:
     ``transfer_out_us``, ``merge_us`` (staged blocks copied into the output),
     ``sync_us`` (from the later side finishing to the output complete), ``cpu_start_us``
     (lag before the CPU part starts). The wall times leave out the reading of the launches'
-    profiling counters (``OpenCLRun.event_timings``, after the clock stops): several us
-    per launch that a deployment does not pay.
+    profiling counters (``OpenCLRun.event_timings``, after the clock stops): about 26 us a
+    run on the H100, which a deployment does not pay.
     """
 
     def __init__(self, layer: Any, arrays: dict[str, np.ndarray], plan: Plan,
@@ -403,7 +403,7 @@ class CoexecRun:
                 merge_s += time.perf_counter() - t
         t_end = time.perf_counter()
         # the launches' profiling counters, read once the clock has stopped: reading them
-        # costs several us of host time per launch, which a deployment does not pay
+        # costs host time (about 26 us a run on the H100), which a deployment does not pay
         if gpu is not None:
             g = gpu.event_timings(g)
         if self._cpu_run is not None:

@@ -301,7 +301,7 @@ def test_part_problem_matches_the_bound_part(rng):
 
 @pytest.mark.parametrize("impl_name", ["conv_im2col", "conv_winograd"])
 def test_wall_time_leaves_out_reading_profiling_counters(gpu, rng, monkeypatch, impl_name):
-    """Reading the launches' profiling counters (host time per launch) happens after the
+    """Reading the launches' profiling counters (host time) happens after the
     runtime's clock stops: a clock that jumps 1000 s while they are read leaves the plan's
     wall times alone, and the event timings are still reported."""
     import time
