@@ -1054,3 +1054,20 @@ def test_family_bias_logo_offsets_learn_on_the_other_groups_only():
     assert res.loc["session 27", "as is"] == pytest.approx(2.0)
     assert res.loc["session 27", "offsets"] == pytest.approx(1.0)
     assert res.loc["session 28", "as is"] == res.loc["session 28", "offsets"] == 1.0
+
+
+def test_counter_cost_prints_one_row_per_kernel_on_pocl():
+    """scripts/counter_cost.py on the PoCL device: a row per kernel, with its launches and
+    three positive times; too few runs are refused."""
+    script = str(ROOT / "scripts" / "counter_cost.py")
+    res = subprocess.run([sys.executable, script, "--device", "pocl", "--runs", "11"],
+                         capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr
+    rows = [line.split("|")[1:-1] for line in res.stdout.splitlines()
+            if line.startswith("| conv_")]
+    assert [(r[0].strip(), int(r[1])) for r in rows] == [
+        ("conv_direct", 1), ("conv_im2col", 2), ("conv_winograd", 4)]
+    assert all(float(v) > 0 for r in rows for v in r[2:])
+    bad = subprocess.run([sys.executable, script, "--runs", "10"], capture_output=True,
+                         text=True, timeout=120)
+    assert bad.returncode == 2 and "--runs must be > 10" in bad.stderr
