@@ -135,6 +135,10 @@ GROUPS = [
     ("session 36, the same on session 27's networks", "session36/session27_nets", UNSEEN27),
     ("session 36, the same on session 28's networks", "session36/session28_nets", UNSEEN28),
     ("session 36, the same on session 31's networks", "session36/session31_nets", UNSEEN31),
+    ("session 37, sessions 7 and 9's seven networks, the shipped v3gpurel (session 36's "
+     "overheads), run 1 (their committed grids)", "session37/seven_run1",
+     UNSEEN + UNSEEN9 + FRESH9),
+    ("session 37, the same, run 2", "session37/seven_run2", UNSEEN + UNSEEN9 + FRESH9),
 ]
 
 
