@@ -18,6 +18,9 @@ from latpred.errors import LatpredError, bad_value
 
 #: ``plan --tune``'s default shortlist (the H100 benches of BENCHMARKS.md section 5)
 TUNE_SHORTLIST = 6
+#: ``coexec calibrate --what`` values that refit sync.json alone (no correction: they
+#: read only the confirmation rounds and take no residual options)
+OVERHEADS_ONLY = ("overheads", "gpu-overheads")
 
 GRID_HELP = (
     "The oracle grid: split ratios i/STEPS (snapped to each GPU configuration's tile "
@@ -775,7 +778,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     if args.what != "correction" and not confirm:
         raise bad_value("grid", args.grid[0], "holds no confirmation round (confirm/) "
                         "to refit the overheads from")
-    only_overheads = args.what in ("overheads", "gpu-overheads")
+    only_overheads = args.what in OVERHEADS_ONLY
     used = confirm if only_overheads else list(grids.values())
     rows = runtime_rows(used, gpu, cpu, args.exclude_suite)
     n = {t: len(r) for t, r in rows.items()}
@@ -823,7 +826,7 @@ def _residual_params(args: argparse.Namespace) -> dict[str, Any]:
     given = {k: v for k, v in given.items() if v is not None}
     if not given:
         return {}
-    if args.what in ("overheads", "gpu-overheads"):
+    if args.what in OVERHEADS_ONLY:
         name = next(iter(given))
         raise bad_value("what", args.what, f"fits no residual model: --{name} shapes a "
                         "correction (correction, both, cpu-ranking)")

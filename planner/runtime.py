@@ -387,7 +387,7 @@ class CoexecRun:
                 gpu_part.merge()
                 merge_s += time.perf_counter() - t_gpu
         c0 = c1 = t0
-        cpu_extra: dict[str, Any] = {}
+        cres: dict[str, Any] | None = None  # the OpenCL CPU part's host timings
         if cpu_part is not None:
             if fut is not None:
                 c0, c1 = fut.result()
@@ -406,8 +406,8 @@ class CoexecRun:
         # costs host time (about 26 us a run on the H100), which a deployment does not pay
         if gpu is not None:
             g = gpu.event_timings(g)
-        if self._cpu_run is not None:
-            cpu_extra = {"cpu_kernel_us": self._cpu_run.event_timings(cres)["kernel_us"]}
+        cpu_extra = {} if cres is None else {
+            "cpu_kernel_us": self._cpu_run.event_timings(cres)["kernel_us"]}
         cpu_us = (c1 - c0) * 1e6 if cpu_part is not None else 0.0
         return {
             "total_us": (t_end - t0) * 1e6,
