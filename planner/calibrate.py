@@ -259,6 +259,60 @@ def mode_overheads(predictors: Predictors, rows: RuntimeRows, single: dict[str, 
     return out
 
 
+#: fewest (configuration, layer) pairs timed in a memory mode and the reference mode to fit
+#: that mode's ratio curve from
+MIN_RATIO_PAIRS = 40
+
+
+def mode_ratios(rows: RuntimeRows, ref: str = "buffer", min_pairs: int = MIN_RATIO_PAIRS,
+                min_band_rows: int = MIN_BAND_ROWS, rounds: str = "mean"
+                ) -> dict[str, dict[str, Any]]:
+    """How a GPU-only plan's memory mode scales its wall time, from pairs: the same kernel
+    configuration on the same layer timed in a mode and in ``ref``.
+
+    Per mode, the log of (wall time in the mode / in ``ref``) of every such pair; per
+    octave of ``split.activation_mib`` (sparse octaves pooled up to ``min_band_rows``
+    pairs), a knot (median MiB, median log ratio) of ``SyncModel.ratio_by_mib``. Ratios of
+    pairs leave out what the predictors get wrong about the configuration itself and what
+    a host state does to every mode alike.
+
+    Args:
+        rows: ``runtime_rows(...)["gpu_total_us"]`` (a row's wall times merged over the
+            datasets that timed it; confirmation rounds time a layer's modes side by side).
+        ref: the reference memory mode.
+        min_pairs: modes with fewer pairs get no curve.
+        min_band_rows: fewest pairs of a (pooled) size band's knot.
+        rounds: a row's wall time over its datasets (``RuntimeRows.wall``).
+
+    Returns:
+        mode -> {"mib": [...], "log_ratio": [...], "pairs": n} for the modes with a curve.
+    """
+    if not len(rows) or "mem_mode" not in rows.X:
+        return {}
+    modes = rows.X["mem_mode"].astype(str).to_numpy()
+    key = pd.util.hash_pandas_object(rows.X.drop(columns="mem_mode"), index=False).to_numpy()
+    wall = pd.Series(rows.wall(rounds), index=pd.MultiIndex.from_arrays([key, modes]))
+    wall = wall[np.isfinite(wall.to_numpy()) & (wall.to_numpy() > 0)]
+    wall = wall[~wall.index.duplicated()].unstack()
+    if ref not in wall:
+        return {}
+    mib_of = pd.Series(layer_sizes(rows.X, activation_mib), index=key)
+    mib_of = mib_of[~mib_of.index.duplicated()]
+    out: dict[str, dict[str, Any]] = {}
+    for mode in sorted(c for c in wall.columns if c != ref):
+        pair = wall[[mode, ref]].dropna()
+        if len(pair) < min_pairs:
+            continue
+        lr = np.log(pair[mode].to_numpy() / pair[ref].to_numpy())
+        mib = mib_of.loc[pair.index].to_numpy()
+        band = np.floor(np.log2(mib))
+        knots = [(float(np.median(mib[b])), float(np.median(lr[b])))
+                 for b in _size_bands(band, np.ones(len(lr), bool), min_band_rows)]
+        out[mode] = {"mib": [float(f"{k:.4g}") for k, _r in knots],
+                     "log_ratio": [round(r, 4) for _k, r in knots], "pairs": len(pair)}
+    return out
+
+
 def cpu_thread_factors(predictors: Predictors, rows: RuntimeRows,
                        min_band_rows: int = MIN_BAND_ROWS, rounds: str = "mean"
                        ) -> dict[int, dict[str, list]]:

@@ -20,7 +20,7 @@ from latpred.errors import LatpredError, bad_value
 TUNE_SHORTLIST = 6
 #: ``coexec calibrate --what`` values that refit sync.json alone (no correction: they
 #: read only the confirmation rounds and take no residual options)
-OVERHEADS_ONLY = ("overheads", "gpu-overheads")
+OVERHEADS_ONLY = ("overheads", "gpu-overheads", "mode-ratios")
 
 GRID_HELP = (
     "The oracle grid: split ratios i/STEPS (snapped to each GPU configuration's tile "
@@ -167,7 +167,7 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
                    help="correction, cpu-ranking: the residual's learning rate (default 0.03 "
                         "x 300 / --trees: the same shrinkage in all)")
     q.add_argument("--what", choices=["correction", "overheads", "gpu-overheads", "both",
-                                      "cpu-ranking"],
+                                      "cpu-ranking", "mode-ratios"],
                    default="correction",
                    help="correction: the predictors' LightGBM correction; overheads: the "
                         "runtime's overhead around GPU-only plans per memory mode (a constant "
@@ -182,7 +182,11 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
                         "predictor (how a layer's thread counts rank, its level kept) fitted "
                         "on --cpu-rounds datasets (thread counts timed as the runtime times "
                         "plans); it replaces sync.json's CPU-only thread factors, which the "
-                        "new directory drops")
+                        "new directory drops; mode-ratios: per memory mode, a GPU-only "
+                        "plan's wall time over the same configuration's in buffer mode, by "
+                        "the activations moved, from the confirmation rounds' pairs "
+                        "(sync.json's single_ratio_by_mib; the planner then scores GPU-only "
+                        "plans of those modes through it)")
     q.add_argument("--rounds", choices=["mean", "median"], default="mean",
                    help="overheads: a row's wall time over the rounds that timed it, the "
                         "mean (default: expected over the host states met, so a memory mode "
@@ -799,7 +803,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
                 print(check.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
         fitted = calibrate(preds, corrected, params)
     sync_entry = None
-    if args.what != "correction":
+    if args.what == "mode-ratios":
+        sync_entry = _refit_mode_ratios(Path(args.models), rows, gpu, cpu, args.rounds)
+    elif args.what != "correction":
         sync_entry = _refit_overheads(Path(args.models), Predictors(
             {**preds.models, **fitted}, preds.devices, preds.source),
             rows if only_overheads else
@@ -811,7 +817,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     what = [f"calibrated {', '.join(sorted(fitted))}"
             + (" (relative)" if args.relative else "")] if fitted else []
     if sync_entry is not None:
-        what.append("refitted GPU-only overheads")
+        what.append("fitted memory-mode ratios" if args.what == "mode-ratios"
+                    else "refitted GPU-only overheads")
     print(f"wrote {out}: {'; '.join(what)}")
     return 0
 
@@ -937,6 +944,41 @@ def _calibrate_cpu_ranking(args: argparse.Namespace, preds: Any, cpu: dict[str, 
     return 0
 
 
+def _sync_entry(models: Path, gpu: dict[str, Any], cpu: dict[str, Any]) -> dict[str, Any]:
+    """The pair's entry of ``models``' sync.json (a one-line error if there is none)."""
+    from latpred.planner.sync import SYNC_FILE, pair_key
+
+    path = models / SYNC_FILE
+    if not path.exists():
+        raise bad_value("models", str(models), "has no sync.json to refit (run `latpred "
+                        "coexec sync` first)")
+    pairs = json.loads(path.read_text()).get("pairs", {})
+    key = pair_key(gpu["name"], cpu["name"])
+    if key not in pairs:
+        raise bad_value("models", str(models), f"sync.json has no entry for {key}")
+    return pairs[key]
+
+
+def _refit_mode_ratios(models: Path, rows: dict[str, Any], gpu: dict[str, Any],
+                       cpu: dict[str, Any], rounds: str) -> dict[str, Any]:
+    """The pair's entry of ``models``' sync.json with its memory-mode ratio curves
+    (``single_ratio_by_mib``) fitted on the GPU-only runtime rows
+    (``calibrate.mode_ratios``), the rest kept; prints them."""
+    from latpred.planner.calibrate import mode_ratios
+    from latpred.planner.predictors import GPU_TOTAL
+
+    entry = _sync_entry(models, gpu, cpu)
+    fit = mode_ratios(rows[GPU_TOTAL], rounds=rounds)
+    if not fit:
+        raise bad_value("grid", "", "holds too few GPU-only plans timed in buffer mode and "
+                        "another mode to fit a ratio from")
+    entry["single_ratio_by_mib"] = {"ref": "buffer", "rounds": rounds, "modes": fit}
+    for m, v in fit.items():
+        print(f"  {m} / buffer by activation MiB ({v['pairs']} pairs): " + ", ".join(
+            f"{k:g} MiB {math.exp(r):.3f}" for k, r in zip(v["mib"], v["log_ratio"])))
+    return entry
+
+
 def _refit_overheads(models: Path, preds: Any, rows: dict[str, Any],
                      gpu: dict[str, Any], cpu: dict[str, Any], rounds: str = "mean",
                      grids: Sequence[Any] = (), exclude_suites: Sequence[str] = (),
@@ -948,18 +990,9 @@ def _refit_overheads(models: Path, preds: Any, rows: dict[str, Any],
     ``gpu_only``: the GPU-only overheads alone, the rest of the entry kept."""
     from latpred.planner.calibrate import cpu_thread_factors, mode_overheads, split_factors
     from latpred.planner.predictors import CPU_TARGET, GPU_TOTAL
-    from latpred.planner.sync import SYNC_FILE, SyncModel, pair_key
+    from latpred.planner.sync import SyncModel
 
-    path = models / SYNC_FILE
-    if not path.exists():
-        raise bad_value("models", str(models), "has no sync.json to refit (run `latpred "
-                        "coexec sync` first)")
-    data = json.loads(path.read_text())
-    pairs = data.get("pairs", {})
-    key = pair_key(gpu["name"], cpu["name"])
-    if key not in pairs:
-        raise bad_value("models", str(models), f"sync.json has no entry for {key}")
-    entry = pairs[key]
+    entry = _sync_entry(models, gpu, cpu)
     fit = mode_overheads(preds, rows[GPU_TOTAL], entry.get("single", {}), rounds=rounds)
     if not fit:
         raise bad_value("grid", "", "holds no ok GPU-only row to refit the overheads from")

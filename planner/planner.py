@@ -720,8 +720,10 @@ class Planner:
         modes = np.array(lc.modes, dtype=object)
         m = lc.g_mode
         base, per_mib = self.sync.sync_line(lc.modes)
+        mib = activation_mib(lc.layer)
         sync = np.where(is_split, base[m] + per_mib[m] * out_bytes / 2**20,
-                        self.sync.single_us(modes, activation_mib(lc.layer))[m])
+                        self.sync.single_us(modes, mib)[m])
+        g_pt, g_hi, sync = self._mode_ratios(lc, is_split, mib, g_pt, g_hi, sync)
         pos = np.minimum(np.searchsorted(best_s, s_arr), max(len(best_s) - 1, 0))
         found = (best_s[pos] == s_arr) if len(best_s) else np.zeros(len(s_arr), bool)
         cj = np.where(found, best_j[pos] if len(best_j) else 0, -1)
@@ -805,6 +807,37 @@ class Planner:
         return choice
 
     # -- helpers ---------------------------------------------------------------------------
+    def _mode_ratios(self, lc: _LayerCands, is_split: np.ndarray, mib: float,
+                     g_pt: np.ndarray, g_hi: np.ndarray, sync: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """GPU time and overhead (us, each (options,)) of the GPU-only options whose memory
+        mode has a paired ratio curve (``SyncModel.ratio_by_mib``): those of the option of
+        the same configuration in the reference mode times the ratio, blended with their
+        own by the curve's weight (``SyncModel.mode_ratio``); the rest unchanged. Options
+        are laid out as ``len(lc.modes)`` blocks of the same (configuration, split) pairs
+        (``_build``)."""
+        ref = self.sync.ratio_ref
+        if not self.sync.ratio_by_mib or ref not in lc.modes or not len(lc.g_mode):
+            return g_pt, g_hi, sync
+        ratio, weight = self.sync.mode_ratio(np.array(lc.modes, dtype=object), mib)
+        ratio, w = ratio[lc.g_mode], weight[lc.g_mode]
+        use = ~is_split & np.isfinite(ratio) & (w > 0) & (lc.g_mode != lc.modes.index(ref))
+        if not use.any():
+            return g_pt, g_hi, sync
+        n_pairs = len(lc.g_mode) // len(lc.modes)
+        at = lc.modes.index(ref) * n_pairs + np.arange(len(lc.g_mode)) % n_pairs
+
+        def blend(v: np.ndarray) -> np.ndarray:
+            return np.where(use, w * v[at] * np.where(use, ratio, 1.0) + (1 - w) * v, v)
+
+        new_pt, new_hi, new_sync = blend(g_pt), blend(g_hi), blend(sync)
+        # relative: the ratios reorder the GPU-only plans; the best one keeps the level the
+        # predictor gave it against the CPU
+        alone = ~is_split
+        old_best, new_best = np.min((g_pt + sync)[alone]), np.min((new_pt + new_sync)[alone])
+        scale = np.where(alone, old_best / new_best, 1.0) if new_best > 0 else 1.0
+        return new_pt * scale, new_hi * scale, new_sync * scale
+
     def _first_legal(self, lc: _LayerCands, order: np.ndarray) -> int | None:
         """The first GPU option in ``order`` whose configuration is legal for its part
         (configurations are enumerated on the full layer; parts are checked lazily)."""

@@ -301,6 +301,20 @@ class SyncModel:
     #: doublings past a ``single_by_mib`` curve's last knot over which it fades to the
     #: mode's constant (``inf``: held flat, as before session 32)
     curve_fade_doublings: float = CURVE_FADE_DOUBLINGS
+    #: memory mode -> (MiB knots, log ratios): a GPU-only plan's wall time in that mode over
+    #: the same kernel configuration's in ``ratio_ref`` (buffer), as the runtime's rounds
+    #: timed them in pairs, by the activations moved (``split.activation_mib``),
+    #: interpolated in log MiB, flat below the first knot (``calibrate.mode_ratios``).
+    #: Where a mode has one, the planner scores its GPU-only plans as the reference mode's
+    #: plan of the same configuration times the ratio (``mode_ratio``), instead of the GPU
+    #: predictor's own mode term plus ``single_us``: the predictors learn memory modes from
+    #: few profiler rows, and the pairs time them side by side on real layers. Past the
+    #: last knot the planner's score fades back to the predictor's over
+    #: ``curve_fade_doublings``.
+    ratio_by_mib: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = field(
+        default_factory=dict)
+    #: the memory mode ``ratio_by_mib`` is relative to
+    ratio_ref: str = "buffer"
 
     def slowdown(self, mode: str | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(GPU part, CPU part) factors of split plans in memory mode ``mode`` (scalar or
@@ -331,6 +345,25 @@ class SyncModel:
                 base = out[sel]  # the mode's constant, as _per_mode filled it
                 out[sel] = base + keep * (curve - base)
         return out
+
+    def mode_ratio(self, mode: str | np.ndarray, mib: float
+                   ) -> tuple[np.ndarray, np.ndarray]:
+        """(ratio, weight), each float64 (len(mode),), of GPU-only plans in memory mode
+        ``mode`` (scalar or array) on a layer moving ``mib`` MiB of activations: the ratio
+        of their wall time to the same configuration's in ``ratio_ref`` (``ratio_by_mib``'s
+        curve; NaN for modes without one, 1.0 for ``ratio_ref``), and the weight of that
+        scoring against the predictor's own (1 up to the curve's last knot, falling to 0
+        over ``curve_fade_doublings`` past it: the pairs say nothing of larger layers)."""
+        modes = np.atleast_1d(np.asarray(mode, dtype=object))
+        ratio = np.where(modes == self.ratio_ref, 1.0, np.nan)
+        weight = np.zeros(len(modes))
+        if mib > 0:
+            lx = np.log2(mib)
+            for m, (knots, log_ratio) in self.ratio_by_mib.items():
+                at = modes == m
+                ratio[at] = np.exp(np.interp(lx, np.log2(knots), log_ratio))
+                weight[at] = fade_share(lx - np.log2(knots[-1]), self.curve_fade_doublings)
+        return ratio, weight
 
     def cpu_factor(self, threads: np.ndarray, flops: float) -> np.ndarray:
         """Factor (n,) of CPU-only plans with ``threads`` (n,) on a layer of ``flops``:
@@ -412,6 +445,11 @@ class SyncModel:
                                      f"cpu_by_threads of {t} threads",
                                      "FLOP knots, one positive factor each", positive=True)
                       for t, v in entry.get("cpu_by_threads", {}).items()}
+        ratios = entry.get("single_ratio_by_mib", {})
+        ratio_ref = str(ratios.get("ref", "buffer"))
+        by_ratio = {m: _curve(path, v, "mib", "log_ratio", f"single_ratio_by_mib of {m}",
+                              "MiB knots, one log ratio each", positive=False)
+                    for m, v in ratios.get("modes", {}).items()}
         split = {}
         for m, v in entry.get("split_factor", {}).items():
             f = v.get("factor") if isinstance(v, dict) else v
@@ -420,7 +458,8 @@ class SyncModel:
                                                    f"factor, got {f!r}")
             split[m] = float(f)
         return cls(modes, DEFAULT_SYNC_US, f"{path} [{pair_key(entry['gpu'], entry['cpu'])}]",
-                   single, inter, by_mib, by_threads, split)
+                   single, inter, by_mib, by_threads, split, ratio_by_mib=by_ratio,
+                   ratio_ref=ratio_ref)
 
 
 def _per_mode(values: dict[str, float], mode: str | np.ndarray, default: float

@@ -773,3 +773,49 @@ def test_coexec_calibrate_writes_split_factors_and_keeps_native_exports(base_pre
     assert set(loaded.models) == {"cpu_us", "gpu_total_us"}
     sync = SyncModel.load(out, GPU_INFO["name"], CPU_INFO["name"])
     assert sync.split_factor == {"buffer": entry["split_factor"]["buffer"]["factor"]}
+
+
+def test_coexec_calibrate_fits_memory_mode_ratios_from_pairs(base_predictors, tmp_path,
+                                                             capsys):
+    """``--what mode-ratios``: per memory mode, the median log ratio of a GPU-only plan's
+    wall time to the same configuration's in buffer mode, per size band; the rest of
+    sync.json kept; the planner loads it. Too few pairs: one error, nothing written."""
+    from latpred.planner.calibrate import RuntimeRows, mode_ratios
+
+    _data, models = base_predictors
+    key = f"{GPU_INFO['name']} | {CPU_INFO['name']}"
+    single = {"cpu": 1.0, "buffer": 40.0, "map": 30.0}
+    m = _models_dir(tmp_path / "models", models, {"version": 1, "pairs": {key: {
+        "gpu": GPU_INFO["name"], "cpu": CPU_INFO["name"], "modes": {}, "single": single}}})
+    rows = []
+    for i in range(60):  # small layers: map 20 % slower than buffer; large ones 20 % faster
+        lay = LinearLayer(4 + i, 256, 128) if i < 30 else LinearLayer(2048 + 64 * i, 512, 512)
+        for mode, f in (("buffer", 1.0), ("map", 1.2 if i < 30 else 1 / 1.2)):
+            # wall time (``_row``'s total_us, 20 us over the GPU time) in the ratio
+            r = _row("s", lay, "gpu", lay.n, (70.0 + i) * f - 20.0, mem_mode=mode)
+            r["kernel_breakdown_us"] = json.dumps({**json.loads(r["kernel_breakdown_us"]),
+                                                   "n_total": None})
+            rows.append(r)
+    _write(tmp_path / "bench" / "s" / "confirm", rows)
+    out = tmp_path / "ratio"
+    assert cli_main(["coexec", "calibrate", "--models", str(m), "--grid", str(tmp_path / "bench"),
+                     "--what", "mode-ratios", "--out", str(out)]) == 0
+    assert "map / buffer by activation MiB (60 pairs)" in capsys.readouterr().out
+    entry = json.loads((out / "sync.json").read_text())["pairs"][key]
+    assert entry["single"] == single  # nothing else refitted
+    fit = entry["single_ratio_by_mib"]["modes"]["map"]
+    assert fit["log_ratio"][0] == pytest.approx(np.log(1.2), abs=1e-3)
+    assert fit["log_ratio"][-1] == pytest.approx(-np.log(1.2), abs=1e-3)
+    assert fit["mib"] == sorted(fit["mib"])
+    sync = SyncModel.load(out, GPU_INFO["name"], CPU_INFO["name"])
+    assert sync.ratio_by_mib["map"][1] == tuple(fit["log_ratio"])
+    # the function: a mode needs min_pairs pairs with the reference mode
+    empty = RuntimeRows(pd.DataFrame({"mem_mode": []}), np.zeros(0), np.zeros(0, str),
+                        np.zeros(0, int), np.zeros(0))
+    assert mode_ratios(empty) == {}
+    few = tmp_path / "few"
+    _write(few / "s" / "confirm", rows[:10])
+    assert cli_main(["coexec", "calibrate", "--models", str(m), "--grid", str(few),
+                     "--what", "mode-ratios", "--out", str(tmp_path / "none")]) == 2
+    assert "too few GPU-only plans" in capsys.readouterr().err
+    assert not (tmp_path / "none").exists()

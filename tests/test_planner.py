@@ -184,6 +184,52 @@ def test_single_device_overhead_by_activation_size(infos, tmp_path):
     assert key in (tmp_path / "sync.json").read_text()
 
 
+def test_mode_ratios_reorder_gpu_only_memory_modes(infos, tmp_path):
+    """``ratio_by_mib``: a GPU-only plan in a mode is scored as the same configuration's
+    buffer plan times the ratio (flat below the first knot, fading back to the predictor's
+    own score past the last); relative: the best GPU-only plan keeps its level against the
+    CPU. Read from sync.json's ``single_ratio_by_mib``; bad knots are one error."""
+    from latpred.planner.split import activation_mib
+
+    sync = SyncModel(ratio_by_mib={"map": ((1.0, 4.0), (np.log(0.5), np.log(2.0)))})
+    modes = np.array(["buffer", "map", "svm_coarse"], object)
+    ratio, weight = sync.mode_ratio(modes, 2.0)
+    assert ratio[0] == 1.0 and ratio[1] == pytest.approx(1.0) and np.isnan(ratio[2])
+    assert list(weight) == [0.0, 1.0, 0.0]
+    assert sync.mode_ratio("map", 0.1)[0][0] == pytest.approx(0.5)  # flat below
+    assert sync.mode_ratio("map", 4.0 * 2**0.5)[1][0] == pytest.approx(0.5)  # fading
+    assert sync.mode_ratio("map", 8.0)[1][0] == 0.0
+    cpu, gpu = Linear(1e1, per_thread=False), Linear(1e3)
+    preds = Predictors({"cpu_us": cpu, "gpu_total_us": gpu}, {}, "stub")
+    opts = PlannerOptions(cpu_threads=(1,), mem_modes=("buffer", "map"))
+    mib = activation_mib(LAYER)
+    # the stub predicts every mode alike; map's overhead is the larger: buffer without ratios
+    plain = SyncModel({}, 1e9, "t", {"buffer": 5.0, "map": 7.0})
+    base = Planner(preds, *infos, plain, opts).plan_layer(LAYER)
+    assert base.plan.kind == "gpu" and base.plan.gpu.mem_mode == "buffer"
+    for log_ratio, want in ((np.log(0.8), "map"), (np.log(1.2), "buffer")):
+        curve = SyncModel({}, 1e9, "t", {"buffer": 5.0, "map": 7.0},
+                          ratio_by_mib={"map": ((mib / 2, mib * 2), (log_ratio, log_ratio))})
+        ch = Planner(preds, *infos, curve, opts).plan_layer(LAYER)
+        assert ch.plan.kind == "gpu" and ch.plan.gpu.mem_mode == want
+        assert ch.plan_us == pytest.approx(base.plan_us)  # the level kept
+    # past the curve's last knot by a doubling: the predictor's own score again
+    far = SyncModel({}, 1e9, "t", {"buffer": 5.0, "map": 7.0},
+                    ratio_by_mib={"map": ((mib / 8, mib / 2), (np.log(0.5), np.log(0.5)))})
+    assert Planner(preds, *infos, far, opts).plan_layer(LAYER).plan.gpu.mem_mode == "buffer"
+    entry = {"gpu": "G", "cpu": "C", "modes": {}, "single": {"buffer": 5.0},
+             "single_ratio_by_mib": {"ref": "buffer", "modes": {
+                 "map": {"mib": [1.0, 4.0], "log_ratio": [-0.1, 0.1], "pairs": 50}}}}
+    save_sync(tmp_path, entry)
+    loaded = SyncModel.load(tmp_path, "G", "C")
+    assert loaded.ratio_by_mib == {"map": ((1.0, 4.0), (-0.1, 0.1))}
+    assert loaded.ratio_ref == "buffer"
+    entry["single_ratio_by_mib"]["modes"]["map"]["mib"] = [1.0]
+    save_sync(tmp_path, entry)
+    with pytest.raises(LatpredError, match="single_ratio_by_mib of map"):
+        SyncModel.load(tmp_path, "G", "C")
+
+
 def test_cpu_thread_factors_reorder_thread_counts(infos, tmp_path):
     """``cpu_by_threads``: relative factors per thread count over the layer's FLOPs; they
     pick another thread count and leave the CPU's level against the GPU alone."""
