@@ -606,13 +606,19 @@ def test_overhead_fits_take_the_rounds_median_or_mean(base_predictors):
     assert np.array_equal(no_mean.wall("mean"), gp + 1.0)  # defaults to the median's values
 
 
-def test_coexec_calibrate_refits_overheads_from_confirmation_rounds(base_predictors, tmp_path,
-                                                                   capsys):
-    _data, models = base_predictors
+def _sync_models_dir(tmp_path, models) -> tuple[str, dict, object]:
+    """(pair key, GPU-only overheads, a models directory whose sync.json has them) for the
+    GPU_INFO / CPU_INFO pair."""
     key = f"{GPU_INFO['name']} | {CPU_INFO['name']}"
     single = {"cpu": 1.0, "buffer": 40.0, "map": 30.0}
-    m = _models_dir(tmp_path / "models", models, {"version": 1, "pairs": {key: {
-        "gpu": GPU_INFO["name"], "cpu": CPU_INFO["name"], "modes": {}, "single": single}}})
+    return key, single, _models_dir(tmp_path / "models", models, {"version": 1, "pairs": {
+        key: {"gpu": GPU_INFO["name"], "cpu": CPU_INFO["name"], "modes": {},
+              "single": single}}})
+
+
+def test_coexec_calibrate_refits_overheads_from_confirmation_rounds(base_predictors, tmp_path,
+                                                                   capsys):
+    key, single, m = _sync_models_dir(tmp_path, base_predictors[1])
     rows = []
     for i in range(30):  # GPU-only plans of a confirmation round (n_total left empty)
         lay = LinearLayer(4 + i, 256, 128)
@@ -782,11 +788,7 @@ def test_coexec_calibrate_fits_memory_mode_ratios_from_pairs(base_predictors, tm
     sync.json kept; the planner loads it. Too few pairs: one error, nothing written."""
     from latpred.planner.calibrate import RuntimeRows, mode_ratios
 
-    _data, models = base_predictors
-    key = f"{GPU_INFO['name']} | {CPU_INFO['name']}"
-    single = {"cpu": 1.0, "buffer": 40.0, "map": 30.0}
-    m = _models_dir(tmp_path / "models", models, {"version": 1, "pairs": {key: {
-        "gpu": GPU_INFO["name"], "cpu": CPU_INFO["name"], "modes": {}, "single": single}}})
+    key, single, m = _sync_models_dir(tmp_path, base_predictors[1])
     rows = []
     for i in range(60):  # small layers: map 20 % slower than buffer; large ones 20 % faster
         lay = LinearLayer(4 + i, 256, 128) if i < 30 else LinearLayer(2048 + 64 * i, 512, 512)
