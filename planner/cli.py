@@ -967,14 +967,15 @@ def _refit_mode_ratios(models: Path, rows: dict[str, Any], gpu: dict[str, Any],
     from latpred.planner.calibrate import mode_ratios
     from latpred.planner.predictors import GPU_TOTAL
 
+    ref = "buffer"
     entry = _sync_entry(models, gpu, cpu)
-    fit = mode_ratios(rows[GPU_TOTAL], rounds=rounds)
+    fit = mode_ratios(rows[GPU_TOTAL], ref=ref, rounds=rounds)
     if not fit:
-        raise bad_value("grid", "", "holds too few GPU-only plans timed in buffer mode and "
+        raise bad_value("grid", "", f"holds too few GPU-only plans timed in {ref} mode and "
                         "another mode to fit a ratio from")
-    entry["single_ratio_by_mib"] = {"ref": "buffer", "rounds": rounds, "modes": fit}
+    entry["single_ratio_by_mib"] = {"ref": ref, "rounds": rounds, "modes": fit}
     for m, v in fit.items():
-        print(f"  {m} / buffer by activation MiB ({v['pairs']} pairs): " + ", ".join(
+        print(f"  {m} / {ref} by activation MiB ({v['pairs']} pairs): " + ", ".join(
             f"{k:g} MiB {math.exp(r):.3f}" for k, r in zip(v["mib"], v["log_ratio"])))
     return entry
 

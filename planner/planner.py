@@ -828,7 +828,7 @@ class Planner:
         at = lc.modes.index(ref) * n_pairs + np.arange(len(lc.g_mode)) % n_pairs
 
         def blend(v: np.ndarray) -> np.ndarray:
-            return np.where(use, w * v[at] * np.where(use, ratio, 1.0) + (1 - w) * v, v)
+            return np.where(use, w * v[at] * ratio + (1 - w) * v, v)
 
         new_pt, new_hi, new_sync = blend(g_pt), blend(g_hi), blend(sync)
         # relative: the ratios reorder the GPU-only plans; the best one keeps the level the
