@@ -2,8 +2,12 @@
 
     python scripts/bench_table.py [--coexec datasets/h100/coexec]
     python scripts/bench_table.py --plot DIR/bench.csv --out bench.png   # a run's bar plot
+    python scripts/bench_table.py --status   # the shipped models on never-seen networks, pooled
 
 Geometric means over layers; "slower" counts layers more than 2 % slower than T_single.
+``--status`` pools the runs in STATUS (every layer bench counts once) and gives the pooled
+efficiency a 95 % interval from resampling whole suites (a network's layers share their
+errors, so layers are not independent draws); then each suite over its runs.
 Only the first benches' bar plots are committed (``<suite>/bench.png``); ``--plot`` draws
 any run's again from its bench.csv, as ``coexec bench`` drew it.
 """
@@ -14,6 +18,7 @@ import argparse
 import functools
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from latpred.planner.bench import geomean
 
@@ -139,7 +144,16 @@ GROUPS = [
      "overheads), run 1 (their committed grids)", "session37/seven_run1",
      UNSEEN + UNSEEN9 + FRESH9),
     ("session 37, the same, run 2", "session37/seven_run2", UNSEEN + UNSEEN9 + FRESH9),
+    ("session 38, the same seven networks, the shipped v3gpurel (memory-mode ratios timed "
+     "beside it, not shipped)", "session38/ratio_seven", UNSEEN + UNSEEN9 + FRESH9),
+    ("session 38, the same on session 35's AlexNet and Inception v1 (the call's deadline "
+     "came after 4 of its 10 suites)", "session38/ratio_onnx", UNSEEN35),
 ]
+#: the runs of the shipped models on networks never seen, with the runtime timed as it is
+#: now (session 36 on): folders of GROUPS, pooled by ``--status``
+STATUS = ("session36/onnx_run1", "session36/onnx_run2", "session36/session27_nets",
+          "session36/session28_nets", "session36/session31_nets", "session37/seven_run1",
+          "session37/seven_run2", "session38/ratio_seven", "session38/ratio_onnx")
 
 
 def line(who: str, suite: str, d: pd.DataFrame) -> str:
@@ -176,9 +190,58 @@ def trained_shapes(root: Path, suites: tuple[str, ...] = tuple(UNSEEN)
     return frozenset(out)
 
 
+def status_frame(root: Path) -> pd.DataFrame:
+    """Every layer bench of the STATUS runs: their bench.csv rows with ``run`` and ``suite``."""
+    suites = {sub: ss for _who, sub, ss in GROUPS}
+    return pd.concat([pd.read_csv(root / sub / s / "bench.csv").assign(run=sub, suite=s)
+                      for sub in STATUS for s in suites[sub]
+                      if (root / sub / s / "bench.csv").exists()], ignore_index=True)
+
+
+def suite_bootstrap(d: pd.DataFrame, n: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """95 % percentile interval of the pooled geometric-mean efficiency of ``d``'s layer
+    benches when whole suites are drawn with replacement (``n`` draws)."""
+    per = d.assign(loss=-np.log(d["efficiency"])).groupby("suite")["loss"].agg(["sum", "size"])
+    rng = np.random.default_rng(seed)
+    pick = rng.integers(0, len(per), size=(n, len(per)))
+    eff = np.exp(-per["sum"].to_numpy()[pick].sum(1) / per["size"].to_numpy()[pick].sum(1))
+    lo, hi = np.percentile(eff, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
+def print_status(root: Path) -> None:
+    """The STATUS runs: each run, all of them pooled (with ``suite_bootstrap``'s interval),
+    and each suite over its runs, worst first."""
+    d = status_frame(root)
+    print("| run | layers | efficiency (plan) | layers > 2 % slower than T_single | "
+          "measure-and-pick | its layers > 2 % slower |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for run, r in d.groupby("run", sort=False):
+        print(f"| {run} | {len(r)} | {100 * geomean(r.efficiency):.1f} % | "
+              f"{int(r.slower_than_single.sum())} ({100 * r.slower_than_single.mean():.0f} %) | "
+              f"{100 * geomean(r.efficiency_tuned):.1f} % | "
+              f"{int(r.tuned_slower_than_single.sum())} |")
+    lo, hi = suite_bootstrap(d)
+    print(f"| **all {d.run.nunique()} runs: {len(d)} layer benches, {d.suite.nunique()} suites** | "
+          f"{len(d)} | **{100 * geomean(d.efficiency):.1f} %** (95 % interval over suites "
+          f"{100 * lo:.1f}-{100 * hi:.1f} %) | {int(d.slower_than_single.sum())} "
+          f"({100 * d.slower_than_single.mean():.0f} %) | {100 * geomean(d.efficiency_tuned):.1f} % | "
+          f"{int(d.tuned_slower_than_single.sum())} |")
+    print()
+    print("| suite | runs | layer benches | efficiency (plan) | layers > 2 % slower |")
+    print("|---|---:|---:|---:|---:|")
+    per = d.groupby("suite").agg(runs=("run", "nunique"), n=("efficiency", "size"),
+                                 eff=("efficiency", geomean),
+                                 slower=("slower_than_single", "mean"))
+    for suite, r in per.sort_values("eff").iterrows():
+        print(f"| {suite} | {int(r.runs)} | {int(r.n)} | {100 * r.eff:.1f} % | {100 * r.slower:.0f} % |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--coexec", default="datasets/h100/coexec")
+    ap.add_argument("--status", action="store_true",
+                    help="only the shipped models' runs on never-seen networks, pooled")
     ap.add_argument("--plot", default=None, metavar="BENCH_CSV",
                     help="draw this bench.csv's bar plot (to --out) instead of the table")
     ap.add_argument("--out", default="bench.png", help="--plot's PNG file")
@@ -191,6 +254,9 @@ def main() -> None:
         print(f"wrote {args.out}")
         return
     root = Path(args.coexec)
+    if args.status:
+        print_status(root)
+        return
     print("| predictors | suite (batch 1) | layers | speedup_plan | efficiency (plan) | layers "
           "> 2 % slower than T_single | worst T_plan / T_single | shortlist (mean plans) | "
           "efficiency, measure-and-pick | layers > 2 % slower | worst T_tuned / T_single |")
