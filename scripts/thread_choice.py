@@ -2,6 +2,7 @@
 
     python scripts/thread_choice.py --models DIR [--models DIR2 ...] [--grid PATH ...] [--factors]
         [--measured NAME=DATA[,DATA...] ...] [--size-split US] [--fewer-threads EPS ...]
+        [--held-out-ranking]
 
 The single-device CPU rows of the committed co-execution grids and confirmation rounds
 (``planner.calibrate.runtime_rows``: the geometric median per layer shape and thread count)
@@ -20,6 +21,10 @@ counts for the runtime; every picker is then scored on the shapes every such dat
 ``--size-split US``: each group split by the shape's fastest runtime time, below / from US.
 ``--fewer-threads EPS``: a prior on top of each predictor (and its x factors ranking): the
 fewest threads among the counts predicted within (1 + EPS) x the best.
+``--held-out-ranking``: also each predictor times a relative correction
+(``RuntimeCalibrated(relative=True)``, XGBoost, 100 trees) fitted on the runtime rows of every
+other suite group and scored on the group left out: what the runtime's own timings of other
+networks teach about a new network's thread counts.
 """
 
 from __future__ import annotations
@@ -140,6 +145,22 @@ def cpu_factors(sync: object, threads: np.ndarray, flops: np.ndarray) -> np.ndar
     return fac
 
 
+def held_out_ranking(base: object, X: pd.DataFrame, df: pd.DataFrame) -> np.ndarray:
+    """``base``'s predictions of X's rows times a relative correction fitted, per suite group,
+    on the other groups' rows (groups: ``df["shape"]``; times: ``df["y_us"]``), shape (n,)."""
+    from latpred.models.calibrated import RuntimeCalibrated
+
+    grp = np.array([group(s) for s in df["suite"]])
+    out = np.full(len(df), np.nan)
+    for g in np.unique(grp):
+        tr = grp != g
+        model = RuntimeCalibrated(base, relative=True, model_type="xgboost", n_estimators=100,
+                                  learning_rate=0.1).fit(
+            X[tr], df["y_us"].to_numpy()[tr], groups=df["shape"].to_numpy()[tr])
+        out[~tr] = model.predict(X[~tr])
+    return out
+
+
 def add_runtime_args(ap: argparse.ArgumentParser) -> None:
     """The options ``runtime_inputs`` reads: --models (repeatable, one or more DIRs each) and
     --grid."""
@@ -161,6 +182,9 @@ def main() -> None:
                          "counts predicted within (1 + EPS) x its best (repeatable)")
     ap.add_argument("--size-split", type=float, default=None, metavar="US",
                     help="split each group at this fastest runtime time (us)")
+    ap.add_argument("--held-out-ranking", action="store_true",
+                    help="also each predictor with a relative correction fitted on the other "
+                         "suite groups' runtime rows, scored on the group left out")
     args = ap.parse_args()
     loaded, paths, rows, _frames = runtime_inputs(args.models, args.grid, "cpu_us")
     X = rows.X
@@ -176,6 +200,10 @@ def main() -> None:
             fac = cpu_factors(loaded[d][3], df["threads"].to_numpy(), flops)
             df[f"{d} x factors"] = df[d] * fac
             cols.append(f"{d} x factors")
+        if args.held_out_ranking:
+            df[f"{d}, ranking from the other groups"] = held_out_ranking(
+                loaded[d][0].models["cpu_us"], X.reset_index(drop=True), df)
+            cols.append(f"{d}, ranking from the other groups")
     for eps in args.fewer_threads:  # a prior: the fewest threads among near-ties
         for d in list(cols):  # the predictors and their x factors rankings, so far
             name = f"{d}, fewest threads within {100 * eps:g} %"

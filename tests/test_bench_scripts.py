@@ -507,6 +507,41 @@ def test_bench_table_plots_a_runs_bench_csv(tmp_path):
 
 
 @pytest.mark.skipif(not COEXEC.is_dir(), reason="no committed H100 bench")
+def test_bench_table_status_pools_the_shipped_runs():
+    """--status: one row per STATUS run, the pooled row's efficiency is the geometric mean of
+    every layer bench of those runs, and its interval holds it."""
+    mod = _script("bench_table")
+    res = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench_table.py"),
+                          "--status", "--coexec", str(COEXEC)], capture_output=True, text=True,
+                         check=True)
+    lines = res.stdout.splitlines()
+    runs = [ln for ln in lines if ln.startswith("| session")]
+    assert [ln.split("|")[1].strip() for ln in runs] == list(mod.STATUS)
+    d = mod.status_frame(COEXEC)
+    pooled = next(ln for ln in lines if ln.startswith("| **all"))
+    eff = 100 * np.exp(np.log(d["efficiency"]).mean())
+    assert f"**{eff:.1f} %**" in pooled
+    assert f"{len(d)} layer benches" in pooled
+    lo, hi = mod.suite_bootstrap(d)
+    assert lo <= eff / 100 <= hi
+    # each suite's row: its layer benches over all its runs
+    suite_rows = {ln.split("|")[1].strip(): ln for ln in lines
+                  if ln.count("|") == 6 and not ln.startswith(("| run", "| suite", "|-"))}
+    assert set(suite_rows) == set(d["suite"])
+
+
+def test_suite_bootstrap_resamples_whole_suites():
+    mod = _script("bench_table")
+    same = pd.DataFrame({"suite": list("aabbc"), "efficiency": [0.9] * 5})
+    lo, hi = mod.suite_bootstrap(same)
+    assert lo == pytest.approx(0.9) and hi == pytest.approx(0.9)
+    # two suites: every draw is a mix of their losses, so the interval stays between them
+    two = pd.DataFrame({"suite": ["a"] * 3 + ["b"] * 3, "efficiency": [0.8] * 3 + [1.0] * 3})
+    lo, hi = mod.suite_bootstrap(two, n=500)
+    assert 0.8 <= lo < hi <= 1.0
+
+
+@pytest.mark.skipif(not COEXEC.is_dir(), reason="no committed H100 bench")
 def test_loss_breakdown_shares_add_up_to_the_runs_efficiency():
     """The loss shares of the plan-kind table sum to 1; the efficiency printed is the
     geometric mean of the bench's per-layer efficiencies; the thread confusion holds CPU-only
@@ -606,6 +641,39 @@ def test_thread_choice_measured_picker_reads_a_datasets_own_times(tmp_path):
     name, times = tc.measured_picker(f"b2b={tmp_path / 'd'}", rows)
     assert name == "b2b"
     assert times[:2].tolist() == [30.0, 20.0] and np.isnan(times[2:]).all()  # GPU row: not CPU
+
+
+def test_thread_choice_held_out_ranking_never_fits_on_the_group_it_scores(monkeypatch):
+    """Each suite group's rows are predicted by a correction fitted on the other groups'
+    rows only, grouped by shape."""
+    import latpred.models.calibrated as cal
+
+    tc = _script("thread_choice")
+    fits = []
+
+    class Fake:
+        def __init__(self, base, **kw):
+            assert kw["relative"] is True and base == "base"
+
+        def fit(self, X, y, groups):
+            self.rows = set(X["i"])
+            fits.append((self.rows, set(groups)))
+            return self
+
+        def predict(self, X):
+            assert not self.rows & set(X["i"])  # no row it was fitted on
+            return np.full(len(X), float(len(fits)))
+
+    monkeypatch.setattr(cal, "RuntimeCalibrated", Fake)
+    suites = ["resnet50", "resnet50", "googlenet", "efficientnet_b0", "densenet121"]
+    df = pd.DataFrame({"suite": suites, "y_us": [1.0, 2, 3, 4, 5],
+                       "shape": ["a", "a", "b", "c", "d"]})
+    out = tc.held_out_ranking("base", pd.DataFrame({"i": range(5)}), df)
+    groups = {tc.group(s) for s in suites}
+    assert len(fits) == len(groups) == 4  # development, googlenet, session 7, session 9
+    assert np.isfinite(out).all()
+    assert set().union(*(rows for rows, _g in fits)) == set(range(5))
+    assert out[0] == out[1]  # one group, one fit
 
 
 def test_thread_choice_fewest_threads_picks_the_fewest_among_near_ties():
