@@ -61,6 +61,10 @@ DEFAULT_SYNC_US = 50.0
 #: doublings of activations beyond the last knot of a GPU-only overhead curve over which it
 #: fades to the memory mode's constant (``SyncModel.single_by_mib``)
 CURVE_FADE_DOUBLINGS = 1.0
+#: where those curves start to fade: "longest" (each held flat from its last knot up to the
+#: last knot of the longest curve, then all fade together) or "own" (each past its own last
+#: knot; ``SyncModel.curve_fade_from``)
+CURVE_FADE_FROM = ("longest", "own")
 
 
 def pair_key(gpu_name: str, cpu_name: str) -> str:
@@ -279,8 +283,9 @@ class SyncModel:
     #: memory mode -> (MiB knots, us): the GPU-only overhead as a function of the
     #: activations moved (``split.activation_mib``), interpolated in log MiB, flat below
     #: the first knot; refitted on runtime rows (``calibrate.mode_overheads``). Overrides
-    #: ``single`` for that mode where the layer's MiB is known. Beyond the last knot it
-    #: fades to the mode's constant (``single``) over ``curve_fade_doublings``: the curve
+    #: ``single`` for that mode where the layer's MiB is known. Beyond the last knot (of
+    #: the longest curve: ``curve_fade_from``) it fades to the mode's constant (``single``)
+    #: over ``curve_fade_doublings``: the curve
     #: corrects the GPU predictor on the layers it was fitted on, and its last knot (one
     #: layer's gap, e.g. +3.5 ms at 24.5 MiB in buffer mode on the H100 host, where map's
     #: curve ends at 12.25 MiB with +0.5 ms) would otherwise decide the memory mode of
@@ -301,6 +306,21 @@ class SyncModel:
     #: doublings past a ``single_by_mib`` curve's last knot over which it fades to the
     #: mode's constant (``inf``: held flat, as before session 32)
     curve_fade_doublings: float = CURVE_FADE_DOUBLINGS
+    #: where the ``single_by_mib`` curves start to fade (sync.json ``curve_fade_from``):
+    #: "longest" (default since session 40), every curve held flat from its last knot up
+    #: to the last knot of the longest one, and all fading together past it; "own" (the
+    #: planner of sessions 32-39), past each curve's own last knot. The curves choose
+    #: between memory modes, so they are compared at one size: with "own", a mode whose
+    #: curve ends early (map at 3.35 MiB on the H100 host, buffer at 12.25 MiB) falls back
+    #: to its constant where the other still carries its measured size term, and wins the
+    #: layers in between whatever the rounds said (map ran 1.06-1.46x slower than buffer
+    #: there; BENCHMARKS.md section 5, session 40).
+    curve_fade_from: str = "longest"
+
+    def __post_init__(self) -> None:
+        if self.curve_fade_from not in CURVE_FADE_FROM:
+            raise bad_value("curve_fade_from", self.curve_fade_from,
+                            f"expected one of {', '.join(CURVE_FADE_FROM)}")
     #: memory mode -> (MiB knots, log ratios): a GPU-only plan's wall time in that mode over
     #: the same kernel configuration's in ``ratio_ref`` (buffer), as the runtime's rounds
     #: timed them in pairs, by the activations moved (``split.activation_mib``),
@@ -337,11 +357,13 @@ class SyncModel:
         out = _per_mode(self.single, sides, 0.0)
         if mib is not None and self.single_by_mib:
             size = np.broadcast_to(np.asarray(mib, float), sides.shape)
+            longest = max(knots[-1] for knots, _us in self.single_by_mib.values())
             for k, (knots, us) in self.single_by_mib.items():
                 sel = (sides == k) & (size > 0)
                 lx = np.log2(size[sel])
                 curve = np.interp(lx, np.log2(knots), us)
-                keep = fade_share(lx - np.log2(knots[-1]), self.curve_fade_doublings)
+                end = longest if self.curve_fade_from == "longest" else knots[-1]
+                keep = fade_share(lx - np.log2(end), self.curve_fade_doublings)
                 base = out[sel]  # the mode's constant, as _per_mode filled it
                 out[sel] = base + keep * (curve - base)
         return out
@@ -457,9 +479,13 @@ class SyncModel:
                 raise bad_value("sync", str(path), f"split_factor of {m} needs a positive "
                                                    f"factor, got {f!r}")
             split[m] = float(f)
+        fade_from = entry.get("curve_fade_from", "longest")
+        if fade_from not in CURVE_FADE_FROM:
+            raise bad_value("curve_fade_from", fade_from,
+                            f"in {path}: expected one of {', '.join(CURVE_FADE_FROM)}")
         return cls(modes, DEFAULT_SYNC_US, f"{path} [{pair_key(entry['gpu'], entry['cpu'])}]",
                    single, inter, by_mib, by_threads, split, ratio_by_mib=by_ratio,
-                   ratio_ref=ratio_ref)
+                   ratio_ref=ratio_ref, curve_fade_from=fade_from)
 
 
 def _per_mode(values: dict[str, float], mode: str | np.ndarray, default: float

@@ -184,6 +184,56 @@ def test_single_device_overhead_by_activation_size(infos, tmp_path):
     assert key in (tmp_path / "sync.json").read_text()
 
 
+def test_overhead_curves_fade_past_the_longest_curve(infos, tmp_path):
+    """``curve_fade_from``: "longest" (default) holds a curve that ends early flat up to the
+    longest curve's last knot and fades every curve together past it, so two modes are
+    compared on their measured size terms; "own" fades each past its own last knot (the
+    planner of sessions 32-39), where the mode with the shorter curve wins by falling
+    back to its constant. Read from sync.json; a bad value is one error naming it."""
+    from latpred.planner.split import activation_mib
+
+    curves = {"map": ((0.5, 2.0), (0.0, 100.0)), "buffer": ((0.5, 8.0), (0.0, 40.0))}
+    longest = SyncModel(single={"buffer": 5.0, "map": 7.0}, single_by_mib=curves)
+    own = SyncModel(single={"buffer": 5.0, "map": 7.0}, single_by_mib=curves,
+                    curve_fade_from="own")
+    assert longest.curve_fade_from == "longest"
+    modes = np.array(["map", "buffer"], object)
+    # inside both curves: the same
+    assert list(longest.single_us(modes, 2.0)) == list(own.single_us(modes, 2.0))
+    # 4 MiB, past map's last knot only: "own" has faded map to its constant, "longest"
+    # holds map's measured 100 us
+    assert own.single_us("map", 4.0)[0] == 7.0
+    assert longest.single_us("map", 4.0)[0] == 100.0
+    assert longest.single_us("buffer", 4.0)[0] == own.single_us("buffer", 4.0)[0]
+    # past the longest curve (8 MiB) both fade together: half way at half a doubling
+    at = 8.0 * 2**0.5
+    assert longest.single_us("map", at)[0] == pytest.approx(7.0 + 0.5 * 93.0)
+    assert longest.single_us("buffer", at)[0] == pytest.approx(5.0 + 0.5 * 35.0)
+    assert list(longest.single_us(modes, 64.0)) == [7.0, 5.0]
+    with pytest.raises(LatpredError, match="curve_fade_from='last'"):
+        SyncModel(curve_fade_from="last")
+    # it decides the memory mode of a GPU-only plan between the two last knots
+    big = LinearLayer(256, 3072, 1024)
+    assert activation_mib(big) == 4.0
+    cpu, gpu = Linear(1e1, per_thread=False), Linear(1e3)
+    preds = Predictors({"cpu_us": cpu, "gpu_total_us": gpu}, {}, "stub")
+    opts = PlannerOptions(cpu_threads=(1,), mem_modes=("buffer", "map"))
+    for fade_from, want in (("own", "map"), ("longest", "buffer")):
+        sync = SyncModel({}, 1e9, "t", {"buffer": 5.0, "map": 7.0}, single_by_mib=curves,
+                         curve_fade_from=fade_from)
+        ch = Planner(preds, *infos, sync, opts).plan_layer(big)
+        assert ch.plan.kind == "gpu" and ch.plan.gpu.mem_mode == want
+    # sync.json: absent -> "longest"; "own" kept; anything else refused
+    entry = {"gpu": "G", "cpu": "C", "modes": {}, "single": {"buffer": 5.0}}
+    save_sync(tmp_path, entry)
+    assert SyncModel.load(tmp_path, "G", "C").curve_fade_from == "longest"
+    save_sync(tmp_path, {**entry, "curve_fade_from": "own"})
+    assert SyncModel.load(tmp_path, "G", "C").curve_fade_from == "own"
+    save_sync(tmp_path, {**entry, "curve_fade_from": 3})
+    with pytest.raises(LatpredError, match="curve_fade_from=3: in .*sync.json"):
+        SyncModel.load(tmp_path, "G", "C")
+
+
 def test_mode_ratios_reorder_gpu_only_memory_modes(infos, tmp_path):
     """``ratio_by_mib``: a GPU-only plan in a mode is scored as the same configuration's
     buffer plan times the ratio (flat below the first knot, fading back to the predictor's
