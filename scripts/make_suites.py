@@ -13,7 +13,8 @@ shape no profiler dataset holds), mobilenet_v3_small, efficientnet_v2_s (384x384
 Fused-MBConv) (conv2d), tinyllama_decode and tinyllama_prefill (linear, m = 1 and 512),
 added in session 31; qwen25_05b_prefill (linear, a 128-token prompt: a vocabulary head of
 74 MiB output) and llama32_1b_prefill (linear, a 64-token prompt: 31 MiB), added in
-session 32. Batch 1, deduplicated by
+session 32; squeezenet1_0, mobilenet_v1, unet (conv2d), bert_large, whisper_tiny_encoder
+and smollm_135m_decode (linear), added in session 40. Batch 1, deduplicated by
 shape like the other suites (``datasets/suites.py``). These networks were added after the
 predictors and the planner were developed on the other suites: benches on them test
 networks the code has never seen.
@@ -523,6 +524,90 @@ def llama32_1b_prefill() -> list[tuple[str, dict[str, int]]]:
     return _llama(64, 16, 2048, 8192, 512, 128256)
 
 
+def squeezenet1_0() -> list[tuple[str, dict[str, Any]]]:
+    """torchvision squeezenet1_0: 7x7 stride-2 stem of 96 (unpadded, 224 -> 109), eight fire
+    modules between ceil-mode 3x3 stride-2 max pools (109 -> 54 -> 27 -> 13; three fires at
+    54, four at 27, one at 13, where squeezenet1_1 has two, two and four), the 1x1
+    classifier conv."""
+    fires = ((3, 96, 16, 64, 54), (4, 128, 16, 64, 54), (5, 128, 32, 128, 54),
+             (7, 256, 32, 128, 27), (8, 256, 48, 192, 27), (9, 384, 48, 192, 27),
+             (10, 384, 64, 256, 27), (12, 512, 64, 256, 13))
+    out = [_conv("features.0", 3, 96, 224, 7, 2, pad=0)]
+    for i, cin, sq, ex, h in fires:
+        out += [_conv(f"features.{i}.squeeze", cin, sq, h, 1),
+                _conv(f"features.{i}.expand1x1", sq, ex, h, 1),
+                _conv(f"features.{i}.expand3x3", sq, ex, h, 3)]
+    return [*out, _conv("classifier.1", 512, 1000, 13, 1)]
+
+
+def mobilenet_v1() -> list[tuple[str, dict[str, Any]]]:
+    """MobileNetV1 at width 1.0 (Howard et al. 2017, Table 1): a 3x3 stride-2 stem of 32,
+    then 13 depthwise-separable blocks (3x3 depthwise, stride 1 or 2, then a 1x1
+    pointwise conv), 224 -> 112 -> 56 -> 28 -> 14 -> 7."""
+    blocks = ((1, 32, 64), (2, 64, 128), (1, 128, 128), (2, 128, 256), (1, 256, 256),
+              (2, 256, 512), *((1, 512, 512),) * 5, (2, 512, 1024), (1, 1024, 1024))
+    out, h = [_conv("conv_stem", 3, 32, 224, 3, 2)], 112
+    for i, (s, cin, cout) in enumerate(blocks, 1):
+        out.append(_conv(f"block{i}.dw", cin, cin, h, 3, s, cin))
+        h //= s
+        out.append(_conv(f"block{i}.pw", cin, cout, h, 1))
+    return out
+
+
+def unet() -> list[tuple[str, dict[str, Any]]]:
+    """A U-Net (Ronneberger et al. 2015) of base width 32 with padded 3x3 convs at 256x256
+    input, the variant common in segmentation code: four 2x down-samplings (two 3x3 convs
+    per level, 32 -> 512 channels), the decoder's two 3x3 convs per level over the
+    up-sampled map concatenated with the skip (their input twice the level's width), a
+    1x1 head of 2 classes. The decoder's 2x2 transposed convs are no conv2d layer and are
+    left out."""
+    widths = (32, 64, 128, 256, 512)
+    out, cin = [], 3
+    for i, w in enumerate(widths):
+        h = 256 >> i
+        out += [_conv(f"down{i}.conv1", cin, w, h, 3), _conv(f"down{i}.conv2", w, w, h, 3)]
+        cin = w
+    for i in range(len(widths) - 2, -1, -1):
+        w, h = widths[i], 256 >> i
+        out += [_conv(f"up{i}.conv1", 2 * w, w, h, 3), _conv(f"up{i}.conv2", w, w, h, 3)]
+    return [*out, _conv("head", widths[0], 2, 256, 1)]
+
+
+def bert_large() -> list[tuple[str, dict[str, int]]]:
+    """BERT-large (Devlin et al. 2019: 24 layers, width 1024, MLP 4096) over 128 tokens:
+    per layer the query, key, value and attention-output projections and the MLP; the
+    pooler on the first token."""
+    out = []
+    for i in range(24):
+        p = f"encoder.layer.{i}"
+        out += [(f"{p}.attention.self.{q}", {"m": 128, "n": 1024, "k": 1024})
+                for q in ("query", "key", "value")]
+        out += [(f"{p}.attention.output.dense", {"m": 128, "n": 1024, "k": 1024}),
+                (f"{p}.intermediate.dense", {"m": 128, "n": 4096, "k": 1024}),
+                (f"{p}.output.dense", {"m": 128, "n": 1024, "k": 4096})]
+    return [*out, ("pooler.dense", {"m": 1, "n": 1024, "k": 1024})]
+
+
+def whisper_tiny_encoder() -> list[tuple[str, dict[str, int]]]:
+    """Whisper tiny's audio encoder (Radford et al. 2022: 4 layers, width 384, MLP 1536) over
+    its 1500 frames: per layer the query, key, value and output projections and the MLP.
+    The two conv1d layers of its stem are no conv2d layer and are left out."""
+    out = []
+    for i in range(4):
+        p = f"encoder.layers.{i}"
+        out += [(f"{p}.self_attn.{q}_proj", {"m": 1500, "n": 384, "k": 384})
+                for q in ("q", "k", "v", "out")]
+        out += [(f"{p}.fc1", {"m": 1500, "n": 1536, "k": 384}),
+                (f"{p}.fc2", {"m": 1500, "n": 384, "k": 1536})]
+    return out
+
+
+def smollm_135m_decode() -> list[tuple[str, dict[str, int]]]:
+    """SmolLM-135M (30 layers, width 576, MLP 1536, 3 key/value heads of 64, vocabulary
+    49152, the head tied to the embedding) generating one token: m = 1."""
+    return _llama(1, 30, 576, 1536, 192, 49152)
+
+
 #: linear_large: log-uniform ranges of m, n, k, the output range (MiB) and the largest FLOPs
 _LARGE = {"m": (128, 4096), "n": (4096, 131072), "k": (256, 4096)}
 _LARGE_OUT_MIB = (12.0, 256.0)
@@ -619,6 +704,24 @@ SUITES = {
     "llama32_1b_prefill": ("linear", llama32_1b_prefill,
                            "Llama-3.2-1B (Meta 2024), every linear layer over a 64-token "
                            "prompt (m = 64)"),
+    "squeezenet1_0": ("conv2d", squeezenet1_0,
+                      "torchvision squeezenet1_0 (Iandola et al. 2016), every conv layer at "
+                      "224x224 input"),
+    "mobilenet_v1": ("conv2d", mobilenet_v1,
+                     "MobileNetV1 (Howard et al. 2017), width 1.0, every conv layer at "
+                     "224x224 input"),
+    "unet": ("conv2d", unet,
+             "a U-Net (Ronneberger et al. 2015), base width 32, padded 3x3 convs, every "
+             "conv2d layer at 256x256 input (the 2x2 transposed convs left out)"),
+    "bert_large": ("linear", bert_large,
+                   "BERT-large (Devlin et al. 2019), every linear layer of the encoder over "
+                   "128 tokens, and the pooler"),
+    "whisper_tiny_encoder": ("linear", whisper_tiny_encoder,
+                             "Whisper tiny (Radford et al. 2022), every linear layer of the "
+                             "audio encoder over its 1500 frames"),
+    "smollm_135m_decode": ("linear", smollm_135m_decode,
+                           "SmolLM-135M (Hugging Face 2024, Llama architecture), every "
+                           "linear layer generating one token (m = 1)"),
     "linear_large": ("linear", linear_large,
                      "not a network: a profiling probe, 20 linear shapes drawn log-uniformly "
                      "(seed 0) with m in [128, 4096], n in [4096, 131072], k in [256, 4096], "

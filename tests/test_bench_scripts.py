@@ -387,7 +387,16 @@ def test_make_suites_writes_the_committed_suites(tmp_path):
         "mnasnet1_0": 52, "efficientnet_b2": 115, "alexnet": 5, "vit_l16": 97,
         "inception_v3": 94, "mobilenet_v3_small": 52, "efficientnet_v2_s": 170,
         "tinyllama_decode": 155, "tinyllama_prefill": 155, "qwen25_05b_prefill": 169,
-        "llama32_1b_prefill": 113, "linear_large": 20}
+        "llama32_1b_prefill": 113, "squeezenet1_0": 26, "mobilenet_v1": 27, "unet": 19,
+        "bert_large": 145, "whisper_tiny_encoder": 24, "smollm_135m_decode": 211,
+        "linear_large": 20}
+    sq = {x.name: x.layer for x in suite_layers("squeezenet1_0")}["features.0"]
+    assert (sq.out_channels, sq.kernel_h, sq.out_h) == (96, 7, 109)
+    mb = {x.name: x.layer for x in suite_layers("mobilenet_v1")}
+    assert (mb["block12.dw"].groups, mb["block12.dw"].out_h, mb["block13.pw"].in_channels) \
+        == (512, 7, 1024)
+    up = {x.name: x.layer for x in suite_layers("unet")}["up0.conv1"]
+    assert (up.in_channels, up.out_channels, up.height, up.out_h) == (64, 32, 256, 256)
     big = [x.layer for x in suite_layers("linear_large")]
     assert all(12 * 2**20 <= 4 * b.m * b.n <= 256 * 2**20 and b.flops <= 1.2e11 for b in big)
     head = {x.name: x.layer for x in suite_layers("qwen25_05b_prefill")}["lm_head"]
