@@ -7,7 +7,10 @@
 Geometric means over layers; "slower" counts layers more than 2 % slower than T_single.
 ``--status`` pools the runs in STATUS (every layer bench counts once) and gives the pooled
 efficiency a 95 % interval from resampling whole suites (a network's layers share their
-errors, so layers are not independent draws); then each suite over its runs.
+errors, so layers are not independent draws); then each suite over its runs. It does so
+twice: for the planner those runs benched (sessions 32-39), and for the one shipped since
+session 40, with the layers it plans differently replayed from the same runs' confirmation
+rounds and session 40's runs added (STATUS40).
 Only the first benches' bar plots are committed (``<suite>/bench.png``); ``--plot`` draws
 any run's again from its bench.csv, as ``coexec bench`` drew it.
 """
@@ -48,6 +51,13 @@ UNSEEN32 = ["qwen25_05b_prefill", "llama32_1b_prefill"]
 #: classifier (7 of their 119 shapes are in a profiler dataset)
 UNSEEN35 = [f"onnx_{n}{fc}" for n in ("shufflenet", "zfnet512", "bvlc_alexnet", "inception_v2",
                                       "inception_v1") for fc in ("", "_fc")]
+#: and in session 40: networks written from their architecture tables (scripts/make_suites.py;
+#: 2 of their 68 shapes, MobileNetV1's stem and first depthwise conv, are in a profiler dataset)
+UNSEEN40 = ["smollm_135m_decode", "bert_large", "mobilenet_v1", "squeezenet1_0",
+            "whisper_tiny_encoder", "unet"]
+#: the suites of the layers session 40's change moved (only those layers benched)
+CHANGED40 = ["efficientnet_b0", "efficientnet_b2", "efficientnet_v2_s", "inception_v3",
+             "mobilenetv2", "vgg16"]
 #: session 32's third paired run: the prompts and the networks the retrained GPU base moved
 RUN3_32 = ["qwen25_05b_prefill", "tinyllama_prefill", "shufflenet_v2_x1_0",
            "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_v2_s", "inception_v3"]
@@ -148,12 +158,27 @@ GROUPS = [
      "beside it, not shipped)", "session38/ratio_seven", UNSEEN + UNSEEN9 + FRESH9),
     ("session 38, the same on session 35's AlexNet and Inception v1 (the call's deadline "
      "came after 4 of its 10 suites)", "session38/ratio_onnx", UNSEEN35),
+    # from session 40 on, the shipped planner holds the overhead curves to the longest one
+    # (sync.json curve_fade_from "longest"): it ran as the bench's --compare fadelong, the
+    # plan column is the planner of sessions 32-39 (curve_fade_from "own")
+    ("session 40, six networks no session had seen, the planner of sessions 32-39 (the "
+     "shipped one: its fadelong columns), run 1 (fresh grids)", "session40/fresh_run1",
+     UNSEEN40),
+    ("session 40, the same, run 2 (U-Net)", "session40/fresh_run2", UNSEEN40),
+    ("session 40, the seven layers the change of curve_fade_from moves among the earlier "
+     "suites, run 1 (fresh grids; those layers only)", "session40/changed_run1", CHANGED40),
+    ("session 40, the same, run 2", "session40/changed_run2", CHANGED40),
 ]
 #: the runs of the shipped models on networks never seen, with the runtime timed as it is
 #: now (session 36 on): folders of GROUPS, pooled by ``--status``
 STATUS = ("session36/onnx_run1", "session36/onnx_run2", "session36/session27_nets",
           "session36/session28_nets", "session36/session31_nets", "session37/seven_run1",
           "session37/seven_run2", "session38/ratio_seven", "session38/ratio_onnx")
+#: runs that timed the planner shipped since session 40 as ``--compare fadelong``
+STATUS40 = ("session40/fresh_run1", "session40/fresh_run2")
+#: the shipped models and the benches' planner options (scripts/lib.sh bench_opts)
+SHIPPED = "datasets/h100/models/v3gpurel"
+BENCH_OPTIONS = {"steps": 8, "cpu_threads": (4, 8, 12, 15, 16), "max_local_sizes": 2}
 
 
 def line(who: str, suite: str, d: pd.DataFrame) -> str:
@@ -190,12 +215,58 @@ def trained_shapes(root: Path, suites: tuple[str, ...] = tuple(UNSEEN)
     return frozenset(out)
 
 
-def status_frame(root: Path) -> pd.DataFrame:
-    """Every layer bench of the STATUS runs: their bench.csv rows with ``run`` and ``suite``."""
+def status_frame(root: Path, runs: tuple[str, ...] = STATUS) -> pd.DataFrame:
+    """Every layer bench of ``runs``: their bench.csv rows with ``run`` and ``suite``."""
     suites = {sub: ss for _who, sub, ss in GROUPS}
     return pd.concat([pd.read_csv(root / sub / s / "bench.csv").assign(run=sub, suite=s)
-                      for sub in STATUS for s in suites[sub]
+                      for sub in runs for s in suites[sub]
                       if (root / sub / s / "bench.csv").exists()], ignore_index=True)
+
+
+def replay_shipped(d: pd.DataFrame, root: Path, models: str = SHIPPED
+                   ) -> tuple[pd.DataFrame, int, int]:
+    """``d`` (``status_frame``) as the planner of ``models`` would have run it: where it plans
+    a layer differently from the bench's plan, that plan's median in the same run's
+    confirmation rounds replaces T_plan (efficiency and "slower" recomputed; T_oracle, the
+    best of the rounds' medians, already counts it). Returns (frame, layer benches
+    replaced, planned differently but not timed in the rounds: kept as benched)."""
+    import warnings
+
+    from latpred.datasets.suites import suite_layers
+    from latpred.planner.cli import load_models
+    from latpred.planner.oracle import load_grid, plan_of_row
+    from latpred.planner.planner import Planner, PlannerOptions
+
+    warnings.filterwarnings("ignore")  # exports saved with other library versions
+    planner = Planner(*load_models(models), PlannerOptions(**BENCH_OPTIONS))
+    plans = {(s, ch.name): ch for s in d["suite"].unique()
+             for ch in planner.plan_layers(list(suite_layers(s)))}
+    d = d.copy()
+    replaced = untimed = 0
+    for i, r in d.iterrows():
+        ch = plans[r["suite"], r["layer"]]
+        want = ch.plan.describe()
+        if want == r["plan"]:
+            continue
+        g = load_grid(root / r["run"] / r["suite"] / "confirm")
+        g = g[(g["status"] == "ok") & (g["layer"] == r["layer"])]
+        keys = [plan_of_row(ch.layer, row).describe() for row in g.to_dict("records")]
+        med = g.assign(key=keys).groupby("key")["total_us"].median()
+        if want not in med:
+            untimed += 1
+            continue
+        t = float(med[want])
+        d.loc[i, ["plan", "t_plan_us", "efficiency", "slower_than_single"]] = [
+            want, t, r["t_oracle_us"] / t, t > 1.02 * r["t_single_us"]]
+        replaced += 1
+    return d, replaced, untimed
+
+
+def compared(d: pd.DataFrame, name: str) -> pd.DataFrame:
+    """``d`` with the ``--compare NAME`` planner's columns as its plan's."""
+    return d.assign(plan=d[f"plan_{name}"], t_plan_us=d[f"t_plan_{name}_us"],
+                    efficiency=d[f"efficiency_{name}"],
+                    slower_than_single=d[f"slower_than_single_{name}"])
 
 
 def suite_bootstrap(d: pd.DataFrame, n: int = 2000, seed: int = 0) -> tuple[float, float]:
@@ -210,9 +281,22 @@ def suite_bootstrap(d: pd.DataFrame, n: int = 2000, seed: int = 0) -> tuple[floa
 
 
 def print_status(root: Path) -> None:
-    """The STATUS runs: each run, all of them pooled (with ``suite_bootstrap``'s interval),
-    and each suite over its runs, worst first."""
-    d = status_frame(root)
+    """The STATUS runs as benched, then the planner shipped since session 40 (``SHIPPED``):
+    the STATUS runs replayed (``replay_shipped``) and the STATUS40 runs' fadelong columns."""
+    print("The planner of sessions 32-39 (sync.json curve_fade_from \"own\"), as benched:\n")
+    print_pooled(status_frame(root))
+    old, replaced, untimed = replay_shipped(status_frame(root), root)
+    new = compared(status_frame(root, STATUS40), "fadelong")
+    print(f"\nThe planner shipped since session 40: the runs above with the {replaced} layer "
+          f"benches it plans differently taken from the same runs' confirmation rounds "
+          f"({untimed} not timed there, kept as benched), and session 40's runs (its "
+          f"fadelong columns):\n")
+    print_pooled(pd.concat([old, new], ignore_index=True))
+
+
+def print_pooled(d: pd.DataFrame) -> None:
+    """Each run of ``d``, all of them pooled (with ``suite_bootstrap``'s interval), and each
+    suite over its runs, worst first."""
     print("| run | layers | efficiency (plan) | layers > 2 % slower than T_single | "
           "measure-and-pick | its layers > 2 % slower |")
     print("|---|---:|---:|---:|---:|---:|")

@@ -50,6 +50,7 @@ from bench_table import (  # noqa: E402
     UNSEEN31,
     UNSEEN32,
     UNSEEN35,
+    UNSEEN40,
 )
 
 DEV = set(ALL)  # the development suites
@@ -58,7 +59,7 @@ DEV = set(ALL)  # the development suites
 NEVER_SEEN = {**{s: "session 7" for s in UNSEEN}, "googlenet": "session 9, googlenet",
               **{s: "session 27" for s in UNSEEN27}, **{s: "session 28" for s in UNSEEN28},
               **{s: "session 31" for s in UNSEEN31}, **{s: "session 32" for s in UNSEEN32},
-              **{s: "session 35" for s in UNSEEN35}}
+              **{s: "session 35" for s in UNSEEN35}, **{s: "session 40" for s in UNSEEN40}}
 SHAPE = ("op", "m", "n", "k", "in_channels", "out_channels", "height", "width", "kernel_h",
          "stride", "groups")
 

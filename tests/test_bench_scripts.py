@@ -518,25 +518,40 @@ def test_bench_table_plots_a_runs_bench_csv(tmp_path):
 @pytest.mark.skipif(not COEXEC.is_dir(), reason="no committed H100 bench")
 def test_bench_table_status_pools_the_shipped_runs():
     """--status: one row per STATUS run, the pooled row's efficiency is the geometric mean of
-    every layer bench of those runs, and its interval holds it."""
+    every layer bench of those runs, and its interval holds it; then the same for the planner
+    shipped since session 40 over the STATUS runs (replayed where it plans differently: the
+    plan's confirmed median) and the STATUS40 runs' fadelong columns."""
     mod = _script("bench_table")
     res = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench_table.py"),
                           "--status", "--coexec", str(COEXEC)], capture_output=True, text=True,
                          check=True)
     lines = res.stdout.splitlines()
-    runs = [ln for ln in lines if ln.startswith("| session")]
-    assert [ln.split("|")[1].strip() for ln in runs] == list(mod.STATUS)
+    runs = [ln.split("|")[1].strip() for ln in lines if ln.startswith("| session")]
+    assert runs == [*mod.STATUS, *mod.STATUS, *mod.STATUS40]
     d = mod.status_frame(COEXEC)
-    pooled = next(ln for ln in lines if ln.startswith("| **all"))
-    eff = 100 * np.exp(np.log(d["efficiency"]).mean())
-    assert f"**{eff:.1f} %**" in pooled
-    assert f"{len(d)} layer benches" in pooled
-    lo, hi = mod.suite_bootstrap(d)
-    assert lo <= eff / 100 <= hi
+    replayed, n_replaced, n_untimed = mod.replay_shipped(d, COEXEC)
+    new = pd.concat([replayed, mod.compared(mod.status_frame(COEXEC, mod.STATUS40), "fadelong")],
+                    ignore_index=True)
+    pooled = [ln for ln in lines if ln.startswith("| **all")]
+    assert len(pooled) == 2
+    for frame, line in zip((d, new), pooled):
+        eff = 100 * np.exp(np.log(frame["efficiency"]).mean())
+        assert f"**{eff:.1f} %**" in line
+        assert f"{len(frame)} layer benches" in line
+        lo, hi = mod.suite_bootstrap(frame)
+        assert lo <= eff / 100 <= hi
+    assert f"the {n_replaced} layer benches it plans differently" in res.stdout
+    # the replay moves only the layers planned differently, each to a time of its rounds
+    moved = replayed["plan"] != d["plan"]
+    assert moved.sum() == n_replaced > 0 and n_untimed == 0
+    assert (replayed.loc[~moved, "t_plan_us"] == d.loc[~moved, "t_plan_us"]).all()
+    m = replayed[moved]
+    assert np.allclose(m["efficiency"], m["t_oracle_us"] / m["t_plan_us"])
+    assert (m["t_plan_us"] >= m["t_oracle_us"]).all()
     # each suite's row: its layer benches over all its runs
     suite_rows = {ln.split("|")[1].strip(): ln for ln in lines
                   if ln.count("|") == 6 and not ln.startswith(("| run", "| suite", "|-"))}
-    assert set(suite_rows) == set(d["suite"])
+    assert set(suite_rows) == set(new["suite"]) >= set(d["suite"])
 
 
 def test_suite_bootstrap_resamples_whole_suites():
