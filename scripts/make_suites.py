@@ -14,7 +14,8 @@ Fused-MBConv) (conv2d), tinyllama_decode and tinyllama_prefill (linear, m = 1 an
 added in session 31; qwen25_05b_prefill (linear, a 128-token prompt: a vocabulary head of
 74 MiB output) and llama32_1b_prefill (linear, a 64-token prompt: 31 MiB), added in
 session 32; squeezenet1_0, mobilenet_v1, unet (conv2d), bert_large, whisper_tiny_encoder
-and smollm_135m_decode (linear), added in session 40. Batch 1, deduplicated by
+and smollm_135m_decode (linear), efficientnet_b1 (240x240), wide_resnet50_2 (conv2d),
+deit_small and gpt2_medium_decode (linear), added in session 40. Batch 1, deduplicated by
 shape like the other suites (``datasets/suites.py``). These networks were added after the
 predictors and the planner were developed on the other suites: benches on them test
 networks the code has never seen.
@@ -608,6 +609,60 @@ def smollm_135m_decode() -> list[tuple[str, dict[str, int]]]:
     return _llama(1, 30, 576, 1536, 192, 49152)
 
 
+def efficientnet_b1() -> list[tuple[str, dict[str, Any]]]:
+    """torchvision efficientnet_b1 (width 1.0, depth 1.1) at 240x240, its weights' input
+    size."""
+    return _efficientnet(1.0, 1.1, 240)
+
+
+def wide_resnet50_2() -> list[tuple[str, dict[str, Any]]]:
+    """torchvision wide_resnet50_2 (ResNet-50 v1.5 topology, bottlenecks twice as wide:
+    128 / 256 / 512 / 1024 channels inside, the stride on the 3x3 conv)."""
+    out = [_conv("conv1", 3, 64, 224, 7, 2)]
+    h, cin = 56, 64
+    for li, (planes, blocks, stride) in enumerate([(64, 3, 1), (128, 4, 2), (256, 6, 2),
+                                                   (512, 3, 2)], start=1):
+        width = planes * 2
+        for b in range(blocks):
+            s = stride if b == 0 else 1
+            p = f"layer{li}.{b}"
+            out.append(_conv(f"{p}.conv1", cin, width, h, 1))
+            out.append(_conv(f"{p}.conv2", width, width, h, 3, s))
+            h_out = (h - 1) // s + 1
+            out.append(_conv(f"{p}.conv3", width, planes * 4, h_out, 1))
+            if b == 0:
+                out.append(_conv(f"{p}.downsample.0", cin, planes * 4, h, 1, s))
+            h, cin = h_out, planes * 4
+    return out
+
+
+def deit_small() -> list[tuple[str, dict[str, int]]]:
+    """DeiT-S (Touvron et al. 2021, timm deit_small_patch16_224: 12 layers, width 384, MLP
+    1536) at 224x224 with 16x16 patches: 196 patches + the class token; per layer the fused
+    query-key-value projection, the attention output projection and the MLP; the head."""
+    out = []
+    for i in range(12):
+        p = f"blocks.{i}"
+        out += [(f"{p}.attn.qkv", {"m": 197, "n": 3 * 384, "k": 384}),
+                (f"{p}.attn.proj", {"m": 197, "n": 384, "k": 384}),
+                (f"{p}.mlp.fc1", {"m": 197, "n": 1536, "k": 384}),
+                (f"{p}.mlp.fc2", {"m": 197, "n": 384, "k": 1536})]
+    return [*out, ("head", {"m": 1, "n": 1000, "k": 384})]
+
+
+def gpt2_medium_decode() -> list[tuple[str, dict[str, int]]]:
+    """GPT-2 medium (Radford et al. 2019: 24 layers, width 1024, MLP 4096, vocabulary 50257,
+    the head tied to the embedding) generating one token: m = 1."""
+    out = []
+    for i in range(24):
+        p = f"h.{i}"
+        out += [(f"{p}.attn.c_attn", {"m": 1, "n": 3 * 1024, "k": 1024}),
+                (f"{p}.attn.c_proj", {"m": 1, "n": 1024, "k": 1024}),
+                (f"{p}.mlp.c_fc", {"m": 1, "n": 4096, "k": 1024}),
+                (f"{p}.mlp.c_proj", {"m": 1, "n": 1024, "k": 4096})]
+    return [*out, ("lm_head", {"m": 1, "n": 50257, "k": 1024})]
+
+
 #: linear_large: log-uniform ranges of m, n, k, the output range (MiB) and the largest FLOPs
 _LARGE = {"m": (128, 4096), "n": (4096, 131072), "k": (256, 4096)}
 _LARGE_OUT_MIB = (12.0, 256.0)
@@ -722,6 +777,18 @@ SUITES = {
     "smollm_135m_decode": ("linear", smollm_135m_decode,
                            "SmolLM-135M (Hugging Face 2024, Llama architecture), every "
                            "linear layer generating one token (m = 1)"),
+    "efficientnet_b1": ("conv2d", efficientnet_b1,
+                        "torchvision efficientnet_b1 (Tan & Le 2019), every conv layer at "
+                        "240x240 input"),
+    "wide_resnet50_2": ("conv2d", wide_resnet50_2,
+                        "torchvision wide_resnet50_2 (Zagoruyko & Komodakis 2016), every conv "
+                        "layer at 224x224 input"),
+    "deit_small": ("linear", deit_small,
+                   "DeiT-S (Touvron et al. 2021), every linear layer at 224x224 input (197 "
+                   "tokens)"),
+    "gpt2_medium_decode": ("linear", gpt2_medium_decode,
+                           "GPT-2 medium (Radford et al. 2019), every linear layer generating "
+                           "one token (m = 1)"),
     "linear_large": ("linear", linear_large,
                      "not a network: a profiling probe, 20 linear shapes drawn log-uniformly "
                      "(seed 0) with m in [128, 4096], n in [4096, 131072], k in [256, 4096], "
