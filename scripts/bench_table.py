@@ -55,6 +55,9 @@ UNSEEN35 = [f"onnx_{n}{fc}" for n in ("shufflenet", "zfnet512", "bvlc_alexnet", 
 #: 2 of their 68 shapes, MobileNetV1's stem and first depthwise conv, are in a profiler dataset)
 UNSEEN40 = ["smollm_135m_decode", "bert_large", "mobilenet_v1", "squeezenet1_0",
             "whisper_tiny_encoder", "unet"]
+#: and four more, benched with the shipped planner as the plan (9 of wide_resnet50_2's 24
+#: shapes, ResNet-50's, are in a profiler dataset)
+MORE40 = ["deit_small", "gpt2_medium_decode", "wide_resnet50_2", "efficientnet_b1"]
 #: the suites of the layers session 40's change moved (only those layers benched)
 CHANGED40 = ["efficientnet_b0", "efficientnet_b2", "efficientnet_v2_s", "inception_v3",
              "mobilenetv2", "vgg16"]
@@ -165,6 +168,9 @@ GROUPS = [
      "shipped one: its fadelong columns), run 1 (fresh grids)", "session40/fresh_run1",
      UNSEEN40),
     ("session 40, the same, run 2 (U-Net)", "session40/fresh_run2", UNSEEN40),
+    ("session 40, four more networks no session had seen, the shipped planner (the planner of "
+     "sessions 32-39 timed beside it: its own columns), run 1 (fresh grids)",
+     "session40/more_run1", MORE40),
     ("session 40, the seven layers the change of curve_fade_from moves among the earlier "
      "suites, run 1 (fresh grids; those layers only)", "session40/changed_run1", CHANGED40),
     ("session 40, the same, run 2", "session40/changed_run2", CHANGED40),
@@ -174,8 +180,10 @@ GROUPS = [
 STATUS = ("session36/onnx_run1", "session36/onnx_run2", "session36/session27_nets",
           "session36/session28_nets", "session36/session31_nets", "session37/seven_run1",
           "session37/seven_run2", "session38/ratio_seven", "session38/ratio_onnx")
-#: runs that timed the planner shipped since session 40 as ``--compare fadelong``
-STATUS40 = ("session40/fresh_run1", "session40/fresh_run2")
+#: runs of the planner shipped since session 40: (folder, the ``--compare`` name it ran
+#: under, or "" where it made the bench's plan)
+STATUS40 = (("session40/fresh_run1", "fadelong"), ("session40/fresh_run2", "fadelong"),
+            ("session40/more_run1", ""))
 #: the shipped models and the benches' planner options (scripts/lib.sh bench_opts)
 SHIPPED = "datasets/h100/models/v3gpurel"
 BENCH_OPTIONS = {"steps": 8, "cpu_threads": (4, 8, 12, 15, 16), "max_local_sizes": 2}
@@ -282,16 +290,22 @@ def suite_bootstrap(d: pd.DataFrame, n: int = 2000, seed: int = 0) -> tuple[floa
 
 def print_status(root: Path) -> None:
     """The STATUS runs as benched, then the planner shipped since session 40 (``SHIPPED``):
-    the STATUS runs replayed (``replay_shipped``) and the STATUS40 runs' fadelong columns."""
+    the STATUS runs replayed (``replay_shipped``) and the STATUS40 runs (their fadelong
+    columns where it ran as ``--compare fadelong``)."""
     print("The planner of sessions 32-39 (sync.json curve_fade_from \"own\"), as benched:\n")
     print_pooled(status_frame(root))
     old, replaced, untimed = replay_shipped(status_frame(root), root)
-    new = compared(status_frame(root, STATUS40), "fadelong")
+    new = [status_frame(root, (run,)) for run, _name in STATUS40]
+    new = pd.concat([compared(d, name) if name else d
+                     for d, (_run, name) in zip(new, STATUS40)], ignore_index=True)
     print(f"\nThe planner shipped since session 40: the runs above with the {replaced} layer "
           f"benches it plans differently taken from the same runs' confirmation rounds "
           f"({untimed} not timed there, kept as benched), and session 40's runs (its "
-          f"fadelong columns):\n")
+          f"fadelong columns where it ran as --compare fadelong):\n")
     print_pooled(pd.concat([old, new], ignore_index=True))
+    print(f"\nsession 40's runs alone (networks no earlier run saw): {len(new)} layer benches, "
+          f"{100 * geomean(new.efficiency):.1f} %, {int(new.slower_than_single.sum())} > 2 % "
+          f"slower than T_single")
 
 
 def print_pooled(d: pd.DataFrame) -> None:

@@ -530,11 +530,12 @@ def test_bench_table_status_pools_the_shipped_runs():
                          check=True)
     lines = res.stdout.splitlines()
     runs = [ln.split("|")[1].strip() for ln in lines if ln.startswith("| session")]
-    assert runs == [*mod.STATUS, *mod.STATUS, *mod.STATUS40]
+    assert runs == [*mod.STATUS, *mod.STATUS, *(run for run, _name in mod.STATUS40)]
     d = mod.status_frame(COEXEC)
     replayed, n_replaced, n_untimed = mod.replay_shipped(d, COEXEC)
-    new = pd.concat([replayed, mod.compared(mod.status_frame(COEXEC, mod.STATUS40), "fadelong")],
-                    ignore_index=True)
+    new = pd.concat([replayed, *(mod.compared(mod.status_frame(COEXEC, (run,)), name) if name
+                                 else mod.status_frame(COEXEC, (run,))
+                                 for run, name in mod.STATUS40)], ignore_index=True)
     pooled = [ln for ln in lines if ln.startswith("| **all")]
     assert len(pooled) == 2
     for frame, line in zip((d, new), pooled):
@@ -544,6 +545,9 @@ def test_bench_table_status_pools_the_shipped_runs():
         lo, hi = mod.suite_bootstrap(frame)
         assert lo <= eff / 100 <= hi
     assert f"the {n_replaced} layer benches it plans differently" in res.stdout
+    fresh = new.iloc[len(replayed):]
+    assert (f"session 40's runs alone (networks no earlier run saw): {len(fresh)} layer "
+            f"benches, {100 * np.exp(np.log(fresh['efficiency']).mean()):.1f} %") in res.stdout
     # the replay moves only the layers planned differently, each to a time of its rounds
     moved = replayed["plan"] != d["plan"]
     assert moved.sum() == n_replaced > 0 and n_untimed == 0
