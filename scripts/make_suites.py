@@ -93,26 +93,31 @@ def efficientnet_b2() -> list[tuple[str, dict[str, Any]]]:
     return _efficientnet(1.1, 1.2, 288)
 
 
-def resnext50_32x4d() -> list[tuple[str, dict[str, Any]]]:
-    """torchvision resnext50_32x4d (ResNet-50 v1.5 topology, 3x3 convs in 32 groups of
-    width 4 x planes / 64)."""
+def _resnet50_v15(width_of: Any, groups: int) -> list[tuple[str, dict[str, Any]]]:
+    """torchvision's ResNet-50 v1.5 topology (the stride on the 3x3 conv): bottlenecks of
+    ``width_of(planes)`` channels inside, their 3x3 conv in ``groups`` groups."""
     out = [_conv("conv1", 3, 64, 224, 7, 2)]
-    out[0][1]["padding"] = 3
     h, cin = 56, 64
     for li, (planes, blocks, stride) in enumerate([(64, 3, 1), (128, 4, 2), (256, 6, 2),
                                                    (512, 3, 2)], start=1):
-        width = planes * 4 // 64 * 32
+        width = width_of(planes)
         for b in range(blocks):
             s = stride if b == 0 else 1
             p = f"layer{li}.{b}"
             out.append(_conv(f"{p}.conv1", cin, width, h, 1))
-            out.append(_conv(f"{p}.conv2", width, width, h, 3, s, 32))
+            out.append(_conv(f"{p}.conv2", width, width, h, 3, s, groups))
             h_out = (h - 1) // s + 1
             out.append(_conv(f"{p}.conv3", width, planes * 4, h_out, 1))
             if b == 0:
                 out.append(_conv(f"{p}.downsample.0", cin, planes * 4, h, 1, s))
             h, cin = h_out, planes * 4
     return out
+
+
+def resnext50_32x4d() -> list[tuple[str, dict[str, Any]]]:
+    """torchvision resnext50_32x4d (ResNet-50 v1.5 topology, 3x3 convs in 32 groups of
+    width 4 x planes / 64)."""
+    return _resnet50_v15(lambda planes: planes * 4 // 64 * 32, 32)
 
 
 def _vit(layers: int, width: int, mlp: int) -> list[tuple[str, dict[str, int]]]:
@@ -208,19 +213,26 @@ def googlenet() -> list[tuple[str, dict[str, Any]]]:
     return out
 
 
-def squeezenet1_1() -> list[tuple[str, dict[str, Any]]]:
-    """torchvision squeezenet1_1: 3x3 stride-2 stem (unpadded), eight fire modules (1x1
-    squeeze, then 1x1 and 3x3 expands side by side) between ceil-mode 3x3 stride-2 max
-    pools (111 -> 55 -> 27 -> 13), the 1x1 classifier conv."""
-    fires = ((3, 64, 16, 64, 55), (4, 128, 16, 64, 55), (6, 128, 32, 128, 27),
-             (7, 256, 32, 128, 27), (9, 256, 48, 192, 13), (10, 384, 48, 192, 13),
-             (11, 384, 64, 256, 13), (12, 512, 64, 256, 13))
-    out = [_conv("features.0", 3, 64, 224, 3, 2, pad=0)]
+def _squeezenet(stem: tuple[str, dict[str, Any]], fires: tuple[tuple[int, ...], ...]
+                ) -> list[tuple[str, dict[str, Any]]]:
+    """torchvision's squeezenet: the stem, fire modules (index, in, squeeze, expand, size:
+    a 1x1 squeeze, then 1x1 and 3x3 expands side by side), the 1x1 classifier conv at 13."""
+    out = [stem]
     for i, cin, sq, ex, h in fires:
         out += [_conv(f"features.{i}.squeeze", cin, sq, h, 1),
                 _conv(f"features.{i}.expand1x1", sq, ex, h, 1),
                 _conv(f"features.{i}.expand3x3", sq, ex, h, 3)]
     return [*out, _conv("classifier.1", 512, 1000, 13, 1)]
+
+
+def squeezenet1_1() -> list[tuple[str, dict[str, Any]]]:
+    """torchvision squeezenet1_1: 3x3 stride-2 stem (unpadded), eight fire modules (1x1
+    squeeze, then 1x1 and 3x3 expands side by side) between ceil-mode 3x3 stride-2 max
+    pools (111 -> 55 -> 27 -> 13), the 1x1 classifier conv."""
+    return _squeezenet(_conv("features.0", 3, 64, 224, 3, 2, pad=0),
+                       ((3, 64, 16, 64, 55), (4, 128, 16, 64, 55), (6, 128, 32, 128, 27),
+                        (7, 256, 32, 128, 27), (9, 256, 48, 192, 13), (10, 384, 48, 192, 13),
+                        (11, 384, 64, 256, 13), (12, 512, 64, 256, 13)))
 
 
 def shufflenet_v2_x1_0() -> list[tuple[str, dict[str, Any]]]:
@@ -530,15 +542,10 @@ def squeezenet1_0() -> list[tuple[str, dict[str, Any]]]:
     modules between ceil-mode 3x3 stride-2 max pools (109 -> 54 -> 27 -> 13; three fires at
     54, four at 27, one at 13, where squeezenet1_1 has two, two and four), the 1x1
     classifier conv."""
-    fires = ((3, 96, 16, 64, 54), (4, 128, 16, 64, 54), (5, 128, 32, 128, 54),
-             (7, 256, 32, 128, 27), (8, 256, 48, 192, 27), (9, 384, 48, 192, 27),
-             (10, 384, 64, 256, 27), (12, 512, 64, 256, 13))
-    out = [_conv("features.0", 3, 96, 224, 7, 2, pad=0)]
-    for i, cin, sq, ex, h in fires:
-        out += [_conv(f"features.{i}.squeeze", cin, sq, h, 1),
-                _conv(f"features.{i}.expand1x1", sq, ex, h, 1),
-                _conv(f"features.{i}.expand3x3", sq, ex, h, 3)]
-    return [*out, _conv("classifier.1", 512, 1000, 13, 1)]
+    return _squeezenet(_conv("features.0", 3, 96, 224, 7, 2, pad=0),
+                       ((3, 96, 16, 64, 54), (4, 128, 16, 64, 54), (5, 128, 32, 128, 54),
+                        (7, 256, 32, 128, 27), (8, 256, 48, 192, 27), (9, 384, 48, 192, 27),
+                        (10, 384, 64, 256, 27), (12, 512, 64, 256, 13)))
 
 
 def mobilenet_v1() -> list[tuple[str, dict[str, Any]]]:
@@ -618,50 +625,37 @@ def efficientnet_b1() -> list[tuple[str, dict[str, Any]]]:
 def wide_resnet50_2() -> list[tuple[str, dict[str, Any]]]:
     """torchvision wide_resnet50_2 (ResNet-50 v1.5 topology, bottlenecks twice as wide:
     128 / 256 / 512 / 1024 channels inside, the stride on the 3x3 conv)."""
-    out = [_conv("conv1", 3, 64, 224, 7, 2)]
-    h, cin = 56, 64
-    for li, (planes, blocks, stride) in enumerate([(64, 3, 1), (128, 4, 2), (256, 6, 2),
-                                                   (512, 3, 2)], start=1):
-        width = planes * 2
-        for b in range(blocks):
-            s = stride if b == 0 else 1
-            p = f"layer{li}.{b}"
-            out.append(_conv(f"{p}.conv1", cin, width, h, 1))
-            out.append(_conv(f"{p}.conv2", width, width, h, 3, s))
-            h_out = (h - 1) // s + 1
-            out.append(_conv(f"{p}.conv3", width, planes * 4, h_out, 1))
-            if b == 0:
-                out.append(_conv(f"{p}.downsample.0", cin, planes * 4, h, 1, s))
-            h, cin = h_out, planes * 4
+    return _resnet50_v15(lambda planes: planes * 2, 1)
+
+
+def _fused_qkv(prefix: str, names: tuple[str, str, str, str], layers: int, tokens: int,
+               width: int, mlp: int) -> list[tuple[str, dict[str, int]]]:
+    """A transformer's linear layers over ``tokens`` tokens, per layer (``prefix``.i.) the
+    fused query-key-value projection, the attention output projection and the MLP (width ->
+    mlp -> width), named ``names``."""
+    qkv, proj, up, down = names
+    out = []
+    for i in range(layers):
+        p = f"{prefix}.{i}"
+        out += [(f"{p}.{qkv}", {"m": tokens, "n": 3 * width, "k": width}),
+                (f"{p}.{proj}", {"m": tokens, "n": width, "k": width}),
+                (f"{p}.{up}", {"m": tokens, "n": mlp, "k": width}),
+                (f"{p}.{down}", {"m": tokens, "n": width, "k": mlp})]
     return out
 
 
 def deit_small() -> list[tuple[str, dict[str, int]]]:
     """DeiT-S (Touvron et al. 2021, timm deit_small_patch16_224: 12 layers, width 384, MLP
-    1536) at 224x224 with 16x16 patches: 196 patches + the class token; per layer the fused
-    query-key-value projection, the attention output projection and the MLP; the head."""
-    out = []
-    for i in range(12):
-        p = f"blocks.{i}"
-        out += [(f"{p}.attn.qkv", {"m": 197, "n": 3 * 384, "k": 384}),
-                (f"{p}.attn.proj", {"m": 197, "n": 384, "k": 384}),
-                (f"{p}.mlp.fc1", {"m": 197, "n": 1536, "k": 384}),
-                (f"{p}.mlp.fc2", {"m": 197, "n": 384, "k": 1536})]
-    return [*out, ("head", {"m": 1, "n": 1000, "k": 384})]
+    1536) at 224x224 with 16x16 patches: 196 patches + the class token; the head."""
+    return [*_fused_qkv("blocks", ("attn.qkv", "attn.proj", "mlp.fc1", "mlp.fc2"), 12, 197,
+                        384, 1536), ("head", {"m": 1, "n": 1000, "k": 384})]
 
 
 def gpt2_medium_decode() -> list[tuple[str, dict[str, int]]]:
     """GPT-2 medium (Radford et al. 2019: 24 layers, width 1024, MLP 4096, vocabulary 50257,
     the head tied to the embedding) generating one token: m = 1."""
-    out = []
-    for i in range(24):
-        p = f"h.{i}"
-        out += [(f"{p}.attn.c_attn", {"m": 1, "n": 3 * 1024, "k": 1024}),
-                (f"{p}.attn.c_proj", {"m": 1, "n": 1024, "k": 1024}),
-                (f"{p}.mlp.c_fc", {"m": 1, "n": 4096, "k": 1024}),
-                (f"{p}.mlp.c_proj", {"m": 1, "n": 1024, "k": 4096})]
-    return [*out, ("lm_head", {"m": 1, "n": 50257, "k": 1024})]
-
+    return [*_fused_qkv("h", ("attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj"), 24, 1,
+                        1024, 4096), ("lm_head", {"m": 1, "n": 50257, "k": 1024})]
 
 #: linear_large: log-uniform ranges of m, n, k, the output range (MiB) and the largest FLOPs
 _LARGE = {"m": (128, 4096), "n": (4096, 131072), "k": (256, 4096)}
