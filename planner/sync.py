@@ -316,11 +316,6 @@ class SyncModel:
     #: layers in between whatever the rounds said (map ran 1.06-1.46x slower than buffer
     #: there; BENCHMARKS.md section 5, session 40).
     curve_fade_from: str = "longest"
-
-    def __post_init__(self) -> None:
-        if self.curve_fade_from not in CURVE_FADE_FROM:
-            raise bad_value("curve_fade_from", self.curve_fade_from,
-                            f"expected one of {', '.join(CURVE_FADE_FROM)}")
     #: memory mode -> (MiB knots, log ratios): a GPU-only plan's wall time in that mode over
     #: the same kernel configuration's in ``ratio_ref`` (buffer), as the runtime's rounds
     #: timed them in pairs, by the activations moved (``split.activation_mib``),
@@ -335,6 +330,11 @@ class SyncModel:
         default_factory=dict)
     #: the memory mode ``ratio_by_mib`` is relative to
     ratio_ref: str = "buffer"
+
+    def __post_init__(self) -> None:
+        if self.curve_fade_from not in CURVE_FADE_FROM:
+            raise bad_value("curve_fade_from", self.curve_fade_from,
+                            f"expected one of {', '.join(CURVE_FADE_FROM)}")
 
     def slowdown(self, mode: str | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(GPU part, CPU part) factors of split plans in memory mode ``mode`` (scalar or
