@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from latpred.planner.bench import geomean
+from latpred.planner.bench import SLOWDOWN_TOLERANCE, geomean
 
 ALL = ["gpt2_small_decode", "vgg16_fc", "resnet50_fc", "mobilenetv2_fc", "resnet50",
        "mobilenetv2", "bert_base", "vgg16"]
@@ -265,7 +265,7 @@ def replay_shipped(d: pd.DataFrame, root: Path, models: str = SHIPPED
             continue
         t = float(med[want])
         d.loc[i, ["plan", "t_plan_us", "efficiency", "slower_than_single"]] = [
-            want, t, r["t_oracle_us"] / t, t > 1.02 * r["t_single_us"]]
+            want, t, r["t_oracle_us"] / t, t > (1 + SLOWDOWN_TOLERANCE) * r["t_single_us"]]
         replaced += 1
     return d, replaced, untimed
 
@@ -293,8 +293,9 @@ def print_status(root: Path) -> None:
     the STATUS runs replayed (``replay_shipped``) and the STATUS40 runs (their fadelong
     columns where it ran as ``--compare fadelong``)."""
     print("The planner of sessions 32-39 (sync.json curve_fade_from \"own\"), as benched:\n")
-    print_pooled(status_frame(root))
-    old, replaced, untimed = replay_shipped(status_frame(root), root)
+    benched = status_frame(root)
+    print_pooled(benched)
+    old, replaced, untimed = replay_shipped(benched, root)
     new = [status_frame(root, (run,)) for run, _name in STATUS40]
     new = pd.concat([compared(d, name) if name else d
                      for d, (_run, name) in zip(new, STATUS40)], ignore_index=True)
