@@ -167,7 +167,7 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
                    help="correction, cpu-ranking: the residual's learning rate (default 0.03 "
                         "x 300 / --trees: the same shrinkage in all)")
     q.add_argument("--what", choices=["correction", "overheads", "gpu-overheads", "both",
-                                      "cpu-ranking", "mode-ratios"],
+                                      "cpu-ranking", "mode-ratios", "thread-neighbours"],
                    default="correction",
                    help="correction: the predictors' LightGBM correction; overheads: the "
                         "runtime's overhead around GPU-only plans per memory mode (a constant "
@@ -186,7 +186,15 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
                         "plan's wall time over the same configuration's in buffer mode, by "
                         "the activations moved, from the confirmation rounds' pairs "
                         "(sync.json's single_ratio_by_mib; the planner then scores GPU-only "
-                        "plans of those modes through it)")
+                        "plans of those modes through it); thread-neighbours: the thread-count "
+                        "profiles of every layer the datasets timed CPU-only at each of "
+                        "--threads (sync.json's cpu_thread_neighbours; the planner then "
+                        "reorders a CPU-only plan's thread counts by its nearest neighbours')")
+    q.add_argument("--threads", default="4,8,12,15,16", metavar="T,T,...",
+                   help="thread-neighbours: the thread counts a reference layer must have "
+                        "been timed at (default 4,8,12,15,16: the benches')")
+    q.add_argument("--neighbours", type=int, default=None, metavar="K",
+                   help="thread-neighbours: layers averaged per planned layer (default 10)")
     q.add_argument("--rounds", choices=["mean", "median"], default="mean",
                    help="overheads: a row's wall time over the rounds that timed it, the "
                         "mean (default: expected over the host states met, so a memory mode "
@@ -776,6 +784,12 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         raise bad_value("grid", None, f"--what {args.what} needs --grid")
     paths = grid_datasets(args.grid)
     grids = {p: load_grid(p) for p in paths}
+    if args.what == "thread-neighbours":
+        entry = _fit_thread_neighbours(args, grids, gpu, cpu)
+        _write_models_dir(Path(args.models), out, {}, args.native,
+                          lambda d: save_sync(d, entry))
+        print(f"wrote {out}: fitted CPU thread-count neighbours")
+        return 0
     # the overheads come from confirmation rounds (modes timed side by side); the correction
     # from every dataset
     confirm = [g for p, g in grids.items() if p.name == "confirm"]
@@ -957,6 +971,34 @@ def _sync_entry(models: Path, gpu: dict[str, Any], cpu: dict[str, Any]) -> dict[
     if key not in pairs:
         raise bad_value("models", str(models), f"sync.json has no entry for {key}")
     return pairs[key]
+
+
+def _fit_thread_neighbours(args: argparse.Namespace, grids: dict[Path, Any],
+                           gpu: dict[str, Any], cpu: dict[str, Any]) -> dict[str, Any]:
+    """The pair's entry of ``args.models``' sync.json with ``cpu_thread_neighbours``
+    (``thread_prior.ThreadNeighbours.fit``) from the CPU-only runtime rows of every dataset
+    (grids and confirmation rounds), the rest kept; prints how many layers it holds."""
+    from latpred.planner.calibrate import cached_layer, runtime_rows
+    from latpred.planner.predictors import CPU_TARGET
+    from latpred.planner.thread_prior import DEFAULT_K, ThreadNeighbours
+
+    try:
+        counts = tuple(int(t) for t in args.threads.split(","))
+    except ValueError:
+        raise bad_value("threads", args.threads, "must be comma-separated integers") from None
+    k = DEFAULT_K if args.neighbours is None else args.neighbours
+    if k < 1:
+        raise bad_value("neighbours", k, "must be >= 1")
+    rows = runtime_rows(list(grids.values()), gpu, cpu, args.exclude_suite)[CPU_TARGET]
+    memo: dict[tuple, Any] = {}
+    layers = [cached_layer(r, memo) for r in rows.X.to_dict("records")]
+    fit = ThreadNeighbours.fit(layers, rows.X["threads"].astype(int).to_numpy(), rows.y_us,
+                               counts, k)
+    entry = _sync_entry(Path(args.models), gpu, cpu)
+    entry["cpu_thread_neighbours"] = fit.to_json()
+    print(f"  {len(fit.shapes)} layers timed at {', '.join(map(str, counts))} threads "
+          f"({len(rows)} CPU-only rows, {len(set(rows.suite))} suites), k = {k}")
+    return entry
 
 
 def _refit_mode_ratios(models: Path, rows: dict[str, Any], gpu: dict[str, Any],

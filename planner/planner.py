@@ -346,6 +346,17 @@ class _Predictions:
         return self._last[1]
 
 
+def _reorder(v: np.ndarray, factor: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``v`` (n,) with its ``rows`` (bool mask) times ``factor`` (n,), rescaled so that
+    their smallest finite value is unchanged: the rows reordered, their best kept."""
+    out = v.copy()
+    new = v[rows] * factor[rows]
+    ok_old, ok_new = np.isfinite(v[rows]), np.isfinite(new)
+    if ok_old.any() and ok_new.any():
+        out[rows] = new * (v[rows][ok_old].min() / new[ok_new].min())
+    return out
+
+
 class Planner:
     """Plans layers for one CPU-GPU pair from predictions.
 
@@ -559,8 +570,9 @@ class Planner:
             widths = sorted({max(g, int(round(r * n_total / g)) * g) for r in anchors})
             sids = fb.split_shape_ids(layer, widths)
             idx = rows.add(np.tile(ccid, len(widths)), np.repeat(sids, len(cfgs)))
-            fac = self.sync.cpu_factor(np.array([tc for _kc, tc in cfgs], np.int64),
-                                       layer_flops(layer))
+            tcs = np.array([tc for _kc, tc in cfgs], np.int64)
+            fac = self.sync.cpu_factor(tcs, layer_flops(layer)) \
+                * self.sync.cpu_neighbour_factor(tcs, layer)  # a ranking: level irrelevant
             scale = np.where(np.array(widths)[:, None] >= n_total, fac[None, :], 1.0)
             spans.append((idx.reshape(len(widths), len(cfgs)), scale))
         if not rows.n:
@@ -699,7 +711,14 @@ class Planner:
         alone = lc.c_split == 0
         fac = np.where(alone, fac, 1.0)
         c_off = np.where(alone, float(self.sync.single_us("cpu")[0]), 0.0)
-        c_pt, c_hi = c_pt * fac + c_off, c_hi * fac + c_off
+        c_pt, c_hi = c_pt * fac, c_hi * fac
+        if self.sync.cpu_neighbours is not None and alone.any():
+            # thread counts reordered by the measured neighbours' profiles; the best
+            # CPU-only plan keeps its time (the CPU's level against the GPU is the
+            # predictors')
+            nf = self.sync.cpu_neighbour_factor(cfg_threads, lc.layer)[lc.c_cfg]
+            c_pt, c_hi = (_reorder(v, nf, alone) for v in (c_pt, c_hi))
+        c_pt, c_hi = c_pt + c_off, c_hi + c_off
         # best CPU configuration per split (by the score in use)
         c_score = c_hi if risk else c_pt
         # co-execution leaves a core to the host thread that drives the GPU

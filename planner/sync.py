@@ -37,6 +37,7 @@ from latpred.models.extrapolation import fade_share
 from latpred.planner.measure import TimingPolicy, measure_run
 from latpred.planner.runtime import CoexecRun, CpuConfig, GpuConfig, Plan
 from latpred.planner.split import sub_problem
+from latpred.planner.thread_prior import ThreadNeighbours
 from latpred.profiler.backends.opencl import OpenCLDevice
 from latpred.profiler.problems import LinearLayer
 
@@ -330,6 +331,10 @@ class SyncModel:
         default_factory=dict)
     #: the memory mode ``ratio_by_mib`` is relative to
     ratio_ref: str = "buffer"
+    #: the runtime's thread-count profiles of measured layers (sync.json
+    #: ``cpu_thread_neighbours``, ``thread_prior.ThreadNeighbours``): where present,
+    #: ``cpu_factor`` of a layer also carries its nearest neighbours' profile. None: off.
+    cpu_neighbours: ThreadNeighbours | None = None
 
     def __post_init__(self) -> None:
         if self.curve_fade_from not in CURVE_FADE_FROM:
@@ -403,6 +408,17 @@ class SyncModel:
             for t, lf in log_f.items():
                 fac[threads == t] = np.exp(lf - mean)
         return fac
+
+    def cpu_neighbour_factor(self, threads: np.ndarray, layer: Any) -> np.ndarray:
+        """Factor (n,) of CPU-only plans with ``threads`` (n,) on ``layer`` from the thread
+        profiles of its measured neighbours (``cpu_neighbours``; 1.0 without them). Only
+        its ratios between thread counts mean anything: the planner rescales CPU-only plans
+        so that their best keeps its predicted time."""
+        threads = np.asarray(threads)
+        if self.cpu_neighbours is None or not threads.size:
+            return np.ones(threads.shape)
+        return np.exp(self.cpu_neighbours.log_factor(layer, threads.ravel())
+                      ).reshape(threads.shape)
 
     def sync_us(self, mode: str | np.ndarray, gpu_out_bytes: float | np.ndarray) -> np.ndarray:
         """Overhead (us) of split plans; ``mode`` and ``gpu_out_bytes`` scalars or arrays,
@@ -483,9 +499,12 @@ class SyncModel:
         if fade_from not in CURVE_FADE_FROM:
             raise bad_value("curve_fade_from", fade_from,
                             f"in {path}: expected one of {', '.join(CURVE_FADE_FROM)}")
+        neighbours = entry.get("cpu_thread_neighbours")
+        if neighbours is not None:
+            neighbours = ThreadNeighbours.from_json(neighbours, str(path))
         return cls(modes, DEFAULT_SYNC_US, f"{path} [{pair_key(entry['gpu'], entry['cpu'])}]",
                    single, inter, by_mib, by_threads, split, ratio_by_mib=by_ratio,
-                   ratio_ref=ratio_ref, curve_fade_from=fade_from)
+                   ratio_ref=ratio_ref, curve_fade_from=fade_from, cpu_neighbours=neighbours)
 
 
 def _per_mode(values: dict[str, float], mode: str | np.ndarray, default: float

@@ -821,3 +821,34 @@ def test_coexec_calibrate_fits_memory_mode_ratios_from_pairs(base_predictors, tm
                      "--what", "mode-ratios", "--out", str(tmp_path / "none")]) == 2
     assert "too few GPU-only plans" in capsys.readouterr().err
     assert not (tmp_path / "none").exists()
+
+
+def test_coexec_calibrate_fits_thread_neighbours(base_predictors, tmp_path, capsys):
+    """``--what thread-neighbours``: every layer the datasets timed CPU-only at each of
+    --threads becomes a reference profile in sync.json (the rest of it kept) that the
+    planner loads; no such layer: one error, nothing written."""
+    key, single, m = _sync_models_dir(tmp_path, base_predictors[1])
+    rows = []
+    for i in range(5):  # 8 threads fastest on every layer; one layer lacks 16 threads
+        lay = LinearLayer(4 + i, 256, 128)
+        for t, us in ((4, 30.0), (8, 20.0), (16, 25.0)):
+            if not (i == 4 and t == 16):
+                rows.append(_row("s", lay, "cpu", 0, us + i, threads=t))
+    _write(tmp_path / "bench" / "s" / "grid", rows)
+    out = tmp_path / "nb"
+    assert cli_main(["coexec", "calibrate", "--models", str(m), "--grid", str(tmp_path / "bench"),
+                     "--what", "thread-neighbours", "--threads", "4,8,16", "--neighbours", "3",
+                     "--out", str(out)]) == 0
+    assert "4 layers timed at 4, 8, 16 threads" in capsys.readouterr().out
+    entry = json.loads((out / "sync.json").read_text())["pairs"][key]
+    assert entry["single"] == single  # nothing else refitted
+    assert entry["cpu_thread_neighbours"]["k"] == 3
+    nb = SyncModel.load(out, GPU_INFO["name"], CPU_INFO["name"]).cpu_neighbours
+    assert nb.threads == (4, 8, 16) and len(nb.shapes) == 4
+    f = nb.log_factor(LinearLayer(6, 256, 128), np.array([4, 8, 16]))
+    assert np.argmin(f) == 1
+    assert cli_main(["coexec", "calibrate", "--models", str(m), "--grid", str(tmp_path / "bench"),
+                     "--what", "thread-neighbours", "--threads", "4,12", "--out",
+                     str(tmp_path / "none")]) == 2
+    assert "every one of 4, 12 threads" in capsys.readouterr().err
+    assert not (tmp_path / "none").exists()
