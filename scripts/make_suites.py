@@ -663,6 +663,41 @@ _LARGE_OUT_MIB = (12.0, 256.0)
 _LARGE_MAX_FLOPS = 1.2e11
 
 
+def efficientnet_b3() -> list[tuple[str, dict[str, Any]]]:
+    """torchvision efficientnet_b3 (width 1.2, depth 1.4) at 300x300, its weights' input
+    size."""
+    return _efficientnet(1.2, 1.4, 300)
+
+
+def resnet18() -> list[tuple[str, dict[str, Any]]]:
+    """torchvision resnet18 at 224x224: the 7x7 stem, two basic blocks (two 3x3 convs) per
+    stage at 64 / 128 / 256 / 512 channels, each later stage opening with a stride-2 3x3
+    conv and a stride-2 1x1 downsample."""
+    out = [_conv("conv1", 3, 64, 224, 7, 2)]
+    out += [_conv(f"layer1.{b}.conv{j}", 64, 64, 56, 3) for b in (0, 1) for j in (1, 2)]
+    cin, h = 64, 56
+    for i, c in enumerate((128, 256, 512), start=2):
+        out += [_conv(f"layer{i}.0.conv1", cin, c, h, 3, 2),
+                _conv(f"layer{i}.0.conv2", c, c, h // 2, 3),
+                _conv(f"layer{i}.0.downsample.0", cin, c, h, 1, 2, pad=0),
+                _conv(f"layer{i}.1.conv1", c, c, h // 2, 3),
+                _conv(f"layer{i}.1.conv2", c, c, h // 2, 3)]
+        cin, h = c, h // 2
+    return out
+
+
+def qwen25_15b_decode() -> list[tuple[str, dict[str, int]]]:
+    """Qwen2.5-1.5B (28 layers, width 1536, MLP 8960, 2 key/value heads of 128, vocabulary
+    151936) generating one token: m = 1."""
+    return _llama(1, 28, 1536, 8960, 256, 151936)
+
+
+def llama32_3b_decode() -> list[tuple[str, dict[str, int]]]:
+    """Llama-3.2-3B (28 layers, width 3072, MLP 8192, 8 key/value heads of 128, vocabulary
+    128256) generating one token: m = 1."""
+    return _llama(1, 28, 3072, 8192, 1024, 128256)
+
+
 def linear_large(n_shapes: int = 20, seed: int = 0) -> list[tuple[str, dict[str, int]]]:
     """``n_shapes`` linear shapes drawn log-uniformly from ``_LARGE`` (seeded), kept if the
     output (m x n floats) is within ``_LARGE_OUT_MIB`` and the FLOPs (2 m n k) at most
@@ -783,6 +818,18 @@ SUITES = {
     "gpt2_medium_decode": ("linear", gpt2_medium_decode,
                            "GPT-2 medium (Radford et al. 2019), every linear layer generating "
                            "one token (m = 1)"),
+    "efficientnet_b3": ("conv2d", efficientnet_b3,
+                        "EfficientNet-B3 (Tan & Le 2019), torchvision's, every conv layer at "
+                        "300x300 input"),
+    "resnet18": ("conv2d", resnet18,
+                 "ResNet-18 (He et al. 2016), torchvision's, every conv layer at 224x224 "
+                 "input"),
+    "qwen25_15b_decode": ("linear", qwen25_15b_decode,
+                          "Qwen2.5-1.5B (Qwen team 2024), every linear layer generating one "
+                          "token (m = 1)"),
+    "llama32_3b_decode": ("linear", llama32_3b_decode,
+                          "Llama-3.2-3B (Meta 2024), every linear layer generating one token "
+                          "(m = 1)"),
     "linear_large": ("linear", linear_large,
                      "not a network: a profiling probe, 20 linear shapes drawn log-uniformly "
                      "(seed 0) with m in [128, 4096], n in [4096, 131072], k in [256, 4096], "

@@ -390,7 +390,8 @@ def test_make_suites_writes_the_committed_suites(tmp_path):
         "llama32_1b_prefill": 113, "squeezenet1_0": 26, "mobilenet_v1": 27, "unet": 19,
         "bert_large": 145, "whisper_tiny_encoder": 24, "smollm_135m_decode": 211,
         "efficientnet_b1": 115, "wide_resnet50_2": 53, "deit_small": 49,
-        "gpt2_medium_decode": 97, "linear_large": 20}
+        "gpt2_medium_decode": 97, "efficientnet_b3": 130, "resnet18": 20,
+        "qwen25_15b_decode": 197, "llama32_3b_decode": 197, "linear_large": 20}
     wide = {x.name: x.layer for x in suite_layers("wide_resnet50_2")}["layer4.0.conv2"]
     assert (wide.in_channels, wide.stride, wide.height, wide.out_h) == (1024, 2, 14, 7)
     sq = {x.name: x.layer for x in suite_layers("squeezenet1_0")}["features.0"]
