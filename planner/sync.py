@@ -333,7 +333,8 @@ class SyncModel:
     ratio_ref: str = "buffer"
     #: the runtime's thread-count profiles of measured layers (sync.json
     #: ``cpu_thread_neighbours``, ``thread_prior.ThreadNeighbours``): where present,
-    #: ``cpu_factor`` of a layer also carries its nearest neighbours' profile. None: off.
+    #: ``cpu_neighbour_factor`` reorders a layer's CPU-only thread counts by its nearest
+    #: neighbours' profile (the planner keeps the best one's time). None: off.
     cpu_neighbours: ThreadNeighbours | None = None
 
     def __post_init__(self) -> None:
