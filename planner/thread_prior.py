@@ -6,8 +6,9 @@ timings of other layers (the committed co-execution grids and confirmation round
 that profile. For a layer, the ``k`` measured layers nearest in implicit-GEMM shape
 (log2 M, N, K; grouped convs only among grouped ones) give a mean log-time profile over
 thread counts, each neighbour's times taken over its own fastest. The planner multiplies a
-CPU-only plan's predicted time by ``exp(profile - its mean over the thread counts)``: it
-reorders thread counts and keeps the CPU's level against the GPU (``SyncModel.cpu_factor``).
+CPU-only plan's predicted time by ``exp(profile)`` (``SyncModel.cpu_neighbour_factor``) and
+rescales the layer's CPU-only plans so that the best keeps its predicted time: the profile
+reorders thread counts and leaves the CPU's level against the GPU to the predictors.
 
 Stored in sync.json as a pair entry's ``cpu_thread_neighbours``: ``{"threads": [...], "k":
 k, "shapes": [[log2 M, log2 N, log2 K, grouped], ...], "log_profile": [[...], ...]}``.
@@ -116,16 +117,17 @@ class ThreadNeighbours:
                             f"needs threads, shapes and log_profile lists ({err})") from None
 
     @classmethod
-    def fit(cls, layers: list[Any], threads: np.ndarray, wall_us: np.ndarray,
+    def fit(cls, layers: list[Any], threads: np.ndarray, time_us: np.ndarray,
             counts: tuple[int, ...] = (4, 8, 12, 15, 16), k: int = DEFAULT_K
             ) -> ThreadNeighbours:
         """From runtime timings of CPU-only plans: ``layers`` (n,) each row's layer,
-        ``threads`` (n,) its thread count, ``wall_us`` (n,) its wall time. A layer's time
-        per thread count is the geometric mean of its rows; layers timed at every one of
-        ``counts`` become references."""
+        ``threads`` (n,) its thread count, ``time_us`` (n,) its measured time (us; `coexec
+        calibrate` passes ``RuntimeRows.y_us``). A layer's time per thread count is the
+        geometric mean of its rows; layers timed at every one of ``counts`` become
+        references."""
         keys = [gemm_key(layer) for layer in layers]
         df = pd.DataFrame({"key": keys, "threads": np.asarray(threads, np.int64),
-                           "lw": np.log(np.asarray(wall_us, np.float64))})
+                           "lw": np.log(np.asarray(time_us, np.float64))})
         df = df[np.isfinite(df["lw"]) & df["threads"].isin(counts)]
         wide = df.groupby(["key", "threads"])["lw"].mean().unstack()
         wide = wide.reindex(columns=list(counts)).dropna()
