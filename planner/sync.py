@@ -66,6 +66,10 @@ CURVE_FADE_DOUBLINGS = 1.0
 #: last knot of the longest curve, then all fade together) or "own" (each past its own last
 #: knot; ``SyncModel.curve_fade_from``)
 CURVE_FADE_FROM = ("longest", "own")
+#: what a curve does between its last knot and where it fades: "flat" (held at its last
+#: value) or "proportional" (its last value grows with the activations moved, us x MiB /
+#: last knot's MiB; ``SyncModel.curve_beyond``)
+CURVE_BEYOND = ("flat", "proportional")
 
 
 def pair_key(gpu_name: str, cpu_name: str) -> str:
@@ -317,6 +321,14 @@ class SyncModel:
     #: layers in between whatever the rounds said (map ran 1.06-1.46x slower than buffer
     #: there; BENCHMARKS.md section 5, session 40).
     curve_fade_from: str = "longest"
+    #: a ``single_by_mib`` curve past its last knot, before and while it fades (sync.json
+    #: ``curve_beyond``): "flat" (held at its last value, the planner of sessions 32-41)
+    #: or "proportional" (its last value, if positive, times MiB / the last knot's MiB: a
+    #: mode's overhead is a copy or a mapping of the activations, so it grows with them).
+    #: On the H100 host map's curve ends at 3.35 MiB (+95 us) and buffer's at 12.25 MiB
+    #: (+276 us); held flat, map's won GPU-only plans of 6-16 MiB that ran 1.3-1.7x slower
+    #: mapped than in buffers (BENCHMARKS.md section 5, session 42).
+    curve_beyond: str = "flat"
     #: memory mode -> (MiB knots, log ratios): a GPU-only plan's wall time in that mode over
     #: the same kernel configuration's in ``ratio_ref`` (buffer), as the runtime's rounds
     #: timed them in pairs, by the activations moved (``split.activation_mib``),
@@ -341,6 +353,9 @@ class SyncModel:
         if self.curve_fade_from not in CURVE_FADE_FROM:
             raise bad_value("curve_fade_from", self.curve_fade_from,
                             f"expected one of {', '.join(CURVE_FADE_FROM)}")
+        if self.curve_beyond not in CURVE_BEYOND:
+            raise bad_value("curve_beyond", self.curve_beyond,
+                            f"expected one of {', '.join(CURVE_BEYOND)}")
 
     def slowdown(self, mode: str | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(GPU part, CPU part) factors of split plans in memory mode ``mode`` (scalar or
@@ -368,6 +383,9 @@ class SyncModel:
                 sel = (sides == k) & (size > 0)
                 lx = np.log2(size[sel])
                 curve = np.interp(lx, np.log2(knots), us)
+                if self.curve_beyond == "proportional" and us[-1] > 0:
+                    past = size[sel] > knots[-1]
+                    curve[past] = us[-1] * size[sel][past] / knots[-1]
                 end = longest if self.curve_fade_from == "longest" else knots[-1]
                 keep = fade_share(lx - np.log2(end), self.curve_fade_doublings)
                 base = out[sel]  # the mode's constant, as _per_mode filled it
@@ -500,12 +518,17 @@ class SyncModel:
         if fade_from not in CURVE_FADE_FROM:
             raise bad_value("curve_fade_from", fade_from,
                             f"in {path}: expected one of {', '.join(CURVE_FADE_FROM)}")
+        beyond = entry.get("curve_beyond", "flat")
+        if beyond not in CURVE_BEYOND:
+            raise bad_value("curve_beyond", beyond,
+                            f"in {path}: expected one of {', '.join(CURVE_BEYOND)}")
         neighbours = entry.get("cpu_thread_neighbours")
         if neighbours is not None:
             neighbours = ThreadNeighbours.from_json(neighbours, str(path))
         return cls(modes, DEFAULT_SYNC_US, f"{path} [{pair_key(entry['gpu'], entry['cpu'])}]",
                    single, inter, by_mib, by_threads, split, ratio_by_mib=by_ratio,
-                   ratio_ref=ratio_ref, curve_fade_from=fade_from, cpu_neighbours=neighbours)
+                   ratio_ref=ratio_ref, curve_fade_from=fade_from, cpu_neighbours=neighbours,
+                   curve_beyond=beyond)
 
 
 def _per_mode(values: dict[str, float], mode: str | np.ndarray, default: float

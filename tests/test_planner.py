@@ -234,6 +234,57 @@ def test_overhead_curves_fade_past_the_longest_curve(infos, tmp_path):
         SyncModel.load(tmp_path, "G", "C")
 
 
+def test_overhead_curves_grow_past_their_last_knot_when_proportional(infos, tmp_path):
+    """``curve_beyond``: "flat" (default) holds a curve at its last value past its last
+    knot; "proportional" grows that value with the activations (us x MiB / the last
+    knot's MiB), the fade past the longest curve unchanged; a curve ending at or below 0
+    stays flat. It moves the memory mode of a GPU-only plan past map's last knot. Read
+    from sync.json; a bad value is one error naming it."""
+    from latpred.planner.split import activation_mib
+
+    curves = {"map": ((0.5, 2.0), (0.0, 100.0)), "buffer": ((0.5, 8.0), (0.0, 40.0)),
+              "svm_coarse": ((0.5, 2.0), (3.0, -2.0))}
+    single = {"buffer": 5.0, "map": 7.0, "svm_coarse": 9.0}
+    flat = SyncModel(single=single, single_by_mib=curves)
+    prop = SyncModel(single=single, single_by_mib=curves, curve_beyond="proportional")
+    assert flat.curve_beyond == "flat"
+    modes = np.array(["map", "buffer", "svm_coarse"], object)
+    for mib in (0.25, 1.0, 2.0):  # inside the curves: the same
+        assert list(prop.single_us(modes, mib)) == list(flat.single_us(modes, mib))
+    assert flat.single_us("map", 4.0)[0] == 100.0
+    assert prop.single_us("map", 4.0)[0] == pytest.approx(200.0)
+    assert prop.single_us("buffer", 4.0)[0] == flat.single_us("buffer", 4.0)[0]
+    assert prop.single_us("svm_coarse", 4.0)[0] == flat.single_us("svm_coarse", 4.0)[0] == -2.0
+    # past the longest curve (8 MiB) the grown value fades to the constant as before
+    at = 8.0 * 2**0.5
+    assert prop.single_us("map", at)[0] == pytest.approx(7.0 + 0.5 * (100.0 * at / 2 - 7.0))
+    assert prop.single_us("buffer", at)[0] == pytest.approx(5.0 + 0.5 * (40.0 * at / 8 - 5.0))
+    assert list(prop.single_us(modes, 64.0)) == [7.0, 5.0, 9.0]
+    with pytest.raises(LatpredError, match="curve_beyond='linear'"):
+        SyncModel(curve_beyond="linear")
+    # a 4 MiB layer, twice past map's last knot: map's curve held at +20 us beats
+    # buffer's +30 us there; grown to +40 us, it loses
+    curves = {"map": ((0.5, 2.0), (0.0, 20.0)), "buffer": ((0.5, 8.0), (0.0, 40.0))}
+    big = LinearLayer(256, 3072, 1024)
+    assert activation_mib(big) == 4.0
+    cpu, gpu = Linear(1e1, per_thread=False), Linear(1e3)
+    preds = Predictors({"cpu_us": cpu, "gpu_total_us": gpu}, {}, "stub")
+    opts = PlannerOptions(cpu_threads=(1,), mem_modes=("buffer", "map"))
+    for beyond, want in (("flat", "map"), ("proportional", "buffer")):
+        sync = SyncModel({}, 1e9, "t", single, single_by_mib=curves, curve_beyond=beyond)
+        ch = Planner(preds, *infos, sync, opts).plan_layer(big)
+        assert ch.plan.kind == "gpu" and ch.plan.gpu.mem_mode == want
+    # sync.json: absent -> "flat"; "proportional" kept; anything else refused
+    entry = {"gpu": "G", "cpu": "C", "modes": {}, "single": {"buffer": 5.0}}
+    save_sync(tmp_path, entry)
+    assert SyncModel.load(tmp_path, "G", "C").curve_beyond == "flat"
+    save_sync(tmp_path, {**entry, "curve_beyond": "proportional"})
+    assert SyncModel.load(tmp_path, "G", "C").curve_beyond == "proportional"
+    save_sync(tmp_path, {**entry, "curve_beyond": "grow"})
+    with pytest.raises(LatpredError, match="curve_beyond='grow': in .*sync.json"):
+        SyncModel.load(tmp_path, "G", "C")
+
+
 def test_mode_ratios_reorder_gpu_only_memory_modes(infos, tmp_path):
     """``ratio_by_mib``: a GPU-only plan in a mode is scored as the same configuration's
     buffer plan times the ratio (flat below the first knot, fading back to the predictor's
