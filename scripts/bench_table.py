@@ -10,7 +10,7 @@ efficiency a 95 % interval from resampling whole suites (a network's layers shar
 errors, so layers are not independent draws); then each suite over its runs. It does so
 twice: for the planner those runs benched (sessions 32-39), and for the one shipped since
 session 40, with the layers it plans differently replayed from the same runs' confirmation
-rounds and session 40's runs added (STATUS40).
+rounds and session 40's and 42's runs added (STATUS40, STATUS42).
 Only the first benches' bar plots are committed (``<suite>/bench.png``); ``--plot`` draws
 any run's again from its bench.csv, as ``coexec bench`` drew it.
 """
@@ -58,6 +58,9 @@ UNSEEN40 = ["smollm_135m_decode", "bert_large", "mobilenet_v1", "squeezenet1_0",
 #: and four more, benched with the shipped planner as the plan (9 of wide_resnet50_2's 24
 #: shapes, ResNet-50's, are in a profiler dataset)
 MORE40 = ["deit_small", "gpt2_medium_decode", "wide_resnet50_2", "efficientnet_b1"]
+#: and in session 42: four more networks (scripts/make_suites.py), benched whole with the
+#: shipped planner (5 of resnet18's 11 shapes, ResNet-50's, are in a profiler dataset)
+UNSEEN42 = ["efficientnet_b3", "resnet18", "qwen25_15b_decode", "llama32_3b_decode"]
 #: the suites of the layers session 40's change moved (only those layers benched)
 CHANGED40 = ["efficientnet_b0", "efficientnet_b2", "efficientnet_v2_s", "inception_v3",
              "mobilenetv2", "vgg16"]
@@ -174,6 +177,9 @@ GROUPS = [
     ("session 40, the seven layers the change of curve_fade_from moves among the earlier "
      "suites, run 1 (fresh grids; those layers only)", "session40/changed_run1", CHANGED40),
     ("session 40, the same, run 2", "session40/changed_run2", CHANGED40),
+    ("session 42, four networks no session had seen, the shipped planner, run 1 (fresh "
+     "grids)", "session42/run1", UNSEEN42),
+    ("session 42, the same, run 2 (fresh grids)", "session42/run2", UNSEEN42),
 ]
 #: the runs of the shipped models on networks never seen, with the runtime timed as it is
 #: now (session 36 on): folders of GROUPS, pooled by ``--status``
@@ -184,6 +190,8 @@ STATUS = ("session36/onnx_run1", "session36/onnx_run2", "session36/session27_net
 #: under, or "" where it made the bench's plan)
 STATUS40 = (("session40/fresh_run1", "fadelong"), ("session40/fresh_run2", "fadelong"),
             ("session40/more_run1", ""))
+#: and session 42's runs of four more networks (the shipped planner made the plan)
+STATUS42 = (("session42/run1", ""), ("session42/run2", ""))
 #: the shipped models and the benches' planner options (scripts/lib.sh bench_opts)
 SHIPPED = "datasets/h100/models/v3gpurel"
 BENCH_OPTIONS = {"steps": 8, "cpu_threads": (4, 8, 12, 15, 16), "max_local_sizes": 2}
@@ -290,23 +298,31 @@ def suite_bootstrap(d: pd.DataFrame, n: int = 2000, seed: int = 0) -> tuple[floa
 
 def print_status(root: Path) -> None:
     """The STATUS runs as benched, then the planner shipped since session 40 (``SHIPPED``):
-    the STATUS runs replayed (``replay_shipped``) and the STATUS40 runs (their fadelong
-    columns where it ran as ``--compare fadelong``)."""
+    the STATUS runs replayed (``replay_shipped``), the STATUS40 runs (their fadelong
+    columns where it ran as ``--compare fadelong``) and the STATUS42 runs."""
     print("The planner of sessions 32-39 (sync.json curve_fade_from \"own\"), as benched:\n")
     benched = status_frame(root)
     print_pooled(benched)
     old, replaced, untimed = replay_shipped(benched, root)
-    new = [status_frame(root, (run,)) for run, _name in STATUS40]
-    new = pd.concat([compared(d, name) if name else d
-                     for d, (_run, name) in zip(new, STATUS40)], ignore_index=True)
+
+    def runs(which: tuple[tuple[str, str], ...]) -> pd.DataFrame:
+        frames = [status_frame(root, (run,)) for run, _name in which]
+        return pd.concat([compared(d, name) if name else d
+                          for d, (_run, name) in zip(frames, which)], ignore_index=True)
+
+    new40 = runs(STATUS40)
+    new42 = runs(STATUS42) if all((root / run).is_dir() for run, _n in STATUS42) else None
     print(f"\nThe planner shipped since session 40: the runs above with the {replaced} layer "
           f"benches it plans differently taken from the same runs' confirmation rounds "
-          f"({untimed} not timed there, kept as benched), and session 40's runs (its "
-          f"fadelong columns where it ran as --compare fadelong):\n")
-    print_pooled(pd.concat([old, new], ignore_index=True))
-    print(f"\nsession 40's runs alone (networks no earlier run saw): {len(new)} layer benches, "
-          f"{100 * geomean(new.efficiency):.1f} %, {int(new.slower_than_single.sum())} > 2 % "
-          f"slower than T_single")
+          f"({untimed} not timed there, kept as benched), session 40's runs (its "
+          f"fadelong columns where it ran as --compare fadelong)"
+          + (" and session 42's" if new42 is not None else "") + ":\n")
+    print_pooled(pd.concat([old, new40, new42], ignore_index=True))
+    for who, new in (("session 40", new40), ("session 42", new42)):
+        if new is not None:
+            print(f"\n{who}'s runs alone (networks no earlier run saw): {len(new)} layer "
+                  f"benches, {100 * geomean(new.efficiency):.1f} %, "
+                  f"{int(new.slower_than_single.sum())} > 2 % slower than T_single")
 
 
 def print_pooled(d: pd.DataFrame) -> None:

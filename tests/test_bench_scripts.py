@@ -524,19 +524,20 @@ def test_bench_table_status_pools_the_shipped_runs():
     """--status: one row per STATUS run, the pooled row's efficiency is the geometric mean of
     every layer bench of those runs, and its interval holds it; then the same for the planner
     shipped since session 40 over the STATUS runs (replayed where it plans differently: the
-    plan's confirmed median) and the STATUS40 runs' fadelong columns."""
+    plan's confirmed median), the STATUS40 runs' fadelong columns and the STATUS42 runs."""
     mod = _script("bench_table")
     res = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench_table.py"),
                           "--status", "--coexec", str(COEXEC)], capture_output=True, text=True,
                          check=True)
     lines = res.stdout.splitlines()
     runs = [ln.split("|")[1].strip() for ln in lines if ln.startswith("| session")]
-    assert runs == [*mod.STATUS, *mod.STATUS, *(run for run, _name in mod.STATUS40)]
+    later = (*mod.STATUS40, *mod.STATUS42)
+    assert runs == [*mod.STATUS, *mod.STATUS, *(run for run, _name in later)]
     d = mod.status_frame(COEXEC)
     replayed, n_replaced, n_untimed = mod.replay_shipped(d, COEXEC)
-    new = pd.concat([replayed, *(mod.compared(mod.status_frame(COEXEC, (run,)), name) if name
-                                 else mod.status_frame(COEXEC, (run,))
-                                 for run, name in mod.STATUS40)], ignore_index=True)
+    per_run = [mod.compared(mod.status_frame(COEXEC, (run,)), name) if name
+               else mod.status_frame(COEXEC, (run,)) for run, name in later]
+    new = pd.concat([replayed, *per_run], ignore_index=True)
     pooled = [ln for ln in lines if ln.startswith("| **all")]
     assert len(pooled) == 2
     for frame, line in zip((d, new), pooled):
@@ -546,9 +547,12 @@ def test_bench_table_status_pools_the_shipped_runs():
         lo, hi = mod.suite_bootstrap(frame)
         assert lo <= eff / 100 <= hi
     assert f"the {n_replaced} layer benches it plans differently" in res.stdout
-    fresh = new.iloc[len(replayed):]
-    assert (f"session 40's runs alone (networks no earlier run saw): {len(fresh)} layer "
-            f"benches, {100 * np.exp(np.log(fresh['efficiency']).mean()):.1f} %") in res.stdout
+    n40 = len(mod.STATUS40)
+    for who, runs_of in (("session 40", per_run[:n40]), ("session 42", per_run[n40:])):
+        fresh = pd.concat(runs_of, ignore_index=True)
+        assert (f"{who}'s runs alone (networks no earlier run saw): {len(fresh)} layer "
+                f"benches, {100 * np.exp(np.log(fresh['efficiency']).mean()):.1f} %"
+                ) in res.stdout
     # the replay moves only the layers planned differently, each to a time of its rounds
     moved = replayed["plan"] != d["plan"]
     assert moved.sum() == n_replaced > 0 and n_untimed == 0
@@ -1171,3 +1175,27 @@ def test_counter_cost_prints_one_row_per_kernel_on_pocl():
     bad = subprocess.run([sys.executable, script, "--runs", "10"], capture_output=True,
                          text=True, timeout=120)
     assert bad.returncode == 2 and "--runs must be > 10" in bad.stderr
+
+
+@pytest.mark.skipif(not (COEXEC / "session42").is_dir(), reason="no committed session-42 bench")
+def test_mode_pairs_pairs_one_configuration_timed_in_both_modes():
+    """scripts/mode_pairs.py: one row per (round, layer, configuration) with GPU-only
+    medians in map and in buffer; the ratio is theirs, the MiB the layer's activations."""
+    from latpred.datasets.suites import suite_layers
+    from latpred.planner.oracle import load_grid
+    from latpred.planner.split import activation_mib
+
+    mod = _script("mode_pairs")
+    pr = mod.pairs([str(COEXEC / "session42")], 36)
+    assert len(pr) > 10 and not pr.duplicated(mod.KEYS).any()
+    assert np.allclose(pr["ratio"], pr["map"] / pr["buffer"])
+    row = pr.iloc[0]
+    layers = {n: layer for n, _c, layer in suite_layers(row["suite"])}
+    assert row["mib"] == activation_mib(layers[row["layer"]])
+    g = load_grid(row["src"])
+    g = g[(g["status"] == "ok") & (g["backend"] == "gpu") & (g["layer"] == row["layer"])
+          & (g["impl"] == row["impl"]) & (g["local_size"] == row["local_size"])]
+    g = g[g["params"].str.replace(r'"_split_n": \d+,? ?', "", regex=True) == row["params"]]
+    for mode in ("map", "buffer"):
+        assert row[mode] == g[g["mem_mode"] == mode]["total_us"].median()
+    assert mod.pairs([str(COEXEC / "session42")], 43).empty  # rounds before session 43 left out
