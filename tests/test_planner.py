@@ -184,13 +184,27 @@ def test_single_device_overhead_by_activation_size(infos, tmp_path):
     assert key in (tmp_path / "sync.json").read_text()
 
 
+def _mode_of_big_layer(infos, **sync_args) -> str:
+    """The memory mode of the GPU-only plan of a 4 MiB linear layer (a stub CPU 100x slower
+    than the stub GPU; modes buffer and map) under ``SyncModel(**sync_args)``."""
+    from latpred.planner.split import activation_mib
+
+    big = LinearLayer(256, 3072, 1024)
+    assert activation_mib(big) == 4.0
+    cpu, gpu = Linear(1e1, per_thread=False), Linear(1e3)
+    preds = Predictors({"cpu_us": cpu, "gpu_total_us": gpu}, {}, "stub")
+    opts = PlannerOptions(cpu_threads=(1,), mem_modes=("buffer", "map"))
+    ch = Planner(preds, *infos, SyncModel({}, 1e9, "t", **sync_args), opts).plan_layer(big)
+    assert ch.plan.kind == "gpu"
+    return ch.plan.gpu.mem_mode
+
+
 def test_overhead_curves_fade_past_the_longest_curve(infos, tmp_path):
     """``curve_fade_from``: "longest" (default) holds a curve that ends early flat up to the
     longest curve's last knot and fades every curve together past it, so two modes are
     compared on their measured size terms; "own" fades each past its own last knot (the
     planner of sessions 32-39), where the mode with the shorter curve wins by falling
     back to its constant. Read from sync.json; a bad value is one error naming it."""
-    from latpred.planner.split import activation_mib
 
     curves = {"map": ((0.5, 2.0), (0.0, 100.0)), "buffer": ((0.5, 8.0), (0.0, 40.0))}
     longest = SyncModel(single={"buffer": 5.0, "map": 7.0}, single_by_mib=curves)
@@ -213,16 +227,9 @@ def test_overhead_curves_fade_past_the_longest_curve(infos, tmp_path):
     with pytest.raises(LatpredError, match="curve_fade_from='last'"):
         SyncModel(curve_fade_from="last")
     # it decides the memory mode of a GPU-only plan between the two last knots
-    big = LinearLayer(256, 3072, 1024)
-    assert activation_mib(big) == 4.0
-    cpu, gpu = Linear(1e1, per_thread=False), Linear(1e3)
-    preds = Predictors({"cpu_us": cpu, "gpu_total_us": gpu}, {}, "stub")
-    opts = PlannerOptions(cpu_threads=(1,), mem_modes=("buffer", "map"))
     for fade_from, want in (("own", "map"), ("longest", "buffer")):
-        sync = SyncModel({}, 1e9, "t", {"buffer": 5.0, "map": 7.0}, single_by_mib=curves,
-                         curve_fade_from=fade_from)
-        ch = Planner(preds, *infos, sync, opts).plan_layer(big)
-        assert ch.plan.kind == "gpu" and ch.plan.gpu.mem_mode == want
+        assert _mode_of_big_layer(infos, single={"buffer": 5.0, "map": 7.0},
+                                  single_by_mib=curves, curve_fade_from=fade_from) == want
     # sync.json: absent -> "longest"; "own" kept; anything else refused
     entry = {"gpu": "G", "cpu": "C", "modes": {}, "single": {"buffer": 5.0}}
     save_sync(tmp_path, entry)
@@ -240,7 +247,6 @@ def test_overhead_curves_grow_past_their_last_knot_when_proportional(infos, tmp_
     knot's MiB), the fade past the longest curve unchanged; a curve ending at or below 0
     stays flat. It moves the memory mode of a GPU-only plan past map's last knot. Read
     from sync.json; a bad value is one error naming it."""
-    from latpred.planner.split import activation_mib
 
     curves = {"map": ((0.5, 2.0), (0.0, 100.0)), "buffer": ((0.5, 8.0), (0.0, 40.0)),
               "svm_coarse": ((0.5, 2.0), (3.0, -2.0))}
@@ -265,15 +271,9 @@ def test_overhead_curves_grow_past_their_last_knot_when_proportional(infos, tmp_
     # a 4 MiB layer, twice past map's last knot: map's curve held at +20 us beats
     # buffer's +30 us there; grown to +40 us, it loses
     curves = {"map": ((0.5, 2.0), (0.0, 20.0)), "buffer": ((0.5, 8.0), (0.0, 40.0))}
-    big = LinearLayer(256, 3072, 1024)
-    assert activation_mib(big) == 4.0
-    cpu, gpu = Linear(1e1, per_thread=False), Linear(1e3)
-    preds = Predictors({"cpu_us": cpu, "gpu_total_us": gpu}, {}, "stub")
-    opts = PlannerOptions(cpu_threads=(1,), mem_modes=("buffer", "map"))
     for beyond, want in (("flat", "map"), ("proportional", "buffer")):
-        sync = SyncModel({}, 1e9, "t", single, single_by_mib=curves, curve_beyond=beyond)
-        ch = Planner(preds, *infos, sync, opts).plan_layer(big)
-        assert ch.plan.kind == "gpu" and ch.plan.gpu.mem_mode == want
+        assert _mode_of_big_layer(infos, single=single, single_by_mib=curves,
+                                  curve_beyond=beyond) == want
     # sync.json: absent -> "flat"; "proportional" kept; anything else refused
     entry = {"gpu": "G", "cpu": "C", "modes": {}, "single": {"buffer": 5.0}}
     save_sync(tmp_path, entry)
