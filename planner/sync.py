@@ -350,12 +350,8 @@ class SyncModel:
     cpu_neighbours: ThreadNeighbours | None = None
 
     def __post_init__(self) -> None:
-        if self.curve_fade_from not in CURVE_FADE_FROM:
-            raise bad_value("curve_fade_from", self.curve_fade_from,
-                            f"expected one of {', '.join(CURVE_FADE_FROM)}")
-        if self.curve_beyond not in CURVE_BEYOND:
-            raise bad_value("curve_beyond", self.curve_beyond,
-                            f"expected one of {', '.join(CURVE_BEYOND)}")
+        _check_choice("curve_fade_from", self.curve_fade_from, CURVE_FADE_FROM)
+        _check_choice("curve_beyond", self.curve_beyond, CURVE_BEYOND)
 
     def slowdown(self, mode: str | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(GPU part, CPU part) factors of split plans in memory mode ``mode`` (scalar or
@@ -381,11 +377,12 @@ class SyncModel:
             longest = max(knots[-1] for knots, _us in self.single_by_mib.values())
             for k, (knots, us) in self.single_by_mib.items():
                 sel = (sides == k) & (size > 0)
-                lx = np.log2(size[sel])
+                at = size[sel]
+                lx = np.log2(at)
                 curve = np.interp(lx, np.log2(knots), us)
                 if self.curve_beyond == "proportional" and us[-1] > 0:
-                    past = size[sel] > knots[-1]
-                    curve[past] = us[-1] * size[sel][past] / knots[-1]
+                    past = at > knots[-1]
+                    curve[past] = us[-1] * at[past] / knots[-1]
                 end = longest if self.curve_fade_from == "longest" else knots[-1]
                 keep = fade_share(lx - np.log2(end), self.curve_fade_doublings)
                 base = out[sel]  # the mode's constant, as _per_mode filled it
@@ -514,14 +511,10 @@ class SyncModel:
                 raise bad_value("sync", str(path), f"split_factor of {m} needs a positive "
                                                    f"factor, got {f!r}")
             split[m] = float(f)
-        fade_from = entry.get("curve_fade_from", "longest")
-        if fade_from not in CURVE_FADE_FROM:
-            raise bad_value("curve_fade_from", fade_from,
-                            f"in {path}: expected one of {', '.join(CURVE_FADE_FROM)}")
-        beyond = entry.get("curve_beyond", "flat")
-        if beyond not in CURVE_BEYOND:
-            raise bad_value("curve_beyond", beyond,
-                            f"in {path}: expected one of {', '.join(CURVE_BEYOND)}")
+        fade_from = _check_choice("curve_fade_from", entry.get("curve_fade_from", "longest"),
+                                  CURVE_FADE_FROM, f"in {path}: ")
+        beyond = _check_choice("curve_beyond", entry.get("curve_beyond", "flat"), CURVE_BEYOND,
+                               f"in {path}: ")
         neighbours = entry.get("cpu_thread_neighbours")
         if neighbours is not None:
             neighbours = ThreadNeighbours.from_json(neighbours, str(path))
@@ -529,6 +522,14 @@ class SyncModel:
                    single, inter, by_mib, by_threads, split, ratio_by_mib=by_ratio,
                    ratio_ref=ratio_ref, curve_fade_from=fade_from, cpu_neighbours=neighbours,
                    curve_beyond=beyond)
+
+
+def _check_choice(name: str, value: Any, allowed: tuple[str, ...], where: str = "") -> Any:
+    """``value`` if it is one of ``allowed``; else one error naming ``name`` (``where``:
+    a prefix of its message, e.g. the file)."""
+    if value not in allowed:
+        raise bad_value(name, value, f"{where}expected one of {', '.join(allowed)}")
+    return value
 
 
 def _per_mode(values: dict[str, float], mode: str | np.ndarray, default: float

@@ -310,19 +310,16 @@ def print_status(root: Path) -> None:
         return pd.concat([compared(d, name) if name else d
                           for d, (_run, name) in zip(frames, which)], ignore_index=True)
 
-    new40 = runs(STATUS40)
-    new42 = runs(STATUS42) if all((root / run).is_dir() for run, _n in STATUS42) else None
+    new40, new42 = runs(STATUS40), runs(STATUS42)
     print(f"\nThe planner shipped since session 40: the runs above with the {replaced} layer "
           f"benches it plans differently taken from the same runs' confirmation rounds "
           f"({untimed} not timed there, kept as benched), session 40's runs (its "
-          f"fadelong columns where it ran as --compare fadelong)"
-          + (" and session 42's" if new42 is not None else "") + ":\n")
+          f"fadelong columns where it ran as --compare fadelong) and session 42's:\n")
     print_pooled(pd.concat([old, new40, new42], ignore_index=True))
     for who, new in (("session 40", new40), ("session 42", new42)):
-        if new is not None:
-            print(f"\n{who}'s runs alone (networks no earlier run saw): {len(new)} layer "
-                  f"benches, {100 * geomean(new.efficiency):.1f} %, "
-                  f"{int(new.slower_than_single.sum())} > 2 % slower than T_single")
+        print(f"\n{who}'s runs alone (networks no earlier run saw): {len(new)} layer "
+              f"benches, {100 * geomean(new.efficiency):.1f} %, "
+              f"{int(new.slower_than_single.sum())} > 2 % slower than T_single")
 
 
 def print_pooled(d: pd.DataFrame) -> None:

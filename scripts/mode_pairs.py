@@ -18,14 +18,14 @@ import re
 import warnings
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from latpred.datasets.suites import suite_layers
+from latpred.planner.bench import geomean
 from latpred.planner.oracle import load_grid
 from latpred.planner.split import activation_mib
 
 BANDS = (0, 1, 3.35, 6, 12.25, 1e9)
-KEYS = ["src", "suite", "layer", "op", "impl", "params", "local_size"]
+KEYS = ["src", "suite", "layer", "op", "impl", "gpu_params", "local_size"]
 
 
 def pairs(dirs: list[str], since: int) -> pd.DataFrame:
@@ -44,7 +44,6 @@ def pairs(dirs: list[str], since: int) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame(columns=[*KEYS, "map", "buffer", "mib", "ratio"])
     g = pd.concat(frames, ignore_index=True)
-    g["params"] = g["params"].str.replace(r'"_split_n": \d+,? ?', "", regex=True)
     med = g.groupby([*KEYS, "mem_mode"])["total_us"].median().unstack("mem_mode")
     out = med.dropna(subset=["map", "buffer"]).reset_index()
     mib = {(s, n): activation_mib(layer) for s in out["suite"].unique()
@@ -65,13 +64,10 @@ def main() -> None:
         raise SystemExit("no configuration timed GPU-only in both map and buffer")
     pr["band"] = pd.cut(pr["mib"], BANDS)
 
-    def gm(v: pd.Series) -> float:
-        return float(np.exp(np.log(v).mean()))
-
     def faster(v: pd.Series) -> int:
         return int((v < 1).sum())
 
-    agg = {"pairs": "size", "map_over_buffer": gm, "map_faster": faster}
+    agg = {"pairs": "size", "map_over_buffer": geomean, "map_faster": faster}
     print(f"{len(pr)} pairs; map / buffer by activations moved (MiB) and operator:")
     print(pr.groupby(["band", "op"], observed=True)["ratio"].agg(**agg).round(3).to_string())
     print(f"\nabove {BANDS[2]} MiB, by suite:")

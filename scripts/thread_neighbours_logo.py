@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from latpred.planner.bench import geomean
 from latpred.planner.calibrate import cached_layer
 from latpred.planner.thread_prior import ThreadNeighbours
 
@@ -63,17 +64,13 @@ def main() -> None:
                        y[np.argmin(d["base"].to_numpy())] / y.min(),
                        y[np.argmin(d["nb"].to_numpy())] / y.min()))
     s = pd.DataFrame(scores, columns=["group", "small", "base", "nb"])
-    gm = {"shapes": ("base", "size"), "predictor x factors": ("base", _gmean),
-          "with the neighbours": ("nb", _gmean)}
+    gm = {"shapes": ("base", "size"), "predictor x factors": ("base", geomean),
+          "with the neighbours": ("nb", geomean)}
     for label, part in ((f"fastest below {args.below_us:g} us", s[s["small"]]), ("all", s)):
         print(f"shapes {label}: measured pick / best (geometric mean)")
         t = part.groupby("group").agg(**gm)
-        t.loc["all groups"] = [len(part), _gmean(part["base"]), _gmean(part["nb"])]
+        t.loc["all groups"] = [len(part), geomean(part["base"]), geomean(part["nb"])]
         print(t.to_string(float_format=lambda v: f"{v:.3f}"))
-
-
-def _gmean(v: pd.Series) -> float:
-    return float(np.exp(np.log(v).mean()))
 
 
 if __name__ == "__main__":

@@ -1194,8 +1194,8 @@ def test_mode_pairs_pairs_one_configuration_timed_in_both_modes():
     assert row["mib"] == activation_mib(layers[row["layer"]])
     g = load_grid(row["src"])
     g = g[(g["status"] == "ok") & (g["backend"] == "gpu") & (g["layer"] == row["layer"])
-          & (g["impl"] == row["impl"]) & (g["local_size"] == row["local_size"])]
-    g = g[g["params"].str.replace(r'"_split_n": \d+,? ?', "", regex=True) == row["params"]]
+          & (g["impl"] == row["impl"]) & (g["local_size"] == row["local_size"])
+          & (g["gpu_params"] == row["gpu_params"])]
     for mode in ("map", "buffer"):
         assert row[mode] == g[g["mem_mode"] == mode]["total_us"].median()
     assert mod.pairs([str(COEXEC / "session42")], 43).empty  # rounds before session 43 left out
