@@ -204,7 +204,8 @@ ROUNDS = ("median", "mean")
 
 def mode_overheads(predictors: Predictors, rows: RuntimeRows, single: dict[str, float],
                    min_rows: int = MIN_MODE_ROWS, min_band_rows: int = MIN_BAND_ROWS,
-                   rounds: str = "mean") -> dict[str, dict[str, Any]]:
+                   rounds: str = "mean", min_band_layers: int = 1
+                   ) -> dict[str, dict[str, Any]]:
     """The runtime's overhead around a GPU-only plan, per memory mode, refitted on real
     layers.
 
@@ -227,6 +228,10 @@ def mode_overheads(predictors: Predictors, rows: RuntimeRows, single: dict[str, 
         single: the current overheads (``SyncModel.single``: mode -> us).
         min_rows: modes with fewer rows keep their overhead.
         min_band_rows: fewest rows of a (pooled) size band's knot; a curve needs two.
+        min_band_layers: fewest distinct layer shapes of a size band's rows; above 1, a
+            knot is also the median over its layers of each layer's medians (the rows of
+            one layer, its configurations and rounds, are not independent: one large layer
+            timed in many configurations would otherwise make the knot alone).
         rounds: a row's wall time over the datasets that timed it (``RuntimeRows.wall``):
             "mean" (expected over the host states met: a mode that is sometimes far slower
             pays for it; the H100 host's buffer mode at 8-16 MiB) or "median" (the typical
@@ -243,6 +248,11 @@ def mode_overheads(predictors: Predictors, rows: RuntimeRows, single: dict[str, 
     modes = rows.X["mem_mode"].astype(str).to_numpy()
     mib = layer_sizes(rows.X, activation_mib)
     band = np.floor(np.log2(mib))
+    layer = None
+    if min_band_layers > 1:
+        from latpred.datasets.schema import shape_id
+
+        layer = shape_id(rows.X).to_numpy()
     out: dict[str, dict[str, Any]] = {}
     for mode in sorted(set(modes)):
         sel = (modes == mode) & np.isfinite(wall)
@@ -251,11 +261,32 @@ def mode_overheads(predictors: Predictors, rows: RuntimeRows, single: dict[str, 
             if sel.sum() >= min_rows else 0.0
         out[mode] = {"us": max(old + offset, 0.0), "measured_us": old, "rows": int(sel.sum()),
                      "offset_us": max(old + offset, 0.0) - old}
-        knots = [(float(np.median(mib[b])), max(float(np.median(wall[b] - pred[b])), 0.0))
-                 for b in _size_bands(band, sel, min_band_rows)]
+        knots = [_knot(mib[b], wall[b] - pred[b], None if layer is None else layer[b])
+                 for b in _size_bands(band, sel, min_band_rows, layer, min_band_layers)]
         if sel.sum() >= min_rows and len(knots) >= 2:
             out[mode]["by_mib"] = {"mib": [float(f"{k:.4g}") for k, _u in knots],
                                    "us": [round(u, 3) for _k, u in knots]}
+    return out
+
+
+def keep_curves_below(old: dict[str, dict[str, list]], new: dict[str, dict[str, list]],
+                      below_mib: float) -> dict[str, dict[str, list]]:
+    """GPU-only overhead curves (sync.json ``single_by_mib``: mode -> {"mib": [...], "us":
+    [...]}) made of ``old``'s knots at or below ``below_mib`` MiB and ``new``'s above it.
+
+    Below a few MiB the memory modes differ by a few us, less than a round's noise, and
+    curves refitted on other rounds have planned slower on the device (BENCHMARKS.md
+    section 5, sessions 37-38); above, they differ by 10-70 % consistently across rounds,
+    and rounds of larger layers accumulate. A mode in only one of the two keeps that one's
+    knots on its side of ``below_mib``; a mode left with no knot is dropped."""
+    out: dict[str, dict[str, list]] = {}
+    for mode in sorted(set(old) | set(new)):
+        lo = [(k, u) for k, u in zip(old.get(mode, {}).get("mib", []),
+                                    old.get(mode, {}).get("us", [])) if k <= below_mib]
+        hi = [(k, u) for k, u in zip(new.get(mode, {}).get("mib", []),
+                                    new.get(mode, {}).get("us", [])) if k > below_mib]
+        if lo or hi:
+            out[mode] = {"mib": [k for k, _u in lo + hi], "us": [u for _k, u in lo + hi]}
     return out
 
 
@@ -434,15 +465,32 @@ def split_factors(predictors: Predictors, sync: Any, grids: Iterable[pd.DataFram
     return out
 
 
-def _size_bands(band: np.ndarray, sel: np.ndarray, min_rows: int) -> list[np.ndarray]:
+def _knot(mib: np.ndarray, gap_us: np.ndarray, layer: np.ndarray | None
+          ) -> tuple[float, float]:
+    """A size band's knot (MiB, us >= 0): the medians of its rows' MiB and gaps, or with
+    ``layer`` ids, the medians over its layers of each layer's medians (one vote a layer,
+    however many configurations and rounds timed it)."""
+    if layer is not None:
+        per = pd.DataFrame({"mib": mib, "gap": gap_us, "layer": layer}).groupby("layer").median()
+        mib, gap_us = per["mib"].to_numpy(), per["gap"].to_numpy()
+    return float(np.median(mib)), max(float(np.median(gap_us)), 0.0)
+
+
+def _size_bands(band: np.ndarray, sel: np.ndarray, min_rows: int,
+                layer: np.ndarray | None = None, min_layers: int = 1) -> list[np.ndarray]:
     """Masks of ``sel``'s rows by octave ``band``, from the smallest; an octave with fewer
-    than ``min_rows`` rows is pooled with the next ones until there are enough, and the rest
-    at the top with the last band (large layers are few, and their overheads the largest)."""
+    than ``min_rows`` rows (or rows of fewer than ``min_layers`` distinct ``layer`` ids) is
+    pooled with the next ones until there are enough, and the rest at the top with the last
+    band (large layers are few, and their overheads the largest)."""
+    def enough(m: np.ndarray) -> bool:
+        return bool(m.sum() >= min_rows
+                    and (layer is None or len(set(layer[m])) >= min_layers))
+
     out: list[np.ndarray] = []
     acc = np.zeros(len(band), bool)
     for v in np.unique(band[sel]):
         acc |= sel & (band == v)
-        if acc.sum() >= min_rows:
+        if enough(acc):
             out.append(acc)
             acc = np.zeros(len(band), bool)
     if acc.any():
@@ -450,7 +498,7 @@ def _size_bands(band: np.ndarray, sel: np.ndarray, min_rows: int) -> list[np.nda
             out[-1] = out[-1] | acc
         else:
             out.append(acc)
-    return [b for b in out if b.sum() >= min_rows]
+    return [b for b in out if enough(b)]
 
 
 def held_out_errors(predictors: Predictors, rows: dict[str, RuntimeRows],
@@ -487,6 +535,5 @@ def held_out_errors(predictors: Predictors, rows: dict[str, RuntimeRows],
 
 
 __all__ = ["CALIBRATED_TARGETS", "MIN_BAND_ROWS", "MIN_MODE_ROWS", "RuntimeRows", "calibrate",
-           "cpu_thread_factors", "held_out_errors", "layer_of_row", "layer_sizes",
-           "mode_overheads",
-           "runtime_rows"]
+           "cpu_thread_factors", "held_out_errors", "keep_curves_below", "layer_of_row",
+           "layer_sizes", "mode_overheads", "runtime_rows"]

@@ -200,6 +200,19 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
                         "mean (default: expected over the host states met, so a memory mode "
                         "or thread count that is sometimes far slower pays for it) or the "
                         "median (the typical round; what sessions before 11 fitted)")
+    q.add_argument("--keep-below-mib", type=float, default=None, metavar="MIB",
+                   help="overheads, gpu-overheads: refit the GPU-only overhead curves above "
+                        "MIB MiB of activations only; the models' knots at or below it and "
+                        "the memory modes' constants are kept (default: refit all)")
+    q.add_argument("--min-band-layers", type=int, default=1, metavar="K",
+                   help="overheads, gpu-overheads: a knot of the GPU-only overhead curves "
+                        "needs rows of at least K distinct layer shapes (sparser octaves are "
+                        "pooled with the next; default 1: rows alone count)")
+    q.add_argument("--split-floor", choices=["none", "single"], default=None,
+                   help="overheads, gpu-overheads: sync.json's split_floor, what a split "
+                        "plan's overhead is at least: none (its sync line) or single (the "
+                        "GPU-only overhead of the activations its GPU part moves) (default: "
+                        "kept)")
     q.set_defaults(func=cmd_calibrate)
 
     q = csub.add_parser(
@@ -780,6 +793,19 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         return _calibrate_cpu_ranking(args, preds, cpu, out, residual)
     if args.cpu_rounds:
         raise bad_value("cpu-rounds", args.cpu_rounds[0], "is read by --what cpu-ranking only")
+    if args.keep_below_mib is not None:
+        if args.what not in ("overheads", "gpu-overheads", "both"):
+            raise bad_value("keep-below-mib", args.keep_below_mib,
+                            "shapes the GPU-only overheads (--what overheads, gpu-overheads "
+                            "or both)")
+        if not args.keep_below_mib > 0:
+            raise bad_value("keep-below-mib", args.keep_below_mib, "must be > 0")
+    if args.split_floor is not None and args.what not in ("overheads", "gpu-overheads",
+                                                          "both"):
+        raise bad_value("split-floor", args.split_floor, "is a GPU overhead setting (--what "
+                        "overheads, gpu-overheads or both)")
+    if args.min_band_layers < 1:
+        raise bad_value("min-band-layers", args.min_band_layers, "must be >= 1")
     if not args.grid:
         raise bad_value("grid", None, f"--what {args.what} needs --grid")
     paths = grid_datasets(args.grid)
@@ -824,7 +850,10 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
             {**preds.models, **fitted}, preds.devices, preds.source),
             rows if only_overheads else
             runtime_rows(confirm, gpu, cpu, args.exclude_suite), gpu, cpu, args.rounds,
-            list(grids.values()), args.exclude_suite or (), gpu_only=args.what == "gpu-overheads")
+            list(grids.values()), args.exclude_suite or (), gpu_only=args.what == "gpu-overheads",
+            keep_below_mib=args.keep_below_mib, min_band_layers=args.min_band_layers)
+        if args.split_floor is not None:
+            sync_entry["split_floor"] = args.split_floor
     _write_models_dir(Path(args.models), out, fitted, args.native,
                       None if sync_entry is None else
                       lambda d: save_sync(d, sync_entry))  # this pair's entry replaced
@@ -1025,28 +1054,48 @@ def _refit_mode_ratios(models: Path, rows: dict[str, Any], gpu: dict[str, Any],
 def _refit_overheads(models: Path, preds: Any, rows: dict[str, Any],
                      gpu: dict[str, Any], cpu: dict[str, Any], rounds: str = "mean",
                      grids: Sequence[Any] = (), exclude_suites: Sequence[str] = (),
-                     gpu_only: bool = False) -> dict[str, Any]:
+                     gpu_only: bool = False, keep_below_mib: float | None = None,
+                     min_band_layers: int = 1) -> dict[str, Any]:
     """The pair's entry of ``models``' sync.json with its single-device overheads per memory
     mode refitted on the GPU-only runtime rows (``calibrate.mode_overheads``), its CPU-only
     factors per thread count (``cpu_thread_factors``) and its split plans' factors per
     memory mode on the split plans of ``grids`` (``split_factors``); prints old -> new.
-    ``gpu_only``: the GPU-only overheads alone, the rest of the entry kept."""
-    from latpred.planner.calibrate import cpu_thread_factors, mode_overheads, split_factors
+    ``gpu_only``: the GPU-only overheads alone, the rest of the entry kept.
+    ``keep_below_mib``: the curves refitted above that size only (``keep_curves_below``),
+    the modes' constants kept. ``min_band_layers``: ``mode_overheads``'."""
+    from latpred.planner.calibrate import (
+        cpu_thread_factors,
+        keep_curves_below,
+        mode_overheads,
+        split_factors,
+    )
     from latpred.planner.predictors import CPU_TARGET, GPU_TOTAL
     from latpred.planner.sync import SyncModel
 
     entry = _sync_entry(models, gpu, cpu)
-    fit = mode_overheads(preds, rows[GPU_TOTAL], entry.get("single", {}), rounds=rounds)
+    fit = mode_overheads(preds, rows[GPU_TOTAL], entry.get("single", {}), rounds=rounds,
+                         min_band_layers=min_band_layers)
     if not fit:
         raise bad_value("grid", "", "holds no ok GPU-only row to refit the overheads from")
-    entry["single"] = {**entry.get("single", {}), **{m: round(v["us"], 3)
-                                                     for m, v in fit.items()}}
-    entry["single_by_mib"] = {m: v.pop("by_mib") for m, v in fit.items() if "by_mib" in v}
-    entry["single_refit"] = fit
+    curves = {m: v.pop("by_mib") for m, v in fit.items() if "by_mib" in v}
+    if keep_below_mib is None:
+        entry["single"] = {**entry.get("single", {}), **{m: round(v["us"], 3)
+                                                         for m, v in fit.items()}}
+        entry["single_by_mib"] = curves
+        entry["single_refit"] = fit
+    else:
+        entry["single_by_mib"] = keep_curves_below(entry.get("single_by_mib", {}), curves,
+                                                   keep_below_mib)
+        entry["single_refit_above_mib"] = {"mib": keep_below_mib, "fit": fit}
     entry["refit_rounds"] = rounds  # how the rounds' wall times were taken (for the record)
-    print("GPU-only overhead per memory mode (us), measured on tiny layers -> refitted on "
-          "runtime rows: " + ", ".join(f"{m} {v['measured_us']:.1f} -> {v['us']:.1f} "
-                                       f"({v['rows']} rows)" for m, v in fit.items()))
+    if keep_below_mib is None:
+        print("GPU-only overhead per memory mode (us), measured on tiny layers -> refitted "
+              "on runtime rows: " + ", ".join(f"{m} {v['measured_us']:.1f} -> {v['us']:.1f} "
+                                              f"({v['rows']} rows)" for m, v in fit.items()))
+    else:
+        print(f"GPU-only overhead curves refitted above {keep_below_mib:g} MiB (the knots "
+              "below and the modes' constants kept): " + ", ".join(
+                  f"{m} {v['rows']} rows" for m, v in fit.items()))
     for m, v in entry["single_by_mib"].items():
         print(f"  {m} by activation MiB: " + ", ".join(
             f"{k:g} MiB {u:.0f} us" for k, u in zip(v["mib"], v["us"])))

@@ -852,3 +852,93 @@ def test_coexec_calibrate_fits_thread_neighbours(base_predictors, tmp_path, caps
                      str(tmp_path / "none")]) == 2
     assert "every one of 4, 12 threads" in capsys.readouterr().err
     assert not (tmp_path / "none").exists()
+
+
+def test_keep_curves_below_joins_the_old_small_knots_and_the_new_large_ones():
+    """``keep_curves_below``: a mode's knots at or below the size from the old curve, above
+    it from the new; a mode in one curve only keeps that side; a mode left empty is dropped."""
+    from latpred.planner.calibrate import keep_curves_below
+
+    old = {"map": {"mib": [0.5, 3.0, 12.0], "us": [1.0, 90.0, 100.0]},
+           "buffer": {"mib": [0.5, 2.0], "us": [5.0, 10.0]},
+           "svm_coarse": {"mib": [8.0], "us": [50.0]}}
+    new = {"map": {"mib": [1.0, 6.0, 24.0], "us": [7.0, 230.0, 1500.0]},
+           "svm_coarse": {"mib": [2.0], "us": [60.0]}}
+    out = keep_curves_below(old, new, 4.0)
+    assert out["map"] == {"mib": [0.5, 3.0, 6.0, 24.0], "us": [1.0, 90.0, 230.0, 1500.0]}
+    assert out["buffer"] == old["buffer"]  # no new knot above 4 MiB: the old small ones
+    assert "svm_coarse" not in out  # old knot above, new knot below: nothing left
+    assert keep_curves_below(old, new, 4.0) == out and old["map"]["mib"] == [0.5, 3.0, 12.0]
+
+
+def test_mode_overheads_knots_from_enough_layers_one_vote_each(base_predictors):
+    """``min_band_layers``: a knot's band holds rows of at least that many distinct layers
+    (sparser octaves pooled), and its value is the median over its layers of each layer's
+    median, so one layer timed in many configurations does not make the knot alone."""
+    from latpred.planner.calibrate import RuntimeRows, layer_of_row, mode_overheads
+    from latpred.planner.split import activation_mib
+
+    data, models = base_predictors
+    X = data[(data["backend"] == "gpu") & (data["mem_mode"] == "buffer")].reset_index(drop=True)
+    preds = Predictors(dict(models))
+    pred = models["gpu_total_us"].predict(X)
+    layers = [layer_of_row(r) for r in X.to_dict("records")]
+    mib = np.array([activation_mib(lay) for lay in layers])
+    shape = np.array([str(lay) for lay in layers])
+    big = shape == shape[np.argmax(mib)]  # the largest layer's rows
+    gap = np.where(big, 5000.0, 20.0)     # that one layer far slower than the rest
+    rows = RuntimeRows(X, pred, np.array(["s"] * len(X)), np.ones(len(X), int), pred + gap)
+    few = mode_overheads(preds, rows, {}, min_rows=5, min_band_rows=1)["buffer"]["by_mib"]
+    many = mode_overheads(preds, rows, {}, min_rows=5, min_band_rows=1,
+                          min_band_layers=3)["buffer"]["by_mib"]
+    assert few["us"][-1] == pytest.approx(5000.0)  # its own band: the knot is that layer
+    assert many["us"][-1] == pytest.approx(20.0)   # pooled with 2+ layers, one vote each
+    assert len(many["mib"]) < len(few["mib"])
+    n_layers = len(set(shape))
+    none = mode_overheads(preds, rows, {}, min_rows=5, min_band_layers=n_layers + 1)
+    assert "by_mib" not in none["buffer"]  # no band reaches that many layers: no curve
+
+
+def test_coexec_calibrate_refits_curves_above_a_size_only(base_predictors, tmp_path, capsys):
+    """``--keep-below-mib``: the curves' knots at or below it and the modes' constants kept,
+    larger knots refitted; ``--split-floor`` written to the entry; bad values refused with
+    one line and nothing written."""
+    key, single, m = _sync_models_dir(tmp_path, base_predictors[1])
+    rows = []
+    for i in range(30):
+        lay = LinearLayer(4 + 40 * i, 256, 128)
+        for mode in ("buffer", "map"):
+            r = _row("s", lay, "gpu", 256, 50.0 + 3 * i, mem_mode=mode)
+            r["kernel_breakdown_us"] = json.dumps({**json.loads(r["kernel_breakdown_us"]),
+                                                   "n_total": None})
+            rows.append(r)
+    _write(tmp_path / "bench" / "s" / "confirm", rows)
+    data = json.loads((m / "sync.json").read_text())
+    small = {"mib": [0.001, 0.01], "us": [1.0, 2.0]}
+    data["pairs"][key]["single_by_mib"] = {"map": small}
+    (m / "sync.json").write_text(json.dumps(data))
+    args = ["coexec", "calibrate", "--models", str(m), "--grid", str(tmp_path / "bench"),
+            "--what", "gpu-overheads", "--min-band-layers", "2"]
+    assert cli_main([*args, "--out", str(tmp_path / "all")]) == 0
+    full = json.loads((tmp_path / "all" / "sync.json").read_text())["pairs"][key]
+    assert cli_main([*args, "--keep-below-mib", "0.05", "--split-floor", "single",
+                     "--out", str(tmp_path / "above")]) == 0
+    assert "refitted above 0.05 MiB" in capsys.readouterr().out
+    part = json.loads((tmp_path / "above" / "sync.json").read_text())["pairs"][key]
+    assert part["single"] == data["pairs"][key]["single"] != full["single"]
+    assert part["split_floor"] == "single" and "split_floor" not in full
+    for mode, curve in part["single_by_mib"].items():
+        want = [(k, u) for k, u in zip(*full["single_by_mib"][mode].values()) if k > 0.05]
+        mine = list(zip(curve["mib"], curve["us"]))
+        assert mine == ([(0.001, 1.0), (0.01, 2.0)] if mode == "map" else []) + want
+    assert SyncModel.load(tmp_path / "above", GPU_INFO["name"], CPU_INFO["name"]).split_floor \
+        == "single"
+    for bad, field in ((["--keep-below-mib", "0"], "keep-below-mib"),
+                       (["--min-band-layers", "0"], "min-band-layers")):
+        assert cli_main([*args, *bad, "--out", str(tmp_path / "bad")]) == 2
+        assert f"{field}=" in capsys.readouterr().err
+    assert cli_main(["coexec", "calibrate", "--models", str(m), "--grid",
+                     str(tmp_path / "bench"), "--what", "correction", "--split-floor", "single",
+                     "--out", str(tmp_path / "bad")]) == 2
+    assert "split-floor='single'" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
