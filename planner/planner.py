@@ -44,6 +44,7 @@ from latpred.planner.split import (
     gpu_block_bytes,
     layer_extent,
     layer_flops,
+    part_activation_mib,
     part_problem,
     split_aligns,
     split_granule,
@@ -742,6 +743,12 @@ class Planner:
         mib = activation_mib(lc.layer)
         sync = np.where(is_split, base[m] + per_mib[m] * out_bytes / 2**20,
                         self.sync.single_us(modes, mib)[m])
+        if self.sync.split_floor == "single" and is_split.any():
+            # a split's GPU part moves the layer's input and its output block: it pays at
+            # least what a GPU-only plan moving as much pays
+            part = part_activation_mib(lc.layer, s_arr[is_split])
+            floor = self.sync.single_us(modes[m[is_split]], part)
+            sync[is_split] = np.maximum(sync[is_split], floor)
         g_pt, g_hi, sync = self._mode_ratios(lc, is_split, mib, g_pt, g_hi, sync)
         pos = np.minimum(np.searchsorted(best_s, s_arr), max(len(best_s) - 1, 0))
         found = (best_s[pos] == s_arr) if len(best_s) else np.zeros(len(s_arr), bool)

@@ -70,6 +70,9 @@ CURVE_FADE_FROM = ("longest", "own")
 #: value) or "proportional" (its last value grows with the activations moved, us x MiB /
 #: last knot's MiB; ``SyncModel.curve_beyond``)
 CURVE_BEYOND = ("flat", "proportional")
+#: what a split plan's overhead is at least: "none" (its sync line alone) or "single" (the
+#: GPU-only overhead of the activations its GPU part moves; ``SyncModel.split_floor``)
+SPLIT_FLOOR = ("none", "single")
 
 
 def pair_key(gpu_name: str, cpu_name: str) -> str:
@@ -329,6 +332,14 @@ class SyncModel:
     #: (+276 us); held flat, map's won GPU-only plans of 6-16 MiB that ran 1.3-1.7x slower
     #: mapped than in buffers (BENCHMARKS.md section 5, session 42).
     curve_beyond: str = "flat"
+    #: a split plan's overhead at least (sync.json ``split_floor``): "none" (its sync line,
+    #: measured on small layers, as before session 43) or "single" (at least
+    #: ``single_us`` of its GPU part's activations, ``split.part_activation_mib``: the
+    #: part moves its input and output block as a GPU-only plan of that size would, and the
+    #: GPU predictor misses the same share of it; on the H100 host, with curves refitted to
+    #: +0.4-0.7 ms at 8-11 MiB, a 62 %-GPU split of an 11 MiB layer otherwise looked 0.6 ms
+    #: cheaper than its GPU-only plan and ran 1.8x slower)
+    split_floor: str = "none"
     #: memory mode -> (MiB knots, log ratios): a GPU-only plan's wall time in that mode over
     #: the same kernel configuration's in ``ratio_ref`` (buffer), as the runtime's rounds
     #: timed them in pairs, by the activations moved (``split.activation_mib``),
@@ -352,6 +363,7 @@ class SyncModel:
     def __post_init__(self) -> None:
         _check_choice("curve_fade_from", self.curve_fade_from, CURVE_FADE_FROM)
         _check_choice("curve_beyond", self.curve_beyond, CURVE_BEYOND)
+        _check_choice("split_floor", self.split_floor, SPLIT_FLOOR)
 
     def slowdown(self, mode: str | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(GPU part, CPU part) factors of split plans in memory mode ``mode`` (scalar or
@@ -515,13 +527,15 @@ class SyncModel:
                                   CURVE_FADE_FROM, f"in {path}: ")
         beyond = _check_choice("curve_beyond", entry.get("curve_beyond", "flat"), CURVE_BEYOND,
                                f"in {path}: ")
+        floor = _check_choice("split_floor", entry.get("split_floor", "none"), SPLIT_FLOOR,
+                              f"in {path}: ")
         neighbours = entry.get("cpu_thread_neighbours")
         if neighbours is not None:
             neighbours = ThreadNeighbours.from_json(neighbours, str(path))
         return cls(modes, DEFAULT_SYNC_US, f"{path} [{pair_key(entry['gpu'], entry['cpu'])}]",
                    single, inter, by_mib, by_threads, split, ratio_by_mib=by_ratio,
                    ratio_ref=ratio_ref, curve_fade_from=fade_from, cpu_neighbours=neighbours,
-                   curve_beyond=beyond)
+                   curve_beyond=beyond, split_floor=floor)
 
 
 def _check_choice(name: str, value: Any, allowed: tuple[str, ...], where: str = "") -> Any:

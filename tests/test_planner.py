@@ -967,3 +967,51 @@ def test_frame_builder_split_rows_are_the_sub_layers_rows(layer):
         frames.append(fb.frame(np.full(len(widths), cid), np.array(sids)))
     cols = [*SHAPE_STR_COLS, *INT_COLS]
     pd.testing.assert_frame_equal(frames[0][cols], frames[1][cols])
+
+
+def test_split_floor_charges_a_split_the_overhead_of_its_gpu_parts_activations(infos, tmp_path):
+    """``split_floor``: "none" (default) scores a split with its sync line alone; "single"
+    with at least the GPU-only overhead (``single_us``) of the activations its GPU part
+    moves (``part_activation_mib``: the whole input and its output block), so a split
+    cannot look cheaper than a GPU-only plan only because the GPU-only plan pays for moving
+    the activations. Read from sync.json; a bad value is one error naming it."""
+    from latpred.planner.split import activation_mib, part_activation_mib
+
+    big = LinearLayer(256, 3072, 1024)  # A 1 MiB, C 3 MiB
+    assert part_activation_mib(big, 3072) == pytest.approx(activation_mib(big))
+    assert part_activation_mib(big, np.array([0, 1536])) == pytest.approx([1.0, 2.5])
+    conv = ConvLayer(1, 16, 32, 64, 64, 3, 3, 1, 1)  # in 0.25 MiB, out 0.5 MiB
+    assert part_activation_mib(conv, 16) == pytest.approx(0.25 + 0.25)
+    floor_us = 400.0
+    curve = {"buffer": ((0.01, 100.0), (floor_us, floor_us))}  # the same at every size
+    cpu, gpu = Linear(2e5, per_thread=False), Linear(2e5)  # equal devices: splits pay
+    preds = Predictors({"cpu_us": cpu, "gpu_total_us": gpu}, {}, "stub")
+    opts = PlannerOptions(cpu_threads=(1,), mem_modes=("buffer",), margin=0.0)
+
+    def choice(**kw):
+        sync = SyncModel({"buffer": (0.0, 0.0)}, 1e9, "t", single={"buffer": 0.0},
+                         single_by_mib=curve, **kw)
+        return Planner(preds, *infos, sync, opts).plan_layer(big)
+
+    none, floor = choice(), choice(split_floor="single")
+    assert SyncModel().split_floor == "none"
+    assert none.plan.kind == "split"
+    assert floor.best_split_us == pytest.approx(none.best_split_us + floor_us)
+    assert floor.single_us == pytest.approx(none.single_us)  # GPU-only plans unchanged
+    # a curve growing with the activations: the floor grows with the GPU part's share
+    grow = {"buffer": ((1.0, 4.0), (0.0, 3000.0))}
+    sync = SyncModel({"buffer": (0.0, 0.0)}, 1e9, "t", single={"buffer": 0.0},
+                     single_by_mib=grow, split_floor="single")
+    ch = Planner(preds, *infos, sync, opts).plan_layer(big)
+    part = part_activation_mib(big, ch.best_split.split_n)
+    g = big.gemm().flops * ch.best_split.ratio / 2e5
+    c = big.gemm().flops * (1 - ch.best_split.ratio) / 2e5
+    assert ch.best_split_us == pytest.approx(max(g, c) + sync.single_us("buffer", part)[0])
+    entry = {"gpu": "G", "cpu": "C", "modes": {}, "single": {"buffer": 5.0}}
+    save_sync(tmp_path, entry)
+    assert SyncModel.load(tmp_path, "G", "C").split_floor == "none"
+    save_sync(tmp_path, {**entry, "split_floor": "single"})
+    assert SyncModel.load(tmp_path, "G", "C").split_floor == "single"
+    save_sync(tmp_path, {**entry, "split_floor": "always"})
+    with pytest.raises(LatpredError, match="split_floor='always': in .*sync.json"):
+        SyncModel.load(tmp_path, "G", "C")
