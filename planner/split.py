@@ -245,9 +245,9 @@ def part_activation_mib(layer: Layer, out_features: np.ndarray | float) -> np.nd
     """MiB of activations the GPU part of a split moves (float64, like ``out_features``): the
     layer's whole input (``activation_mib`` less its output) and the part's output block of
     ``out_features`` output features / channels."""
-    whole = activation_mib(layer)
-    out_mib = layer_extent(layer) * gpu_block_bytes(layer, 1) / 2**20
-    return whole - out_mib + np.asarray(out_features, float) * gpu_block_bytes(layer, 1) / 2**20
+    per_feature_mib = gpu_block_bytes(layer, 1) / 2**20
+    return activation_mib(layer) \
+        + (np.asarray(out_features, float) - layer_extent(layer)) * per_feature_mib
 
 
 # -- parts --------------------------------------------------------------------------------

@@ -199,6 +199,19 @@ def _mode_of_big_layer(infos, **sync_args) -> str:
     return ch.plan.gpu.mem_mode
 
 
+def _sync_json_choice(tmp_path, key: str, default: str, other: str, bad: str) -> None:
+    """sync.json's ``key``: absent -> ``default``; ``other`` kept; ``bad`` refused with one
+    error naming the key, the value and the file."""
+    entry = {"gpu": "G", "cpu": "C", "modes": {}, "single": {"buffer": 5.0}}
+    save_sync(tmp_path, entry)
+    assert getattr(SyncModel.load(tmp_path, "G", "C"), key) == default
+    save_sync(tmp_path, {**entry, key: other})
+    assert getattr(SyncModel.load(tmp_path, "G", "C"), key) == other
+    save_sync(tmp_path, {**entry, key: bad})
+    with pytest.raises(LatpredError, match=f"{key}={bad!r}: in .*sync.json"):
+        SyncModel.load(tmp_path, "G", "C")
+
+
 def test_overhead_curves_fade_past_the_longest_curve(infos, tmp_path):
     """``curve_fade_from``: "longest" (default) holds a curve that ends early flat up to the
     longest curve's last knot and fades every curve together past it, so two modes are
@@ -230,15 +243,7 @@ def test_overhead_curves_fade_past_the_longest_curve(infos, tmp_path):
     for fade_from, want in (("own", "map"), ("longest", "buffer")):
         assert _mode_of_big_layer(infos, single={"buffer": 5.0, "map": 7.0},
                                   single_by_mib=curves, curve_fade_from=fade_from) == want
-    # sync.json: absent -> "longest"; "own" kept; anything else refused
-    entry = {"gpu": "G", "cpu": "C", "modes": {}, "single": {"buffer": 5.0}}
-    save_sync(tmp_path, entry)
-    assert SyncModel.load(tmp_path, "G", "C").curve_fade_from == "longest"
-    save_sync(tmp_path, {**entry, "curve_fade_from": "own"})
-    assert SyncModel.load(tmp_path, "G", "C").curve_fade_from == "own"
-    save_sync(tmp_path, {**entry, "curve_fade_from": 3})
-    with pytest.raises(LatpredError, match="curve_fade_from=3: in .*sync.json"):
-        SyncModel.load(tmp_path, "G", "C")
+    _sync_json_choice(tmp_path, "curve_fade_from", "longest", "own", 3)
 
 
 def test_overhead_curves_grow_past_their_last_knot_when_proportional(infos, tmp_path):
@@ -274,15 +279,7 @@ def test_overhead_curves_grow_past_their_last_knot_when_proportional(infos, tmp_
     for beyond, want in (("flat", "map"), ("proportional", "buffer")):
         assert _mode_of_big_layer(infos, single=single, single_by_mib=curves,
                                   curve_beyond=beyond) == want
-    # sync.json: absent -> "flat"; "proportional" kept; anything else refused
-    entry = {"gpu": "G", "cpu": "C", "modes": {}, "single": {"buffer": 5.0}}
-    save_sync(tmp_path, entry)
-    assert SyncModel.load(tmp_path, "G", "C").curve_beyond == "flat"
-    save_sync(tmp_path, {**entry, "curve_beyond": "proportional"})
-    assert SyncModel.load(tmp_path, "G", "C").curve_beyond == "proportional"
-    save_sync(tmp_path, {**entry, "curve_beyond": "grow"})
-    with pytest.raises(LatpredError, match="curve_beyond='grow': in .*sync.json"):
-        SyncModel.load(tmp_path, "G", "C")
+    _sync_json_choice(tmp_path, "curve_beyond", "flat", "proportional", "grow")
 
 
 def test_mode_ratios_reorder_gpu_only_memory_modes(infos, tmp_path):
@@ -988,10 +985,12 @@ def test_split_floor_charges_a_split_the_overhead_of_its_gpu_parts_activations(i
     preds = Predictors({"cpu_us": cpu, "gpu_total_us": gpu}, {}, "stub")
     opts = PlannerOptions(cpu_threads=(1,), mem_modes=("buffer",), margin=0.0)
 
+    def sync_of(curves, **kw) -> SyncModel:
+        return SyncModel({"buffer": (0.0, 0.0)}, 1e9, "t", single={"buffer": 0.0},
+                         single_by_mib=curves, **kw)
+
     def choice(**kw):
-        sync = SyncModel({"buffer": (0.0, 0.0)}, 1e9, "t", single={"buffer": 0.0},
-                         single_by_mib=curve, **kw)
-        return Planner(preds, *infos, sync, opts).plan_layer(big)
+        return Planner(preds, *infos, sync_of(curve, **kw), opts).plan_layer(big)
 
     none, floor = choice(), choice(split_floor="single")
     assert SyncModel().split_floor == "none"
@@ -1000,18 +999,10 @@ def test_split_floor_charges_a_split_the_overhead_of_its_gpu_parts_activations(i
     assert floor.single_us == pytest.approx(none.single_us)  # GPU-only plans unchanged
     # a curve growing with the activations: the floor grows with the GPU part's share
     grow = {"buffer": ((1.0, 4.0), (0.0, 3000.0))}
-    sync = SyncModel({"buffer": (0.0, 0.0)}, 1e9, "t", single={"buffer": 0.0},
-                     single_by_mib=grow, split_floor="single")
+    sync = sync_of(grow, split_floor="single")
     ch = Planner(preds, *infos, sync, opts).plan_layer(big)
     part = part_activation_mib(big, ch.best_split.split_n)
     g = big.gemm().flops * ch.best_split.ratio / 2e5
     c = big.gemm().flops * (1 - ch.best_split.ratio) / 2e5
     assert ch.best_split_us == pytest.approx(max(g, c) + sync.single_us("buffer", part)[0])
-    entry = {"gpu": "G", "cpu": "C", "modes": {}, "single": {"buffer": 5.0}}
-    save_sync(tmp_path, entry)
-    assert SyncModel.load(tmp_path, "G", "C").split_floor == "none"
-    save_sync(tmp_path, {**entry, "split_floor": "single"})
-    assert SyncModel.load(tmp_path, "G", "C").split_floor == "single"
-    save_sync(tmp_path, {**entry, "split_floor": "always"})
-    with pytest.raises(LatpredError, match="split_floor='always': in .*sync.json"):
-        SyncModel.load(tmp_path, "G", "C")
+    _sync_json_choice(tmp_path, "split_floor", "none", "single", "always")
