@@ -15,7 +15,9 @@ added in session 31; qwen25_05b_prefill (linear, a 128-token prompt: a vocabular
 74 MiB output) and llama32_1b_prefill (linear, a 64-token prompt: 31 MiB), added in
 session 32; squeezenet1_0, mobilenet_v1, unet (conv2d), bert_large, whisper_tiny_encoder
 and smollm_135m_decode (linear), efficientnet_b1 (240x240), wide_resnet50_2 (conv2d),
-deit_small and gpt2_medium_decode (linear), added in session 40. Batch 1, deduplicated by
+deit_small and gpt2_medium_decode (linear), added in session 40; xception (299x299),
+yolov8n (640x640) (conv2d), vit_b32 and t5_small_encoder (linear), regnet_x_800mf (conv2d) and
+phi2_decode (linear), added in session 44. Batch 1, deduplicated by
 shape like the other suites (``datasets/suites.py``). These networks were added after the
 predictors and the planner were developed on the other suites: benches on them test
 networks the code has never seen.
@@ -657,6 +659,117 @@ def gpt2_medium_decode() -> list[tuple[str, dict[str, int]]]:
     return [*_fused_qkv("h", ("attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj"), 24, 1,
                         1024, 4096), ("lm_head", {"m": 1, "n": 50257, "k": 1024})]
 
+def xception() -> list[tuple[str, dict[str, Any]]]:
+    """Xception (Chollet 2017, Keras / timm legacy xception) at 299x299: two unpadded 3x3
+    stem convs (the first stride 2), separable convs (a padded 3x3 depthwise conv, then a
+    1x1) in the entry flow's three blocks (to 128 / 256 / 728 channels at 147 / 74 / 37,
+    each closed by a stride-2 pool and its 1x1 stride-2 shortcut), eight middle-flow blocks
+    of three 728-channel separable convs at 19x19, the exit flow's block (728 -> 1024, pool
+    and shortcut to 10x10) and separable convs to 1536 and 2048."""
+    out = [_conv("conv1", 3, 32, 299, 3, 2, pad=0), _conv("conv2", 32, 64, 149, 3, pad=0)]
+
+    def sep(name: str, cin: int, cout: int, h: int) -> list[tuple[str, dict[str, Any]]]:
+        return [_conv(f"{name}.conv1", cin, cin, h, 3, g=cin),
+                _conv(f"{name}.pointwise", cin, cout, h, 1)]
+
+    h = 147
+    for i, (cin, cout) in enumerate(((64, 128), (128, 256), (256, 728)), start=1):
+        out += [*sep(f"block{i}.rep.0", cin, cout, h), *sep(f"block{i}.rep.1", cout, cout, h),
+                _conv(f"block{i}.skip", cin, cout, h, 1, 2, pad=0)]
+        h = (h - 1) // 2 + 1
+    for i in range(4, 12):
+        out += [x for j in range(3) for x in sep(f"block{i}.rep.{j}", 728, 728, h)]
+    out += [*sep("block12.rep.0", 728, 728, h), *sep("block12.rep.1", 728, 1024, h),
+            _conv("block12.skip", 728, 1024, h, 1, 2, pad=0)]
+    h = (h - 1) // 2 + 1
+    return [*out, *sep("conv3", 1024, 1536, h), *sep("conv4", 1536, 2048, h)]
+
+
+def yolov8n() -> list[tuple[str, dict[str, Any]]]:
+    """YOLOv8n (Ultralytics 2023, yolov8.yaml at width 0.25, depth 0.33) at 640x640: the
+    backbone's stride-2 3x3 convs and C2f blocks (a 1x1 in, 3x3 bottlenecks on half the
+    channels, a 1x1 out over the concatenated halves), SPPF's two 1x1s, the neck's C2f
+    blocks and stride-2 convs, and the detection head's box (64) and class (80) branches at
+    strides 8 / 16 / 32 (two 3x3 convs and a 1x1 each)."""
+    out = [_conv("model.0.conv", 3, 16, 640, 3, 2), _conv("model.1.conv", 16, 32, 320, 3, 2)]
+
+    def c2f(i: int, cin: int, cout: int, n: int, h: int) -> list[tuple[str, dict[str, Any]]]:
+        c = cout // 2
+        blocks = [_conv(f"model.{i}.m.{b}.cv{j}.conv", c, c, h, 3) for b in range(n)
+                  for j in (1, 2)]
+        return [_conv(f"model.{i}.cv1.conv", cin, 2 * c, h, 1), *blocks,
+                _conv(f"model.{i}.cv2.conv", (2 + n) * c, cout, h, 1)]
+
+    out += c2f(2, 32, 32, 1, 160)
+    out += [_conv("model.3.conv", 32, 64, 160, 3, 2), *c2f(4, 64, 64, 2, 80),
+            _conv("model.5.conv", 64, 128, 80, 3, 2), *c2f(6, 128, 128, 2, 40),
+            _conv("model.7.conv", 128, 256, 40, 3, 2), *c2f(8, 256, 256, 1, 20),
+            _conv("model.9.cv1.conv", 256, 128, 20, 1), _conv("model.9.cv2.conv", 512, 256, 20, 1)]
+    out += [*c2f(12, 384, 128, 1, 40), *c2f(15, 192, 64, 1, 80),
+            _conv("model.16.conv", 64, 64, 80, 3, 2), *c2f(18, 192, 128, 1, 40),
+            _conv("model.19.conv", 128, 128, 40, 3, 2), *c2f(21, 384, 256, 1, 20)]
+    for s, (ch, h) in enumerate(((64, 80), (128, 40), (256, 20))):
+        for branch, width in (("cv2", 64), ("cv3", 80)):
+            p = f"model.22.{branch}.{s}"
+            out += [_conv(f"{p}.0.conv", ch, width, h, 3), _conv(f"{p}.1.conv", width, width, h, 3),
+                    _conv(f"{p}.2", width, width, h, 1)]
+    return out
+
+
+def vit_b32() -> list[tuple[str, dict[str, int]]]:
+    """torchvision vit_b_32: 12 layers, width 768, MLP 3072, 32x32 patches at 224x224: 49
+    patches + the class token."""
+    return [(name, {**shape, "m": 50}) if shape["m"] == 197 else (name, shape)
+            for name, shape in _vit(12, 768, 3072)]
+
+
+def t5_small_encoder() -> list[tuple[str, dict[str, int]]]:
+    """T5-small's encoder (Raffel et al. 2020: 6 layers, width 512, 8 heads of 64, feed-forward
+    2048, no biases) over 512 tokens: per layer the query, key, value and output projections
+    and the feed-forward wi / wo."""
+    out = []
+    for i in range(6):
+        p = f"encoder.block.{i}.layer"
+        out += [(f"{p}.0.SelfAttention.{w}", {"m": 512, "n": 512, "k": 512})
+                for w in ("q", "k", "v", "o")]
+        out += [(f"{p}.1.DenseReluDense.wi", {"m": 512, "n": 2048, "k": 512}),
+                (f"{p}.1.DenseReluDense.wo", {"m": 512, "n": 512, "k": 2048})]
+    return out
+
+
+def regnet_x_800mf() -> list[tuple[str, dict[str, Any]]]:
+    """torchvision regnet_x_800mf (widths 64 / 128 / 288 / 672, depths 1 / 3 / 7 / 5, group
+    width 16, no squeeze-excitation): per block 1x1, 3x3 in groups of 16 channels (stride 2
+    in a stage's first block), 1x1; a stage's first block has a 1x1 stride-2 projection."""
+    out = [_conv("stem.0", 3, 32, 224, 3, 2)]
+    h, cin = 112, 32
+    for si, (w, depth) in enumerate(((64, 1), (128, 3), (288, 7), (672, 5)), start=1):
+        for b in range(depth):
+            p = f"trunk_output.block{si}.block{si}-{b}"
+            s = 2 if b == 0 else 1
+            if b == 0:
+                out.append(_conv(f"{p}.proj.0", cin, w, h, 1, 2, pad=0))
+            out += [_conv(f"{p}.f.a.0", cin, w, h, 1), _conv(f"{p}.f.b.0", w, w, h, 3, s, w // 16)]
+            h = (h - 1) // s + 1
+            out.append(_conv(f"{p}.f.c.0", w, w, h, 1))
+            cin = w
+    return out
+
+
+def phi2_decode() -> list[tuple[str, dict[str, int]]]:
+    """Phi-2 (Microsoft 2023: 32 layers, width 2560, MLP 10240, vocabulary 51200) generating
+    one token: m = 1; per layer the query, key and value projections, the attention's dense
+    output, the MLP's fc1 / fc2, then the head."""
+    out = []
+    for i in range(32):
+        p = f"model.layers.{i}"
+        out += [(f"{p}.self_attn.{w}", {"m": 1, "n": 2560, "k": 2560})
+                for w in ("q_proj", "k_proj", "v_proj", "dense")]
+        out += [(f"{p}.mlp.fc1", {"m": 1, "n": 10240, "k": 2560}),
+                (f"{p}.mlp.fc2", {"m": 1, "n": 2560, "k": 10240})]
+    return [*out, ("lm_head", {"m": 1, "n": 51200, "k": 2560})]
+
+
 #: linear_large: log-uniform ranges of m, n, k, the output range (MiB) and the largest FLOPs
 _LARGE = {"m": (128, 4096), "n": (4096, 131072), "k": (256, 4096)}
 _LARGE_OUT_MIB = (12.0, 256.0)
@@ -830,6 +943,22 @@ SUITES = {
     "llama32_3b_decode": ("linear", llama32_3b_decode,
                           "Llama-3.2-3B (Meta 2024), every linear layer generating one token "
                           "(m = 1)"),
+    "xception": ("conv2d", xception,
+                 "Xception (Chollet 2017), every conv layer at 299x299 input"),
+    "yolov8n": ("conv2d", yolov8n,
+                "YOLOv8n (Ultralytics 2023), every conv layer of the backbone, neck and "
+                "detection head at 640x640 input (the fixed DFL conv left out)"),
+    "vit_b32": ("linear", vit_b32,
+                "torchvision vit_b_32 (Dosovitskiy et al. 2021), every linear layer at "
+                "224x224 input (50 tokens)"),
+    "t5_small_encoder": ("linear", t5_small_encoder,
+                         "T5-small (Raffel et al. 2020), every linear layer of the encoder "
+                         "over 512 tokens"),
+    "regnet_x_800mf": ("conv2d", regnet_x_800mf,
+                       "torchvision regnet_x_800mf (Radosavovic et al. 2020), every conv "
+                       "layer at 224x224 input"),
+    "phi2_decode": ("linear", phi2_decode,
+                    "Phi-2 (Microsoft 2023), every linear layer generating one token (m = 1)"),
     "linear_large": ("linear", linear_large,
                      "not a network: a profiling probe, 20 linear shapes drawn log-uniformly "
                      "(seed 0) with m in [128, 4096], n in [4096, 131072], k in [256, 4096], "

@@ -391,7 +391,16 @@ def test_make_suites_writes_the_committed_suites(tmp_path):
         "bert_large": 145, "whisper_tiny_encoder": 24, "smollm_135m_decode": 211,
         "efficientnet_b1": 115, "wide_resnet50_2": 53, "deit_small": 49,
         "gpt2_medium_decode": 97, "efficientnet_b3": 130, "resnet18": 20,
-        "qwen25_15b_decode": 197, "llama32_3b_decode": 197, "linear_large": 20}
+        "qwen25_15b_decode": 197, "llama32_3b_decode": 197, "xception": 74, "yolov8n": 63,
+        "vit_b32": 49, "t5_small_encoder": 36, "regnet_x_800mf": 53, "phi2_decode": 193,
+        "linear_large": 20}
+    xc = {x.name: x.layer for x in suite_layers("xception")}
+    assert (xc["conv2"].out_h, xc["block1.rep.0.conv1"].groups, xc["block12.skip"].out_h,
+            xc["conv4.pointwise"].out_channels) == (147, 64, 10, 2048)
+    yolo = {x.name: x.layer for x in suite_layers("yolov8n")}
+    assert (yolo["model.0.conv"].out_h, yolo["model.9.cv2.conv"].in_channels,
+            yolo["model.22.cv3.2.2"].out_channels) == (320, 512, 80)
+    assert {x.layer.m for x in suite_layers("vit_b32")} == {1, 50}
     wide = {x.name: x.layer for x in suite_layers("wide_resnet50_2")}["layer4.0.conv2"]
     assert (wide.in_channels, wide.stride, wide.height, wide.out_h) == (1024, 2, 14, 7)
     sq = {x.name: x.layer for x in suite_layers("squeezenet1_0")}["features.0"]
