@@ -8,9 +8,10 @@ Geometric means over layers; "slower" counts layers more than 2 % slower than T_
 ``--status`` pools the runs in STATUS (every layer bench counts once) and gives the pooled
 efficiency a 95 % interval from resampling whole suites (a network's layers share their
 errors, so layers are not independent draws); then each suite over its runs. It does so
-twice: for the planner those runs benched (sessions 32-39), and for the one shipped since
-session 40, with the layers it plans differently replayed from the same runs' confirmation
-rounds and session 40's and 42's runs added (STATUS40, STATUS42).
+twice: for the planner those runs benched (sessions 32-39), and for the one shipped now, with
+session 40's, 42's and 44's runs added (LATER) and every layer it plans differently from a
+run's plan replayed from the same run's confirmation rounds (kept as benched, and counted,
+where the rounds did not time its plan).
 Only the first benches' bar plots are committed (``<suite>/bench.png``); ``--plot`` draws
 any run's again from its bench.csv, as ``coexec bench`` drew it.
 """
@@ -61,6 +62,9 @@ MORE40 = ["deit_small", "gpt2_medium_decode", "wide_resnet50_2", "efficientnet_b
 #: and in session 42: four more networks (scripts/make_suites.py), benched whole with the
 #: shipped planner (5 of resnet18's 11 shapes, ResNet-50's, are in a profiler dataset)
 UNSEEN42 = ["efficientnet_b3", "resnet18", "qwen25_15b_decode", "llama32_3b_decode"]
+#: and in session 44: four more (scripts/make_suites.py), benched whole with the planner
+#: shipped since then (session 43's GPU-only overhead curves), the one before timed beside it
+UNSEEN44 = ["yolov8n", "vit_b32", "t5_small_encoder", "xception"]
 #: the suites of the layers session 40's change moved (only those layers benched)
 CHANGED40 = ["efficientnet_b0", "efficientnet_b2", "efficientnet_v2_s", "inception_v3",
              "mobilenetv2", "vgg16"]
@@ -180,6 +184,10 @@ GROUPS = [
     ("session 42, four networks no session had seen, the shipped planner, run 1 (fresh "
      "grids)", "session42/run1", UNSEEN42),
     ("session 42, the same, run 2 (fresh grids)", "session42/run2", UNSEEN42),
+    ("session 44, four networks no session had seen, the shipped planner (session 43's "
+     "GPU-only overhead curves), run 1 (fresh grids)", "session44/run1", UNSEEN44),
+    ("session 44, the same, run 2 (run 1's grids, new rounds)", "session44/run2", UNSEEN44),
+    ("session 44, the same, run 3 (run 1's grids, new rounds)", "session44/run3", UNSEEN44),
 ]
 #: the runs of the shipped models on networks never seen, with the runtime timed as it is
 #: now (session 36 on): folders of GROUPS, pooled by ``--status``
@@ -192,6 +200,10 @@ STATUS40 = (("session40/fresh_run1", "fadelong"), ("session40/fresh_run2", "fade
             ("session40/more_run1", ""))
 #: and session 42's runs of four more networks (the shipped planner made the plan)
 STATUS42 = (("session42/run1", ""), ("session42/run2", ""))
+#: and session 44's runs of four more (the planner shipped since session 44 made the plan)
+STATUS44 = (("session44/run1", ""), ("session44/run2", ""), ("session44/run3", ""))
+#: the later runs, by the session that first benched their networks
+LATER = (("session 40", STATUS40), ("session 42", STATUS42), ("session 44", STATUS44))
 #: the shipped models and the benches' planner options (scripts/lib.sh bench_opts)
 SHIPPED = "datasets/h100/models/v3gpurel"
 BENCH_OPTIONS = {"steps": 8, "cpu_threads": (4, 8, 12, 15, 16), "max_local_sizes": 2}
@@ -296,30 +308,39 @@ def suite_bootstrap(d: pd.DataFrame, n: int = 2000, seed: int = 0) -> tuple[floa
     return float(lo), float(hi)
 
 
+def later_frames(root: Path) -> list[tuple[str, pd.DataFrame]]:
+    """Each LATER group's runs as one frame (the ``--compare`` columns where the shipped
+    planner of the day ran as one), with the session that benched them."""
+    out = []
+    for who, which in LATER:
+        frames = [status_frame(root, (run,)) for run, _name in which]
+        out.append((who, pd.concat([compared(d, name) if name else d
+                                    for d, (_run, name) in zip(frames, which)],
+                                   ignore_index=True)))
+    return out
+
+
 def print_status(root: Path) -> None:
-    """The STATUS runs as benched, then the planner shipped since session 40 (``SHIPPED``):
-    the STATUS runs replayed (``replay_shipped``), the STATUS40 runs (their fadelong
-    columns where it ran as ``--compare fadelong``) and the STATUS42 runs."""
+    """The STATUS runs as benched, then the shipped planner (``SHIPPED``) over them and the
+    LATER runs, each replayed (``replay_shipped``) where it plans a layer differently."""
     print("The planner of sessions 32-39 (sync.json curve_fade_from \"own\"), as benched:\n")
     benched = status_frame(root)
     print_pooled(benched)
-    old, replaced, untimed = replay_shipped(benched, root)
-
-    def runs(which: tuple[tuple[str, str], ...]) -> pd.DataFrame:
-        frames = [status_frame(root, (run,)) for run, _name in which]
-        return pd.concat([compared(d, name) if name else d
-                          for d, (_run, name) in zip(frames, which)], ignore_index=True)
-
-    new40, new42 = runs(STATUS40), runs(STATUS42)
-    print(f"\nThe planner shipped since session 40: the runs above with the {replaced} layer "
-          f"benches it plans differently taken from the same runs' confirmation rounds "
-          f"({untimed} not timed there, kept as benched), session 40's runs (its "
-          f"fadelong columns where it ran as --compare fadelong) and session 42's:\n")
-    print_pooled(pd.concat([old, new40, new42], ignore_index=True))
-    for who, new in (("session 40", new40), ("session 42", new42)):
-        print(f"\n{who}'s runs alone (networks no earlier run saw): {len(new)} layer "
-              f"benches, {100 * geomean(new.efficiency):.1f} %, "
-              f"{int(new.slower_than_single.sum())} > 2 % slower than T_single")
+    later = later_frames(root)
+    pooled = pd.concat([benched, *(d for _who, d in later)], ignore_index=True)
+    new, replaced, untimed = replay_shipped(pooled, root)
+    print(f"\nThe planner shipped now ({SHIPPED}): the runs above, session 40's (its "
+          f"fadelong columns where it ran as --compare fadelong), 42's and 44's, with the "
+          f"{replaced} layer benches it plans differently taken from the same runs' "
+          f"confirmation rounds ({untimed} not timed there, kept as benched):\n")
+    print_pooled(new)
+    at = len(benched)
+    for who, d in later:
+        fresh = new.iloc[at:at + len(d)]
+        at += len(d)
+        print(f"\n{who}'s runs alone (networks no earlier run saw): {len(fresh)} layer "
+              f"benches, {100 * geomean(fresh.efficiency):.1f} %, "
+              f"{int(fresh.slower_than_single.sum())} > 2 % slower than T_single")
 
 
 def print_pooled(d: pd.DataFrame) -> None:

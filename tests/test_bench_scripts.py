@@ -532,47 +532,52 @@ def test_bench_table_plots_a_runs_bench_csv(tmp_path):
 def test_bench_table_status_pools_the_shipped_runs():
     """--status: one row per STATUS run, the pooled row's efficiency is the geometric mean of
     every layer bench of those runs, and its interval holds it; then the same for the planner
-    shipped since session 40 over the STATUS runs (replayed where it plans differently: the
-    plan's confirmed median), the STATUS40 runs' fadelong columns and the STATUS42 runs."""
+    shipped now over the STATUS runs and the LATER ones (session 40's fadelong columns),
+    replayed where it plans differently: the plan's confirmed median, or the bench's time,
+    counted, where the rounds did not time that plan."""
     mod = _script("bench_table")
     res = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench_table.py"),
                           "--status", "--coexec", str(COEXEC)], capture_output=True, text=True,
                          check=True)
     lines = res.stdout.splitlines()
     runs = [ln.split("|")[1].strip() for ln in lines if ln.startswith("| session")]
-    later = (*mod.STATUS40, *mod.STATUS42)
-    assert runs == [*mod.STATUS, *mod.STATUS, *(run for run, _name in later)]
+    later = [run for _who, which in mod.LATER for run, _name in which]
+    assert runs == [*mod.STATUS, *mod.STATUS, *later]
     d = mod.status_frame(COEXEC)
-    replayed, n_replaced, n_untimed = mod.replay_shipped(d, COEXEC)
-    per_run = [mod.compared(mod.status_frame(COEXEC, (run,)), name) if name
-               else mod.status_frame(COEXEC, (run,)) for run, name in later]
-    new = pd.concat([replayed, *per_run], ignore_index=True)
+    groups = mod.later_frames(COEXEC)
+    assert [who for who, _f in groups] == ["session 40", "session 42", "session 44"]
+    both = pd.concat([d, *(f for _who, f in groups)], ignore_index=True)
+    replayed, n_replaced, n_untimed = mod.replay_shipped(both, COEXEC)
     pooled = [ln for ln in lines if ln.startswith("| **all")]
     assert len(pooled) == 2
-    for frame, line in zip((d, new), pooled):
+    for frame, line in zip((d, replayed), pooled):
         eff = 100 * np.exp(np.log(frame["efficiency"]).mean())
         assert f"**{eff:.1f} %**" in line
         assert f"{len(frame)} layer benches" in line
         lo, hi = mod.suite_bootstrap(frame)
         assert lo <= eff / 100 <= hi
-    assert f"the {n_replaced} layer benches it plans differently" in res.stdout
-    n40 = len(mod.STATUS40)
-    for who, runs_of in (("session 40", per_run[:n40]), ("session 42", per_run[n40:])):
-        fresh = pd.concat(runs_of, ignore_index=True)
+    assert (f"the {n_replaced} layer benches it plans differently taken from the same runs' "
+            f"confirmation rounds ({n_untimed} not timed there, kept as benched)") in res.stdout
+    at = len(d)
+    for who, frame in groups:
+        fresh = replayed.iloc[at:at + len(frame)]
+        at += len(frame)
+        assert (fresh["layer"].to_numpy() == frame["layer"].to_numpy()).all()
         assert (f"{who}'s runs alone (networks no earlier run saw): {len(fresh)} layer "
                 f"benches, {100 * np.exp(np.log(fresh['efficiency']).mean()):.1f} %"
                 ) in res.stdout
-    # the replay moves only the layers planned differently, each to a time of its rounds
-    moved = replayed["plan"] != d["plan"]
-    assert moved.sum() == n_replaced > 0 and n_untimed == 0
-    assert (replayed.loc[~moved, "t_plan_us"] == d.loc[~moved, "t_plan_us"]).all()
+    # the replay moves only the layers planned differently and timed, each to a time of its
+    # rounds; the ones it planned differently but the rounds did not time keep their bench
+    moved = replayed["plan"] != both["plan"]
+    assert moved.sum() == n_replaced > 0
+    assert (replayed.loc[~moved, "t_plan_us"] == both.loc[~moved, "t_plan_us"]).all()
     m = replayed[moved]
     assert np.allclose(m["efficiency"], m["t_oracle_us"] / m["t_plan_us"])
     assert (m["t_plan_us"] >= m["t_oracle_us"]).all()
     # each suite's row: its layer benches over all its runs
     suite_rows = {ln.split("|")[1].strip(): ln for ln in lines
                   if ln.count("|") == 6 and not ln.startswith(("| run", "| suite", "|-"))}
-    assert set(suite_rows) == set(new["suite"]) >= set(d["suite"])
+    assert set(suite_rows) == set(replayed["suite"]) >= set(d["suite"])
 
 
 def test_suite_bootstrap_resamples_whole_suites():
