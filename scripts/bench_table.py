@@ -65,6 +65,9 @@ UNSEEN42 = ["efficientnet_b3", "resnet18", "qwen25_15b_decode", "llama32_3b_deco
 #: and in session 44: four more (scripts/make_suites.py), benched whole with the planner
 #: shipped since then (session 43's GPU-only overhead curves), the one before timed beside it
 UNSEEN44 = ["yolov8n", "vit_b32", "t5_small_encoder", "xception"]
+#: and two more the same session, with Llama-3.2-3B decoding's four layers whose session 42
+#: grid was complete (2 of regnet_x_800mf's 20 shapes are in a profiler dataset)
+MORE44 = ["regnet_x_800mf", "llama32_3b_decode", "phi2_decode"]
 #: the suites of the layers session 40's change moved (only those layers benched)
 CHANGED40 = ["efficientnet_b0", "efficientnet_b2", "efficientnet_v2_s", "inception_v3",
              "mobilenetv2", "vgg16"]
@@ -188,6 +191,11 @@ GROUPS = [
      "GPU-only overhead curves), run 1 (fresh grids)", "session44/run1", UNSEEN44),
     ("session 44, the same, run 2 (run 1's grids, new rounds)", "session44/run2", UNSEEN44),
     ("session 44, the same, run 3 (run 1's grids, new rounds)", "session44/run3", UNSEEN44),
+    ("session 44, RegNetX-800MF, Phi-2 decoding and four layers of Llama-3.2-3B decoding, "
+     "the shipped planner, run 1 (fresh grids; Llama's session 42's)", "session44/more_run1",
+     MORE44),
+    ("session 44, the same, run 2 (run 1's grids)", "session44/more_run2", MORE44),
+    ("session 44, the same, run 3 (run 1's grids)", "session44/more_run3", MORE44),
 ]
 #: the runs of the shipped models on networks never seen, with the runtime timed as it is
 #: now (session 36 on): folders of GROUPS, pooled by ``--status``
@@ -201,7 +209,9 @@ STATUS40 = (("session40/fresh_run1", "fadelong"), ("session40/fresh_run2", "fade
 #: and session 42's runs of four more networks (the shipped planner made the plan)
 STATUS42 = (("session42/run1", ""), ("session42/run2", ""))
 #: and session 44's runs of four more (the planner shipped since session 44 made the plan)
-STATUS44 = (("session44/run1", ""), ("session44/run2", ""), ("session44/run3", ""))
+STATUS44 = (("session44/run1", ""), ("session44/run2", ""), ("session44/run3", ""),
+            ("session44/more_run1", ""), ("session44/more_run2", ""),
+            ("session44/more_run3", ""))
 #: the later runs, by the session that first benched their networks
 LATER = (("session 40", STATUS40), ("session 42", STATUS42), ("session 44", STATUS44))
 #: the shipped models and the benches' planner options (scripts/lib.sh bench_opts)

@@ -45,6 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_table import (  # noqa: E402
     ALL,
     MORE40,
+    MORE44,
     UNSEEN,
     UNSEEN27,
     UNSEEN28,
@@ -63,7 +64,7 @@ NEVER_SEEN = {**{s: "session 7" for s in UNSEEN}, "googlenet": "session 9, googl
               **{s: "session 27" for s in UNSEEN27}, **{s: "session 28" for s in UNSEEN28},
               **{s: "session 31" for s in UNSEEN31}, **{s: "session 32" for s in UNSEEN32},
               **{s: "session 35" for s in UNSEEN35}, **{s: "session 40" for s in UNSEEN40 + MORE40},
-              **{s: "session 42" for s in UNSEEN42}, **{s: "session 44" for s in UNSEEN44}}
+              **{s: "session 42" for s in UNSEEN42}, **{s: "session 44" for s in UNSEEN44 + MORE44}}
 SHAPE = ("op", "m", "n", "k", "in_channels", "out_channels", "height", "width", "kernel_h",
          "stride", "groups")
 
