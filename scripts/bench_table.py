@@ -65,7 +65,7 @@ UNSEEN42 = ["efficientnet_b3", "resnet18", "qwen25_15b_decode", "llama32_3b_deco
 #: and in session 44: four more (scripts/make_suites.py), benched whole with the planner
 #: shipped since then (session 43's GPU-only overhead curves), the one before timed beside it
 UNSEEN44 = ["yolov8n", "vit_b32", "t5_small_encoder", "xception"]
-#: and two more the same session, with Llama-3.2-3B decoding's four layers whose session 42
+#: and, the same session, two more and Llama-3.2-3B decoding's four layers whose session 42
 #: grid was complete (2 of regnet_x_800mf's 20 shapes are in a profiler dataset)
 MORE44 = ["regnet_x_800mf", "llama32_3b_decode", "phi2_decode"]
 #: the suites of the layers session 40's change moved (only those layers benched)
@@ -208,7 +208,7 @@ STATUS40 = (("session40/fresh_run1", "fadelong"), ("session40/fresh_run2", "fade
             ("session40/more_run1", ""))
 #: and session 42's runs of four more networks (the shipped planner made the plan)
 STATUS42 = (("session42/run1", ""), ("session42/run2", ""))
-#: and session 44's runs of four more (the planner shipped since session 44 made the plan)
+#: and session 44's runs of seven more (the planner shipped since session 44 made the plan)
 STATUS44 = (("session44/run1", ""), ("session44/run2", ""), ("session44/run3", ""),
             ("session44/more_run1", ""), ("session44/more_run2", ""),
             ("session44/more_run3", ""))
