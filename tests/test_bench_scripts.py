@@ -1213,3 +1213,20 @@ def test_mode_pairs_pairs_one_configuration_timed_in_both_modes():
     for mode in ("map", "buffer"):
         assert row[mode] == g[g["mem_mode"] == mode]["total_us"].median()
     assert mod.pairs([str(COEXEC / "session42")], 43).empty  # rounds before session 43 left out
+
+
+def test_diag_cpu_cache_times_each_shape_hot_cold_and_idle():
+    """--quick: one JSON line per shape with positive medians of the three timings and the
+    weight's size; a bad shape is refused with a one-line error naming it."""
+    res = subprocess.run([sys.executable, str(ROOT / "scripts" / "diag_cpu_cache.py"), "--quick",
+                          "--repeats", "3"], capture_output=True, text=True, check=True)
+    rows = [json.loads(ln) for ln in res.stdout.splitlines()]
+    mod = _script("diag_cpu_cache")
+    assert [r["shape"] for r in rows[:-1]] == list(mod.QUICK_SHAPES) and "seconds" in rows[-1]
+    for r, text in zip(rows, mod.QUICK_SHAPES):
+        m, n, k = mod.parse_shape(text)
+        assert r["weight_mib"] == round(n * k * 4 / 2**20, 2)
+        assert min(r["hot_us"], r["cold_us"], r["idle_us"]) > 0 and r["threads"] == 1
+    bad = subprocess.run([sys.executable, str(ROOT / "scripts" / "diag_cpu_cache.py"), "--shape",
+                          "1x0x4"], capture_output=True, text=True)
+    assert bad.returncode != 0 and bad.stderr.strip() == "error: shape='1x0x4': sizes must be positive"
