@@ -583,18 +583,30 @@ def unet() -> list[tuple[str, dict[str, Any]]]:
     return [*out, _conv("head", widths[0], 2, 256, 1)]
 
 
+def _separate_qkv(prefix: str, attn: tuple[str, ...], mlp_names: tuple[str, str], layers: int,
+                  tokens: int, width: int, mlp: int) -> list[tuple[str, dict[str, int]]]:
+    """A transformer's linear layers over ``tokens`` tokens, per layer (``prefix``.i.) the
+    attention's separate width -> width projections (query, key, value, output), named
+    ``attn``, and the MLP (width -> mlp -> width), named ``mlp_names``; ``_fused_qkv``'s
+    twin for models that keep the query, key and value apart."""
+    up, down = mlp_names
+    out = []
+    for i in range(layers):
+        p = f"{prefix}.{i}"
+        out += [(f"{p}.{a}", {"m": tokens, "n": width, "k": width}) for a in attn]
+        out += [(f"{p}.{up}", {"m": tokens, "n": mlp, "k": width}),
+                (f"{p}.{down}", {"m": tokens, "n": width, "k": mlp})]
+    return out
+
+
 def bert_large() -> list[tuple[str, dict[str, int]]]:
     """BERT-large (Devlin et al. 2019: 24 layers, width 1024, MLP 4096) over 128 tokens:
     per layer the query, key, value and attention-output projections and the MLP; the
     pooler on the first token."""
-    out = []
-    for i in range(24):
-        p = f"encoder.layer.{i}"
-        out += [(f"{p}.attention.self.{q}", {"m": 128, "n": 1024, "k": 1024})
-                for q in ("query", "key", "value")]
-        out += [(f"{p}.attention.output.dense", {"m": 128, "n": 1024, "k": 1024}),
-                (f"{p}.intermediate.dense", {"m": 128, "n": 4096, "k": 1024}),
-                (f"{p}.output.dense", {"m": 128, "n": 1024, "k": 4096})]
+    attn = ("attention.self.query", "attention.self.key", "attention.self.value",
+            "attention.output.dense")
+    out = _separate_qkv("encoder.layer", attn, ("intermediate.dense", "output.dense"), 24, 128,
+                        1024, 4096)
     return [*out, ("pooler.dense", {"m": 1, "n": 1024, "k": 1024})]
 
 
@@ -602,14 +614,8 @@ def whisper_tiny_encoder() -> list[tuple[str, dict[str, int]]]:
     """Whisper tiny's audio encoder (Radford et al. 2022: 4 layers, width 384, MLP 1536) over
     its 1500 frames: per layer the query, key, value and output projections and the MLP.
     The two conv1d layers of its stem are no conv2d layer and are left out."""
-    out = []
-    for i in range(4):
-        p = f"encoder.layers.{i}"
-        out += [(f"{p}.self_attn.{q}_proj", {"m": 1500, "n": 384, "k": 384})
-                for q in ("q", "k", "v", "out")]
-        out += [(f"{p}.fc1", {"m": 1500, "n": 1536, "k": 384}),
-                (f"{p}.fc2", {"m": 1500, "n": 384, "k": 1536})]
-    return out
+    attn = tuple(f"self_attn.{q}_proj" for q in ("q", "k", "v", "out"))
+    return _separate_qkv("encoder.layers", attn, ("fc1", "fc2"), 4, 1500, 384, 1536)
 
 
 def smollm_135m_decode() -> list[tuple[str, dict[str, int]]]:
@@ -727,14 +733,9 @@ def t5_small_encoder() -> list[tuple[str, dict[str, int]]]:
     """T5-small's encoder (Raffel et al. 2020: 6 layers, width 512, 8 heads of 64, feed-forward
     2048, no biases) over 512 tokens: per layer the query, key, value and output projections
     and the feed-forward wi / wo."""
-    out = []
-    for i in range(6):
-        p = f"encoder.block.{i}.layer"
-        out += [(f"{p}.0.SelfAttention.{w}", {"m": 512, "n": 512, "k": 512})
-                for w in ("q", "k", "v", "o")]
-        out += [(f"{p}.1.DenseReluDense.wi", {"m": 512, "n": 2048, "k": 512}),
-                (f"{p}.1.DenseReluDense.wo", {"m": 512, "n": 512, "k": 2048})]
-    return out
+    attn = tuple(f"layer.0.SelfAttention.{w}" for w in ("q", "k", "v", "o"))
+    return _separate_qkv("encoder.block", attn, ("layer.1.DenseReluDense.wi",
+                                                 "layer.1.DenseReluDense.wo"), 6, 512, 512, 2048)
 
 
 def regnet_x_800mf() -> list[tuple[str, dict[str, Any]]]:
@@ -760,13 +761,8 @@ def phi2_decode() -> list[tuple[str, dict[str, int]]]:
     """Phi-2 (Microsoft 2023: 32 layers, width 2560, MLP 10240, vocabulary 51200) generating
     one token: m = 1; per layer the query, key and value projections, the attention's dense
     output, the MLP's fc1 / fc2, then the head."""
-    out = []
-    for i in range(32):
-        p = f"model.layers.{i}"
-        out += [(f"{p}.self_attn.{w}", {"m": 1, "n": 2560, "k": 2560})
-                for w in ("q_proj", "k_proj", "v_proj", "dense")]
-        out += [(f"{p}.mlp.fc1", {"m": 1, "n": 10240, "k": 2560}),
-                (f"{p}.mlp.fc2", {"m": 1, "n": 2560, "k": 10240})]
+    attn = tuple(f"self_attn.{w}" for w in ("q_proj", "k_proj", "v_proj", "dense"))
+    out = _separate_qkv("model.layers", attn, ("mlp.fc1", "mlp.fc2"), 32, 1, 2560, 10240)
     return [*out, ("lm_head", {"m": 1, "n": 51200, "k": 2560})]
 
 
